@@ -29,8 +29,9 @@ import torch
 
 Mode = Literal["symmetric", "asymmetric"]
 
-# The scale given to a block whose values are all 0: any positive number represents 0 exactly.
-ZERO_RANGE_SCALE = float(torch.finfo(torch.float32).eps)
+# The smallest scale used (the smallest normal float32): what a block whose values are all 0
+# gets, since any positive scale represents 0 exactly.
+ZERO_RANGE_SCALE = float(torch.finfo(torch.float32).tiny)
 
 # Sub-byte integer types: torch names them but cannot compute with them. The course holds their
 # values in an 8-bit container (int8 for signed, uint8 for unsigned).
@@ -110,8 +111,6 @@ def _check_float_tensor(tensor: object, name: str = "tensor") -> torch.Tensor:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
     if tensor.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}): nothing to quantize")
-    if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} contains NaN or infinite values; they cannot be quantized")
     return tensor
 
 
@@ -157,7 +156,13 @@ def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
 
 
 def _check_broadcast(value: object, shape: torch.Size, name: str) -> None:
-    if isinstance(value, torch.Tensor) and torch.broadcast_shapes(value.shape, shape) != shape:
+    if not isinstance(value, torch.Tensor):
+        return
+    try:
+        fits = torch.broadcast_shapes(value.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"{name} of shape {tuple(value.shape)} does not broadcast to the tensor's shape "
             f"{tuple(shape)}"
@@ -274,27 +279,27 @@ def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.
 
 
 def _block_min_max(view: torch.Tensor, axes: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-block minimum and maximum in float64, in one pass where one axis is reduced."""
+    """Per-block minimum and maximum (keepdim), in one pass where one axis is reduced."""
     wide = [axis for axis in axes if view.shape[axis] > 1]
     if not wide:
-        r_min = r_max = view
-    elif len(wide) == 1:
-        r_min, r_max = torch.aminmax(view, dim=wide[0], keepdim=True)
-    else:
-        r_min, r_max = view.amin(dim=axes, keepdim=True), view.amax(dim=axes, keepdim=True)
-    if not bool(torch.isfinite(r_min).all() and torch.isfinite(r_max).all()):
-        raise ValueError("tensor contains NaN or infinite values; they cannot be quantized")
-    return r_min.to(torch.float64), r_max.to(torch.float64)
+        return view, view
+    if len(wide) == 1:
+        return torch.aminmax(view, dim=wide[0], keepdim=True)
+    if view.numel() == math.prod(view.shape[axis] for axis in axes):  # one block: per tensor
+        keep = [1] * view.dim()
+        return tuple(t.reshape(keep) for t in torch.aminmax(view))
+    return view.amin(dim=axes, keepdim=True), view.amax(dim=axes, keepdim=True)
 
 
 def _scale_and_zero_point(
     r_min: torch.Tensor, r_max: torch.Tensor, dtype: torch.dtype, mode: Mode
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale and zero point (float64) from per-block ranges.
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scale and zero point from per-block ranges, in the ranges' precision.
 
     asymmetric: ``s = (r_max - r_min) / (q_max - q_min)`` over ``r_min <= 0 <= r_max``,
     ``z = clamp(round(q_min - r_min / s), q_min, q_max)``; symmetric: ``s = max|r| / q_max``,
-    ``z = 0``. A block of width 0 gets ``s = ZERO_RANGE_SCALE``.
+    and ``None`` for the zero point, which is 0. No scale is below ``ZERO_RANGE_SCALE``, which
+    is what a block of width 0 (all zeros) gets.
     """
     q_min, q_max = q_range(dtype)
     if mode == "symmetric":
@@ -308,9 +313,12 @@ def _scale_and_zero_point(
         scale = (r_max - r_min).div_(q_max - q_min)
     else:
         raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
-    scale.masked_fill_(scale == 0, ZERO_RANGE_SCALE)
+    # NaN and inf propagate into the scale: one cheap sum finds them.
+    if not math.isfinite(scale.sum(dtype=torch.float64).item()):
+        raise ValueError("tensor contains NaN or infinite values; they cannot be quantized")
+    scale.clamp_(min=ZERO_RANGE_SCALE)
     if mode == "symmetric":
-        return scale, torch.zeros_like(scale)
+        return scale, None
     return scale, (q_min - r_min / scale).round_().clamp_(q_min, q_max)
 
 
@@ -330,13 +338,16 @@ def quantize_blocks(
     tensor = _check_float_tensor(tensor)
     dtype = _check_dtype(dtype)
     view, axes = _block_view(tensor, block_size)
-    scale, zero_point = _scale_and_zero_point(*_block_min_max(view, axes), dtype, mode)
+    r_min, r_max = _block_min_max(view, axes)
+    if mode == "asymmetric":  # float64, as the course's Python-float arithmetic
+        r_min, r_max = r_min.to(torch.float64), r_max.to(torch.float64)
+    scale, zero_point = _scale_and_zero_point(r_min, r_max, dtype, mode)
     scale = scale.to(_work_dtype(tensor))
+    zero_point = torch.zeros_like(scale) if zero_point is None else zero_point
     zero_point = zero_point.to(torch.int32)
-    z = 0 if mode == "symmetric" else zero_point
-    quantized = _quantize(view, scale, z, dtype).reshape(tensor.shape)
+    quantized = _quantize(view, scale, 0 if mode == "symmetric" else zero_point, dtype)
     grid = tuple(size // b for size, b in zip(tensor.shape, block_size))
-    return quantized, scale.reshape(grid), zero_point.reshape(grid)
+    return quantized.reshape(tensor.shape), scale.reshape(grid), zero_point.reshape(grid)
 
 
 def dequantize_blocks(
@@ -379,10 +390,9 @@ def _per_tensor_scale_and_zero_point(
 ) -> tuple[float, int]:
     tensor = _check_float_tensor(tensor)
     view, axes = _block_view(tensor, tensor.shape)
-    scale, zero_point = _scale_and_zero_point(
-        *_block_min_max(view, axes), _check_dtype(dtype), mode
-    )
-    return scale.item(), int(zero_point.item())
+    r_min, r_max = (t.to(torch.float64) for t in _block_min_max(view, axes))
+    scale, zero_point = _scale_and_zero_point(r_min, r_max, _check_dtype(dtype), mode)
+    return scale.item(), 0 if zero_point is None else int(zero_point.item())
 
 
 def get_q_scale_and_zero_point(
@@ -735,6 +745,534 @@ def check_exercise(
 # --------------------------------------------------------------------------------------------
 # Lesson figures and checkers: L2-A, L2-B, L3-A
 # --------------------------------------------------------------------------------------------
+# Okabe-Ito colours (colour-blind safe) for the lesson figures.
+_DATA_COLOUR, _WINDOW_COLOUR, _CLIPPED_COLOUR = "#0072B2", "#E69F00", "#D55E00"
+_INTEGER_COLOUR, _USED_COLOUR, _GREY = "#009E73", "#009E73", "#555555"
+
+# The course's worked example (lessons L2-A and L2-B).
+COURSE_TENSOR = ((191.6, -13.5, 728.6), (92.14, 295.5, -184.0), (0.0, 684.6, 245.5))
+
+
+def course_tensor() -> torch.Tensor:
+    """The course's 3x3 worked example, ``[[191.6, -13.5, 728.6], [92.14, 295.5, -184],
+    [0, 684.6, 245.5]]``, as a new float32 tensor."""
+    return torch.tensor(COURSE_TENSOR)
+
+
+def skewed_tensor(n: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """A one-sided (ReLU-like) tensor: ``|x|`` for ``n`` seeded standard normal draws, all >= 0."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, generator=generator).abs()
+
+
+def representable_range(
+    scale: float, zero_point: int, dtype: torch.dtype = torch.int8
+) -> tuple[float, float]:
+    """The real values a quantizer can give back: ``[s (q_min - z), s (q_max - z)]``.
+
+    A value outside this range is clamped to ``q_min`` or ``q_max`` and comes back as one of
+    the two ends: ``representable_range(3.5, -70) == (-203.0, 689.5)``.
+    """
+    if isinstance(scale, torch.Tensor) or isinstance(zero_point, torch.Tensor):
+        raise TypeError("scale and zero_point must be numbers (one per tensor), not tensors")
+    scale, zero_point = _check_scale(scale), _check_zero_point(zero_point)
+    q_min, q_max = q_range(dtype)
+    return scale * (q_min - zero_point), scale * (q_max - zero_point)
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def _mode_parameters(
+    r_min: float, r_max: float, dtype: torch.dtype, mode: Mode
+) -> tuple[float, int, int, int]:
+    """``(scale, zero_point, q_low, q_high)`` of helper's quantizer for the range; ``q_low`` is
+    ``-q_max`` in symmetric mode (``q_min`` is never produced there)."""
+    ends = torch.tensor([r_min, r_max], dtype=torch.float64)
+    q_min, q_max = q_range(dtype)
+    if mode == "asymmetric":
+        return (*get_q_scale_and_zero_point(ends, dtype), q_min, q_max)
+    if mode == "symmetric":
+        return get_q_scale_symmetric(ends, dtype), 0, -q_max, q_max
+    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.4g}".replace("-", "\N{MINUS SIGN}")
+
+
+def plot_number_line(
+    r_min: float,
+    r_max: float,
+    scale: float | None = None,
+    zero_point: int | None = None,
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
+    title: str | None = None,
+    ax=None,
+):
+    """How linear quantization maps the real line onto the integers of ``dtype``.
+
+    Top line: the real values, with the data's range ``[r_min, r_max]`` (blue) and the range
+    the quantizer gives back, ``[s (q_low - z), s (q_high - z)]`` (orange); data outside it
+    (red) is clamped. Bottom line: the integers ``q_low .. q_high`` and the zero point ``z``.
+    Dashed lines join each integer to its real value ``r = s (q - z)``: ``q_low``, ``z`` (which
+    is the real 0) and ``q_high``.
+
+    ``q_low, q_high`` are ``q_min, q_max``, or ``-q_max, q_max`` in symmetric mode. Without
+    ``scale`` and ``zero_point``, they are the ones ``helper`` computes for ``mode`` (asymmetric:
+    ``get_q_scale_and_zero_point``; symmetric: ``s = max(|r_min|, |r_max|) / q_max``, ``z = 0``).
+    Draws on ``ax`` when given; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    r_min, r_max = _check_real(r_min, "r_min"), _check_real(r_max, "r_max")
+    if r_min > r_max:
+        raise ValueError(f"r_min must be <= r_max, got r_min={r_min} and r_max={r_max}")
+    if (scale is None) != (zero_point is None):
+        raise ValueError("give both scale and zero_point, or neither (to compute them)")
+    auto_scale, auto_zero, q_low, q_high = _mode_parameters(r_min, r_max, dtype, mode)
+    if scale is None:
+        scale, zero_point = auto_scale, auto_zero
+    window = representable_range(scale, zero_point, dtype)
+    if mode == "symmetric":
+        window = (scale * (q_low - zero_point), window[1])
+    lo, hi = min(r_min, window[0], 0.0), max(r_max, window[1], 0.0)
+    pad = 0.04 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+
+    def x_real(value: float) -> float:
+        return (value - lo) / (hi - lo)
+
+    def x_int(q: float) -> float:
+        return 0.1 + 0.8 * (q - q_low) / (q_high - q_low)
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+        plt.close(fig)
+    top, bottom = 1.0, 0.0
+    ax.plot([0, 1], [top, top], color=_GREY, lw=1)
+    ax.plot(
+        [x_real(window[0]), x_real(window[1])],
+        [top, top],
+        color=_WINDOW_COLOUR,
+        lw=14,
+        solid_capstyle="butt",
+        alpha=0.55,
+    )
+    ax.plot(
+        [x_real(r_min), x_real(r_max)], [top, top], color=_DATA_COLOUR, lw=5, solid_capstyle="butt"
+    )
+    # Values within half a step of the window round onto its ends; beyond that they are clamped.
+    clip_low, clip_high = window[0] - scale / 2, window[1] + scale / 2
+    for start, end in ((r_min, min(r_max, clip_low)), (max(r_min, clip_high), r_max)):
+        if end > start:
+            ax.plot(
+                [x_real(start), x_real(end)],
+                [top, top],
+                color=_CLIPPED_COLOUR,
+                lw=5,
+                solid_capstyle="butt",
+            )
+    ax.plot(
+        [x_int(q_low), x_int(q_high)],
+        [bottom, bottom],
+        color=_INTEGER_COLOUR,
+        lw=5,
+        solid_capstyle="butt",
+    )
+    # Dashed lines: each integer and the real value it stands for.
+    for q, real in ((q_low, window[0]), (zero_point, 0.0), (q_high, window[1])):
+        if q_low <= q <= q_high:
+            ax.plot(
+                [x_int(q), x_real(real)], [bottom + 0.05, top - 0.07], ls="--", color=_GREY, lw=1
+            )
+    # Labels: data above the top line, the window below it, integers below the bottom line.
+    text = {"ha": "center", "fontsize": 10}
+    boxed = {**text, "bbox": {"facecolor": "white", "edgecolor": "none", "pad": 1}}
+    ax.text(
+        x_real(r_min),
+        top + 0.12,
+        f"r_min = {_format_number(r_min)}",
+        va="bottom",
+        color=_DATA_COLOUR,
+        **text,
+    )
+    ax.text(
+        x_real(r_max),
+        top + 0.12,
+        f"r_max = {_format_number(r_max)}",
+        va="bottom",
+        color=_DATA_COLOUR,
+        **text,
+    )
+    ax.plot([x_real(0.0)] * 2, [top - 0.09, top + 0.09], color="black", lw=1.5)
+    if min(abs(x_real(0.0) - x_real(r_min)), abs(x_real(0.0) - x_real(r_max))) > 0.06:
+        ax.text(x_real(0.0), top + 0.12, "0", va="bottom", **text)
+    for end in window:
+        if abs(x_real(end) - x_real(0.0)) > 0.01:
+            ax.text(
+                x_real(end), top - 0.12, _format_number(end), va="top", color="#A05A00", **boxed
+            )
+    low_name = "\N{MINUS SIGN}q_max" if mode == "symmetric" else "q_min"
+    ends = {q_low: f"{low_name} = {_format_number(q_low)}", q_high: f"q_max = {q_high}"}
+    if q_low <= zero_point <= q_high and zero_point in ends:
+        ends[zero_point] = f"z = {ends[zero_point]}"
+    for q, label in ends.items():
+        ax.text(
+            x_int(q),
+            bottom - 0.12,
+            label.replace("-", "\N{MINUS SIGN}"),
+            va="top",
+            color="#00664A",
+            **text,
+        )
+    if q_low < zero_point < q_high:
+        ax.text(
+            x_int(zero_point),
+            bottom - 0.12,
+            f"z = {_format_number(zero_point)}",
+            va="top",
+            color="#00664A",
+            **text,
+        )
+    ax.text(-0.01, top, "real r", ha="right", va="center", fontsize=10)
+    ax.text(
+        -0.01,
+        bottom,
+        f"integer q\n({str(dtype).removeprefix('torch.')})",
+        ha="right",
+        va="center",
+        fontsize=10,
+    )
+    handles = [
+        Patch(color=_DATA_COLOUR, label="data [r_min, r_max]"),
+        Patch(
+            color=_WINDOW_COLOUR,
+            alpha=0.55,
+            label="values it can give back, s (q \N{MINUS SIGN} z)",
+        ),
+        Patch(color=_INTEGER_COLOUR, label="integers"),
+    ]
+    if r_min < clip_low or r_max > clip_high:
+        handles.insert(1, Patch(color=_CLIPPED_COLOUR, label="data clamped (lost)"))
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=len(handles),
+        frameon=False,
+        fontsize=9,
+    )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.45, 1.45)
+    ax.axis("off")
+    ax.set_title(
+        title
+        or f"s = {scale:.4g}, z = {_format_number(zero_point)}: [{_format_number(window[0])}, "
+        f"{_format_number(window[1])}] \N{RIGHTWARDS ARROW} [{_format_number(q_low)}, {q_high}]",
+        fontsize=11,
+    )
+    return ax.figure
+
+
+def _quantize_mode(
+    tensor: torch.Tensor, dtype: torch.dtype, mode: Mode
+) -> tuple[torch.Tensor, float, int]:
+    """``(quantized, scale, zero_point)`` of per-tensor quantization in ``mode``."""
+    if mode == "asymmetric":
+        return linear_quantization(tensor, dtype)
+    if mode == "symmetric":
+        return (*linear_q_symmetric(tensor, dtype), 0)
+    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
+
+
+def levels_used(quantized_tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> tuple[int, int]:
+    """``(levels the data spans, levels of dtype)``: ``(q.max() - q.min() + 1, q_max - q_min + 1)``.
+
+    Quantization keeps order, so every integer between the smallest and the largest ``q`` is
+    a level some value inside the data's range would use; the others are never used.
+    """
+    quantized_tensor = _check_int_tensor(quantized_tensor, "quantized_tensor")
+    q_min, q_max = q_range(dtype)
+    return int(quantized_tensor.max()) - int(quantized_tensor.min()) + 1, q_max - q_min + 1
+
+
+def plot_levels_histogram(
+    tensor: torch.Tensor,
+    dtype: torch.dtype = torch.int4,
+    modes: Sequence[Mode] = ("asymmetric", "symmetric"),
+    bins: int = 60,
+):
+    """A histogram of ``tensor`` and the real value ``s (q - z)`` of every level of ``dtype``.
+
+    One panel per mode (per-tensor quantization). Levels inside the data's range are solid
+    green; the others (dashed red) are never used. Each title counts the levels used, as
+    ``levels_used`` does. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    tensor = _check_float_tensor(tensor)
+    if isinstance(modes, str) or not modes:
+        raise ValueError(f"modes must be a non-empty sequence of mode names, got {modes!r}")
+    values = tensor.detach().double().flatten().numpy()
+    q_min, q_max = q_range(dtype)
+    fig, axes = plt.subplots(
+        len(modes),
+        1,
+        figsize=(10, 2.6 * len(modes) + 0.6),
+        sharex=True,
+        layout="constrained",
+        squeeze=False,
+    )
+    for ax, mode in zip(axes[:, 0], modes):
+        quantized, scale, zero_point = _quantize_mode(tensor, dtype, mode)
+        used, total = levels_used(quantized, dtype)
+        low, high = int(quantized.min()), int(quantized.max())
+        ax.hist(values, bins=bins, color=_DATA_COLOUR, alpha=0.8)
+        for q in range(q_min, q_max + 1):
+            inside = low <= q <= high
+            ax.axvline(
+                scale * (q - zero_point),
+                color=_USED_COLOUR if inside else _CLIPPED_COLOUR,
+                ls="-" if inside else "--",
+                lw=1.2 if inside else 1.0,
+                alpha=0.9,
+            )
+        ax.set_title(
+            f"{mode.capitalize()} mode, {str(dtype).removeprefix('torch.')}: "
+            f"{used} of {total} levels fall inside the data",
+            fontsize=11,
+        )
+        ax.set_ylabel("count")
+    axes[-1, 0].set_xlabel("real value r (vertical lines: the levels s (q \N{MINUS SIGN} z))")
+    axes[0, 0].legend(
+        handles=[
+            Line2D([], [], color=_USED_COLOUR, label="level inside the data's range"),
+            Line2D([], [], color=_CLIPPED_COLOUR, ls="--", label="level never used"),
+        ],
+        loc="upper right",
+        fontsize=9,
+    )
+    plt.close(fig)
+    return fig
+
+
+def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[str, list[float]]:
+    """MSE of per-tensor asymmetric and symmetric quantization with a signed ``bits``-bit dtype.
+
+    Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``.
+    """
+    tensor = _check_float_tensor(tensor)
+    if isinstance(bits, int) or not bits:
+        raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
+    table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
+    for n_bits in bits:
+        if isinstance(n_bits, bool) or not isinstance(n_bits, int) or not 2 <= n_bits <= 16:
+            raise ValueError(f"each entry of bits must be an int from 2 to 16, got {n_bits!r}")
+        dtype = integer_dtype(n_bits)
+        for mode in ("asymmetric", "symmetric"):
+            quantized, scale, zero_point = _quantize_mode(tensor, dtype, mode)
+            restored = linear_dequantization(quantized, scale, zero_point)
+            table[mode].append(quantization_error(tensor, restored))
+    return table
+
+
+def plot_mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 5, 6, 7, 8)):
+    """The MSE of each mode (``mode_errors``) against the number of bits, on a log scale.
+
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    table = mode_errors(tensor, bits)
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for mode, colour, marker in (
+        ("asymmetric", _DATA_COLOUR, "o"),
+        ("symmetric", _WINDOW_COLOUR, "s"),
+    ):
+        ax.plot(table["bits"], table[mode], marker=marker, color=colour, lw=2, label=mode)
+    ax.set_yscale("log")
+    ax.set_xticks(table["bits"])
+    ax.set_xlabel("bits per value (signed integer dtype)")
+    ax.set_ylabel("quantization error (MSE, log scale)")
+    ax.set_title("Quantization error of each mode, by number of bits", fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    plt.close(fig)
+    return fig
+
+
+# Lesson figures (images/<name>.png, made by tools/make_images.py).
+
+
+def figure_l2a_number_line():
+    """L2-A: scale 3.5 and zero point -70 on the course's tensor: 728.6 falls off the end."""
+    return plot_number_line(
+        -184.0,
+        728.6,
+        3.5,
+        -70,
+        title="s = 3.5, z = \N{MINUS SIGN}70: the largest value, 728.6, is past what int8 can "
+        "give back (689.5)",
+    )
+
+
+def figure_l2b_number_line():
+    """L2-B: the asymmetric mapping of the course's tensor, [r_min, r_max] onto [q_min, q_max]."""
+    return plot_number_line(
+        -184.0,
+        728.6,
+        title="Asymmetric mode: r_min \N{RIGHTWARDS ARROW} q_min, r_max \N{RIGHTWARDS ARROW} "
+        "q_max, 0 \N{RIGHTWARDS ARROW} z (s \u2248 3.58, z = \N{MINUS SIGN}77)",
+    )
+
+
+def figure_l2b_clamped_zero_point():
+    """L2-B: an all-positive range [2, 10]: the course's clamped zero point against helper's fix."""
+    import matplotlib.pyplot as plt
+
+    q_min, q_max = q_range(torch.int8)
+    scale = (10.0 - 2.0) / (q_max - q_min)
+    zero_point = min(max(round(q_min - 2.0 / scale), q_min), q_max)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.4), layout="constrained")
+    plot_number_line(
+        2.0,
+        10.0,
+        scale,
+        zero_point,
+        ax=top,
+        title=f"The course: s = 8/255, z = round(\N{MINUS SIGN}191.75) = \N{MINUS SIGN}192, "
+        f"clamped to {_format_number(zero_point)}: values above 8 are lost",
+    )
+    plot_number_line(
+        2.0,
+        10.0,
+        ax=bottom,
+        title="helper: the range widened to [0, 10], s = 10/255, z = \N{MINUS SIGN}128: "
+        "nothing is lost, 0 is exact",
+    )
+    plt.close(fig)
+    return fig
+
+
+def figure_l3a_number_line():
+    """L3-A: the same data in symmetric mode: [-r_max, r_max] onto [-q_max, q_max], z = 0."""
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.4), layout="constrained")
+    plot_number_line(
+        -184.0,
+        728.6,
+        ax=top,
+        title="Asymmetric: [r_min, r_max] \N{RIGHTWARDS ARROW} [q_min, q_max], z = \N{MINUS SIGN}77",
+    )
+    plot_number_line(
+        -184.0,
+        728.6,
+        mode="symmetric",
+        ax=bottom,
+        title="Symmetric: [\N{MINUS SIGN}max|r|, max|r|] \N{RIGHTWARDS ARROW} "
+        "[\N{MINUS SIGN}q_max, q_max], z = 0",
+    )
+    plt.close(fig)
+    return fig
+
+
+def figure_l3a_levels_histogram():
+    """L3-A: a ReLU-like tensor and the 16 levels of int4 in each mode: symmetric wastes half."""
+    return plot_levels_histogram(skewed_tensor(), torch.int4)
+
+
+# "Your turn" checkers.
+
+
+def _seeded_randn(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=generator) * scale + shift
+
+
+def _result_as_float(function: Callable) -> Callable:
+    """``function`` with a one-value tensor result turned into a Python float."""
+
+    def wrapped(*args):
+        result = function(*args)
+        if isinstance(result, torch.Tensor) and result.numel() == 1 and result.is_floating_point():
+            return result.item()
+        return result
+
+    return wrapped
+
+
+def check_mean_absolute_error(learner_function: Callable) -> Verdict:
+    """L2-A "Your turn": ``learner_function(original, dequantized)`` must return
+    ``mean(|r - r'|)`` as a float (a one-value tensor is accepted), on several seeded inputs."""
+    original = course_tensor()
+    restored = linear_dequantization(
+        linear_q_with_scale_and_zero_point(original, 3.5, -70), 3.5, -70
+    )
+    cases = [(original, restored)]
+    for seed in (1, 2, 3):
+        tensor = _seeded_randn(seed, 4, 4, scale=10.0)
+        cases.append((tensor, linear_dequantization(*linear_quantization(tensor, torch.int4))))
+    cases.append((original, original.clone()))
+    return check_exercise(
+        _result_as_float(learner_function),
+        lambda r, d: quantization_error(r, d, "mae"),
+        cases,
+        name="mean_absolute_error",
+    )
+
+
+def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
+    """L2-B "Your turn": ``learner_function(tensor, dtype)`` must return helper's
+    ``get_q_scale_and_zero_point(tensor, dtype)``: the range widened to include 0, any dtype
+    (int8, uint8, int4, uint4, ...), and ``ZERO_RANGE_SCALE`` for an all-zero tensor."""
+    cases = [
+        (course_tensor(), torch.int8),
+        (torch.linspace(2.0, 10.0, 9), torch.int8),
+        (torch.linspace(2.0, 10.0, 9), torch.uint8),
+        (_seeded_randn(4, 4, 4), torch.int4),
+        (_seeded_randn(5, 3, 5).abs(), torch.uint4),
+        (-_seeded_randn(6, 6).abs() - 1.0, torch.int8),
+        (torch.zeros(2, 3), torch.int8),
+    ]
+    return check_exercise(
+        learner_function,
+        get_q_scale_and_zero_point,
+        cases,
+        name="get_q_scale_and_zero_point_with_zero",
+    )
+
+
+def check_symmetric_quantization(learner_function: Callable) -> Verdict:
+    """L3-A "Your turn": ``learner_function(tensor, bits)`` must return ``(quantized, scale)``
+    of symmetric per-tensor quantization with a signed ``bits``-bit integer, the values held in
+    an int8 tensor, as ``helper.linear_q_symmetric(tensor, helper.integer_dtype(bits))``."""
+    cases = [
+        (_seeded_randn(7, 4, 4), 8),
+        (_seeded_randn(8, 4, 4), 4),
+        (skewed_tensor(64, seed=9), 4),
+        (_seeded_randn(10, 3, 6, scale=5.0), 3),
+        (_seeded_randn(11, 8), 2),
+    ]
+    return check_exercise(
+        learner_function,
+        lambda tensor, bits: linear_q_symmetric(tensor, integer_dtype(bits)),
+        cases,
+        name="linear_q_symmetric_bits",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,4 +1282,9 @@ def check_exercise(
 
 # --------------------------------------------------------------------------------------------
 # Widgets: explore_* (one per lesson)
+# --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# Past the course: integer inference (W8A8), packing low-bit weights, QuantizedLinear (L4)
 # --------------------------------------------------------------------------------------------
