@@ -37,7 +37,7 @@ def test_l2b_derived_scale_and_zero_point():
 
 
 def test_l2b_full_linear_quantizer_matches_the_course():
-    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR)
+    q, scale, _zero_point = helper.linear_quantization(COURSE_TENSOR)
     expected = torch.tensor([[-23, -81, 127], [-51, 6, -128], [-77, 114, -8]], dtype=torch.int8)
     assert torch.equal(q, expected)
     error = helper.quantization_error(COURSE_TENSOR, helper.linear_dequantization(q, scale, -77))
@@ -48,7 +48,7 @@ def test_l2b_course_arithmetic_in_python_floats():
     """The course computes s and z in Python floats; helper gives the same values."""
     r_min, r_max = COURSE_TENSOR.min().item(), COURSE_TENSOR.max().item()
     scale = (r_max - r_min) / (127 - -128)
-    zero_point = int(round(-128 - r_min / scale))
+    zero_point = round(-128 - r_min / scale)
     assert helper.get_q_scale_and_zero_point(COURSE_TENSOR) == (scale, zero_point)
     course_q = torch.round(COURSE_TENSOR / scale + zero_point).clamp(-128, 127).to(torch.int8)
     assert torch.equal(helper.linear_quantization(COURSE_TENSOR)[0], course_q)
@@ -176,7 +176,7 @@ def test_dtype_bits_and_integer_dtype():
 
 def test_sub_byte_asymmetric_quantization_uses_the_whole_range():
     tensor = torch.linspace(-1, 3, 100)
-    q, scale, zero_point = helper.linear_quantization(tensor, torch.uint4)
+    q, scale, _zero_point = helper.linear_quantization(tensor, torch.uint4)
     assert int(q.min()) == 0 and int(q.max()) == 15
     assert scale == pytest.approx(4 / 15)
 
@@ -231,7 +231,9 @@ BAD_CALLS = [
         "scale of shape",
     ),
     (
-        lambda: helper.linear_dequantization(torch.ones(2, dtype=torch.int8), torch.tensor([0.0]), 0),
+        lambda: helper.linear_dequantization(
+            torch.ones(2, dtype=torch.int8), torch.tensor([0.0]), 0
+        ),
         ValueError,
         "scale",
     ),

@@ -46,7 +46,7 @@ def test_asymmetric_values_in_range_and_error_at_most_half_a_step(tensor, dtype)
 @given(matrices(), st.sampled_from(SIGNED))
 def test_symmetric_error_at_most_half_a_step(tensor, dtype):
     q, scale = helper.linear_q_symmetric(tensor, dtype)
-    q_min, q_max = helper.q_range(dtype)
+    _q_min, q_max = helper.q_range(dtype)
     assert -q_max <= int(q.min()) and int(q.max()) <= q_max
     error = (helper.linear_dequantization(q, scale, 0) - tensor).abs()
     assert bool((error <= _bound(scale)).all())

@@ -1,0 +1,112 @@
+"""Hygiene of the lesson notebooks: what nbval alone would not catch."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LESSONS = [
+    "L2_linear_I_quantize_dequantize_tensor.ipynb",
+    "L2_linear_I_get_scale_and_zero_point.ipynb",
+    "L3_linear_II_symmetric_vs_asymmetric.ipynb",
+    "L3_linear_II_per_tensor.ipynb",
+    "L3_linear_II_per_channel.ipynb",
+    "L3_linear_II_per_group.ipynb",
+    "L3_linear_II_quantizing_weights_and_activations.ipynb",
+]
+IGNORE_MARK = re.compile(r"#\s*NBVAL_(IGNORE_OUTPUT|SKIP)\b(.*)")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [cell for cell in load(path)["cells"] if cell["cell_type"] == "code"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_every_course_lesson_is_there():
+    assert set(LESSONS) <= {path.name for path in NOTEBOOKS}
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def notebook(request) -> Path:
+    return request.param
+
+
+def test_python3_kernelspec(notebook):
+    kernelspec = load(notebook)["metadata"]["kernelspec"]
+    assert kernelspec["name"] == "python3" and kernelspec["language"] == "python"
+
+
+def test_executed_in_order_from_a_fresh_kernel(notebook):
+    counts = [cell["execution_count"] for cell in code_cells(notebook) if source(cell).strip()]
+    assert counts == list(range(1, len(counts) + 1)), "run `make refresh` to re-execute it"
+
+
+def test_no_error_outputs(notebook):
+    for cell in code_cells(notebook):
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error", f"{output.get('ename')}: {source(cell)}"
+            assert not (output.get("name") == "stderr" and "Traceback" in "".join(output["text"]))
+
+
+def test_no_sys_path_edits(notebook):
+    assert not [cell for cell in code_cells(notebook) if "sys.path" in source(cell)]
+
+
+def test_ignored_outputs_are_only_live_widgets_with_a_reason(notebook):
+    for cell in code_cells(notebook):
+        match = IGNORE_MARK.search(source(cell))
+        if match is None:
+            continue
+        assert match.group(1) == "IGNORE_OUTPUT", "cells are never skipped"
+        assert len(match.group(2).strip(" :-")) > 10, "say why the output is ignored"
+        assert "explore_" in source(cell) or "widget" in match.group(2).lower()
+
+
+def test_lesson_shape(notebook):
+    """Title, objectives, helper, a picture, a widget, a checked exercise and a recap."""
+    cells = load(notebook)["cells"]
+    markdown = "\n".join(source(cell) for cell in cells if cell["cell_type"] == "markdown")
+    code = "\n".join(source(cell) for cell in code_cells(notebook))
+    assert source(cells[0]).startswith("# ")
+    for heading in ("objective", "your turn", "recap"):
+        assert heading in markdown.lower(), f"no '{heading}' section"
+    assert "$" in markdown, "the idea's formula, in LaTeX"
+    assert re.search(r"^(import helper|from helper import)", code, re.MULTILINE)
+    assert "explore_" in code, "a widget to play with"
+    assert re.search(r"helper\.check_\w+\(|check_\w+\(", code), "an exercise checker"
+    assert any(
+        "image/png" in output.get("data", {})
+        for cell in code_cells(notebook)
+        for output in cell["outputs"]
+    ), "at least one picture"
+
+
+def test_images_the_markdown_shows_exist(notebook):
+    markdown = "\n".join(
+        source(cell) for cell in load(notebook)["cells"] if cell["cell_type"] == "markdown"
+    )
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown):
+        assert (notebook.parent / image).resolve().is_file(), image
+
+
+def test_ruff_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *map(str, NOTEBOOKS)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
