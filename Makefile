@@ -29,8 +29,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# Serves the repository (the lessons' markdown shows ../images/) and opens on notebooks/.
 lab: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. \
+		--ServerApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
 
 test: setup lint unit browser
 

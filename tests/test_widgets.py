@@ -1,0 +1,367 @@
+"""The explore_* widgets, without a browser: build each one, move its controls, and check that
+the numbers it shows are the library's numbers for those settings."""
+
+import io
+
+import ipywidgets as widgets
+import matplotlib.figure
+import pytest
+import torch
+
+import helper
+
+COURSE_TENSOR = torch.tensor([[191.6, -13.5, 728.6], [92.14, 295.5, -184], [0, 684.6, 245.5]])
+SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider, widgets.SelectionSlider)
+BUILDERS = {
+    "explore_quantize_dequantize": {"scale", "zero_point", "dtype"},
+    "explore_scale_and_zero_point": {"bits", "signed"},
+    "explore_symmetric_vs_asymmetric": {"mode", "bits", "skew"},
+    "explore_granularity": {"bits", "granularity", "group_size", "scale_bits"},
+    "explore_quantized_linear": {"bits", "granularity", "group_size"},
+}
+
+
+def round_trip_mse(tensor, quantized, scale, zero_point=0):
+    return helper.quantization_error(
+        tensor, helper.linear_dequantization(quantized, scale, zero_point)
+    )
+
+
+def first_slider(widget):
+    """The first slider of the widget, in the order the browser lays them out."""
+    if isinstance(widget, SLIDERS):
+        return widget
+    for child in getattr(widget, "children", ()):
+        if (found := first_slider(child)) is not None:
+            return found
+    return None
+
+
+def texts(widget) -> str:
+    """All the HTML text the widget shows (its readout numbers, tables and titles)."""
+    own = widget.value if isinstance(widget, widgets.HTML) else ""
+    return own + "".join(texts(child) for child in getattr(widget, "children", ()))
+
+
+def png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=50, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# --- Every widget ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_builds_with_its_controls_and_a_readout(name):
+    explorer = getattr(helper, name)()
+    assert isinstance(explorer, helper.Explorer) and isinstance(explorer, widgets.VBox)
+    assert set(explorer.controls) == BUILDERS[name]
+    assert isinstance(explorer.readout["mse"], float) and explorer.readout["mse"] >= 0
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_sliders_update_while_dragging(name):
+    explorer = getattr(helper, name)()
+    sliders = [c for c in explorer.controls.values() if isinstance(c, SLIDERS)]
+    assert sliders and all(slider.continuous_update for slider in sliders)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_moving_the_first_slider_changes_the_text(name):
+    """The browser test presses an arrow key on the first slider and waits for text to change."""
+    explorer = getattr(helper, name)()
+    slider, before = first_slider(explorer), texts(explorer)
+    assert slider is not None
+    if isinstance(slider, widgets.SelectionSlider):
+        slider.index = slider.index - 1 if slider.index else 1
+    else:
+        at_max = slider.value >= slider.max
+        slider.value = slider.value - slider.step if at_max else slider.value + slider.step
+    assert texts(explorer) != before
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_snapshot_is_a_deterministic_figure(name):
+    first, second = getattr(helper, name)().snapshot(), getattr(helper, name)().snapshot()
+    assert isinstance(first, matplotlib.figure.Figure)
+    assert png(first) == png(second)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
+    state = torch.random.get_rng_state()
+    first = getattr(helper, name)().readout
+    assert getattr(helper, name)().readout == first
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ([[1.0, 2.0]], TypeError),
+        (torch.tensor([[1, 2], [3, 4]]), TypeError),
+        (torch.empty(0, 4), ValueError),
+        (torch.tensor([[1.0, float("nan")]]), ValueError),
+    ],
+    ids=["list", "int-tensor", "empty", "nan"],
+)
+def test_bad_tensor_is_refused_clearly(name, bad, error):
+    with pytest.raises(error, match="tensor|weight"):
+        getattr(helper, name)(bad)
+
+
+# --- L2-A: a scale and zero point you choose ------------------------------------------------
+
+
+def test_quantize_dequantize_starts_from_the_course_guess():
+    explorer = helper.explore_quantize_dequantize()
+    q = helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, 3.5, -70)
+    assert explorer.readout["scale"] == 3.5 and explorer.readout["zero_point"] == -70
+    assert explorer.readout["mse"] == round_trip_mse(COURSE_TENSOR, q, 3.5, -70)
+    assert explorer.readout["mse"] == pytest.approx(170.875, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("scale", "zero_point", "dtype"),
+    [
+        (3.58, -77, torch.int8),
+        (3.0, 60, torch.uint8),
+        (60.0, 3, torch.uint4),
+        (250.0, 0, torch.int2),
+    ],
+)
+def test_quantize_dequantize_readout_is_the_library_error(scale, zero_point, dtype):
+    explorer = helper.explore_quantize_dequantize(COURSE_TENSOR)
+    explorer.controls["dtype"].value = dtype
+    explorer.controls["scale"].value = scale
+    explorer.controls["zero_point"].value = zero_point
+    q = helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, scale, zero_point, dtype)
+    dequantized = helper.linear_dequantization(q, scale, zero_point)
+    assert explorer.readout["mse"] == helper.quantization_error(COURSE_TENSOR, dequantized)
+    expected_max = (COURSE_TENSOR - dequantized).abs().max().item()
+    assert explorer.readout["max_error"] == pytest.approx(expected_max)
+    assert (explorer.readout["q_min"], explorer.readout["q_max"]) == helper.q_range(dtype)
+
+
+def test_quantize_dequantize_zero_point_follows_the_dtype_range():
+    explorer = helper.explore_quantize_dequantize()
+    zero_point = explorer.controls["zero_point"]
+    for dtype in (torch.uint4, torch.int2, torch.uint8, torch.int8):
+        explorer.controls["dtype"].value = dtype
+        assert (zero_point.min, zero_point.max) == helper.q_range(dtype)
+        assert helper.q_range(dtype)[0] <= explorer.readout["zero_point"] <= zero_point.max
+
+
+def test_small_matrices_are_whole_tables_with_every_value():
+    html = texts(helper.explore_quantize_dequantize())
+    for tag in ("table", "tr", "td"):
+        assert html.count(f"<{tag}>") + html.count(f"<{tag} ") == html.count(f"</{tag}>")
+    # The original values and their int8 codes at s = 3.5, z = -70 (minus signs typeset).
+    for value in ("191.6", "\N{MINUS SIGN}13.5", "728.6", "\N{MINUS SIGN}74", "\N{MINUS SIGN}123"):
+        assert f">{value}</td>" in html
+
+
+def test_quantize_dequantize_counts_clamped_values():
+    # s = 3.5, z = -70 gives back at most 3.5 * (127 + 70) = 689.5: only 728.6 is clamped.
+    assert helper.explore_quantize_dequantize().readout["clipped"] == 1
+
+
+# --- L2-B: the derived scale and zero point --------------------------------------------------
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_scale_and_zero_point_follow_the_bits(signed):
+    explorer = helper.explore_scale_and_zero_point(COURSE_TENSOR)
+    explorer.controls["signed"].value = signed
+    ranges = set()
+    for bits in (8, 6, 4, 3, 2):
+        explorer.controls["bits"].value = bits
+        dtype = helper.integer_dtype(bits, signed)
+        q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR, dtype)
+        readout = explorer.readout
+        assert (readout["q_min"], readout["q_max"]) == helper.q_range(dtype)
+        assert (readout["scale"], readout["zero_point"]) == (scale, zero_point)
+        assert readout["mse"] == round_trip_mse(COURSE_TENSOR, q, scale, zero_point)
+        ranges.add((readout["q_min"], readout["q_max"]))
+    assert len(ranges) == 5
+
+
+def test_scale_and_zero_point_of_the_course_tensor():
+    readout = helper.explore_scale_and_zero_point().readout
+    assert readout["zero_point"] == -77 and round(readout["scale"], 2) == 3.58
+    assert (readout["r_min"], readout["r_max"]) == pytest.approx((-184.0, 728.6))
+
+
+# --- L3-A: symmetric vs asymmetric ----------------------------------------------------------
+
+
+def test_wasted_levels_on_a_constructed_tensor():
+    """0..7 in int4 (16 levels): symmetric (s = 1) uses 0..7 and never reaches -8..-1;
+    asymmetric spreads the 8 values over the whole range (q = -8, -6, ..., 5, 7)."""
+    explorer = helper.explore_symmetric_vs_asymmetric(torch.arange(8.0), bits=4, skew=0.0)
+    explorer.controls["mode"].value = "symmetric"
+    assert explorer.readout["n_levels"] == 16
+    assert explorer.readout["levels_outside_range"] == 8
+    assert explorer.readout["unused_levels"] == 8
+    explorer.controls["mode"].value = "asymmetric"
+    assert explorer.readout["levels_outside_range"] == 0
+    assert explorer.readout["unused_levels"] == 8
+
+
+def test_symmetric_wastes_about_half_the_levels_on_one_sided_data():
+    readout = helper.explore_symmetric_vs_asymmetric(mode="symmetric", bits=8, skew=1.0).readout
+    assert readout["levels_outside_range"] >= 128
+    assert readout["mse_symmetric"] > 3 * readout["mse_asymmetric"]
+
+
+@pytest.mark.parametrize("skew", [0.0, 0.4, 1.0])
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_mode_errors_are_the_library_errors(skew, bits):
+    tensor = torch.linspace(-3.0, 5.0, 50)
+    explorer = helper.explore_symmetric_vs_asymmetric(tensor)
+    explorer.controls["bits"].value, explorer.controls["skew"].value = bits, skew
+    data = tensor + skew * 3.0  # the skew adds skew * |r_min| to every value
+    dtype = helper.integer_dtype(bits)
+    q, scale = helper.linear_q_symmetric(data, dtype)
+    assert explorer.readout["mse_symmetric"] == pytest.approx(round_trip_mse(data, q, scale))
+    q, scale, zero_point = helper.linear_quantization(data, dtype)
+    expected = round_trip_mse(data, q, scale, zero_point)
+    assert explorer.readout["mse_asymmetric"] == pytest.approx(expected)
+    for mode in ("symmetric", "asymmetric"):
+        explorer.controls["mode"].value = mode
+        assert explorer.readout["mse"] == explorer.readout[f"mse_{mode}"]
+
+
+# --- L3-B/C/D: granularity -------------------------------------------------------------------
+
+
+def library_dequantized(tensor, granularity, group_size, dtype):
+    if granularity == "per-tensor":
+        q, scale = helper.linear_q_symmetric(tensor, dtype)
+        return helper.linear_dequantization(q, scale, 0)
+    if granularity.startswith("per-channel"):
+        q, scale = helper.linear_q_symmetric_per_channel(
+            tensor, int("columns" in granularity), dtype
+        )
+        return helper.linear_dequantization(q, scale, 0)
+    q, scale = helper.linear_q_symmetric_per_group(tensor, group_size, dtype)
+    return helper.linear_dequantization_per_group(q, scale, group_size)
+
+
+@pytest.mark.parametrize(
+    ("granularity", "values_per_scale"),
+    [("per-tensor", 6 * 8), ("per-channel rows", 8), ("per-channel columns", 6), ("per-group", 4)],
+)
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_granularity_readout_is_the_library_error_and_storage(granularity, values_per_scale, bits):
+    tensor = torch.randn(6, 8, generator=torch.Generator().manual_seed(5))
+    explorer = helper.explore_granularity(tensor, granularity, group_size=4, bits=bits)
+    dequantized = library_dequantized(tensor, granularity, 4, helper.integer_dtype(bits))
+    readout = explorer.readout
+    assert readout["mse"] == pytest.approx(helper.quantization_error(tensor, dequantized))
+    assert readout["values_per_scale"] == values_per_scale
+    assert readout["n_scales"] == 48 // values_per_scale
+    assert readout["bits_per_weight"] == helper.bits_per_weight(bits, values_per_scale, 16)
+    explorer.controls["scale_bits"].value = 32
+    assert explorer.readout["bits_per_weight"] == helper.bits_per_weight(bits, values_per_scale, 32)
+
+
+def test_per_group_bits_per_weight_is_the_course_example():
+    explorer = helper.explore_granularity(torch.randn(4, 64), "per-group", group_size=32, bits=4)
+    assert explorer.readout["bits_per_weight"] == 4.5
+
+
+def test_group_size_control_offers_the_divisors_and_is_live_only_per_group():
+    explorer = helper.explore_granularity(torch.randn(3, 12))
+    assert list(explorer.controls["group_size"].options) == [1, 2, 3, 4, 6, 12]
+    assert explorer.controls["group_size"].disabled
+    explorer.controls["granularity"].value = "per-group"
+    assert not explorer.controls["group_size"].disabled
+    explorer.controls["group_size"].value = 3
+    assert explorer.readout["values_per_scale"] == 3
+
+
+@pytest.mark.parametrize(("dim", "panel"), [(0, "per-channel rows"), (1, "per-channel columns")])
+def test_per_channel_with_dim_picks_rows_or_columns(dim, panel):
+    explorer = helper.explore_granularity(torch.randn(4, 8), "per-channel", dim=dim)
+    assert explorer.controls["granularity"].value == panel
+
+
+def test_finer_granularity_lowers_the_error_of_the_default_weights():
+    explorer = helper.explore_granularity()
+    errors = {}
+    for granularity in ("per-tensor", "per-channel rows", "per-group"):
+        explorer.controls["granularity"].value = granularity
+        errors[granularity] = explorer.readout["mse"]
+    assert errors["per-tensor"] > errors["per-channel rows"] > errors["per-group"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"tensor": torch.randn(12)}, ValueError),
+        ({"tensor": torch.randn(2, 3, 4)}, ValueError),
+        ({"granularity": "per-row"}, ValueError),
+        ({"group_size": 5}, ValueError),
+        ({"granularity": "per-channel", "dim": 2}, ValueError),
+    ],
+)
+def test_granularity_bad_arguments(kwargs, error):
+    kwargs.setdefault("tensor", torch.randn(4, 8))
+    with pytest.raises(error):
+        helper.explore_granularity(**kwargs)
+
+
+# --- L3-E: a linear layer with quantized weights ---------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_linear_output_is_the_w8a32_output(bits):
+    generator = torch.Generator().manual_seed(7)
+    weight, x = torch.randn(5, 8, generator=generator), torch.randn(3, 8, generator=generator)
+    explorer = helper.explore_quantized_linear(weight, x, bits=bits, granularity="per-tensor")
+    dtype = helper.integer_dtype(bits)
+    reference = torch.nn.functional.linear(x, weight)
+    for granularity in ("per-tensor", "per-channel rows"):
+        explorer.controls["granularity"].value = granularity
+        if granularity == "per-tensor":
+            q, scale = helper.linear_q_symmetric(weight, dtype)
+        else:
+            q, scale = helper.linear_q_symmetric_per_channel(weight, 0, dtype)
+        output = helper.quantized_linear_W8A32_without_bias(x, q, scale, 0)
+        assert explorer.readout["mse"] == pytest.approx(
+            helper.quantization_error(reference, output)
+        )
+        weight_mse = helper.quantization_error(weight, helper.linear_dequantization(q, scale, 0))
+        assert explorer.readout["weight_mse"] == pytest.approx(weight_mse)
+
+
+def test_quantized_linear_error_grows_as_bits_fall():
+    explorer = helper.explore_quantized_linear()
+    errors = []
+    for bits in (8, 6, 4, 2):
+        explorer.controls["bits"].value = bits
+        errors.append(explorer.readout["mse"])
+    assert errors == sorted(errors) and errors[0] < errors[-1] / 100
+
+
+@pytest.mark.parametrize(
+    ("weight", "x", "error"),
+    [
+        (torch.randn(4, 8), torch.randn(2, 7), ValueError),
+        (torch.randn(4, 8), [[1.0] * 8], TypeError),
+        ("weights", None, TypeError),
+        (torch.randn(8), None, ValueError),
+        (torch.randn(4, 8), torch.tensor(1.0), ValueError),
+    ],
+)
+def test_quantized_linear_bad_arguments(weight, x, error):
+    with pytest.raises(error, match="input|weight"):
+        helper.explore_quantized_linear(weight, x)
+
+
+def test_quantized_linear_of_a_zero_input_has_no_nan():
+    readout = helper.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
+    assert readout["mse"] == 0.0 and readout["relative_error"] == 0.0
