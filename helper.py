@@ -2602,13 +2602,19 @@ def _granularity_controls(
         group_size = max(d for d in sizes if d <= min(32, max(1, shape[-1] // 2)))
     if group_size not in sizes:
         raise ValueError(f"group_size must divide the last axis ({shape[-1]}), got {group_size!r}")
+    return _bits_granularity_group_controls(
+        bits, list(GRANULARITY_PANELS), granularity, sizes, group_size
+    )
+
+
+def _bits_granularity_group_controls(
+    bits: int, granularities: list[str], granularity: str, sizes: list[int], group_size: int
+) -> dict:
+    """A bits slider (2 to 8), a granularity menu and a group-size slider over ``sizes``."""
     return {
         "bits": _int_slider("bits", bits, 2, 8),
         "granularity": widgets.Dropdown(
-            options=list(GRANULARITY_PANELS),
-            value=granularity,
-            description="granularity",
-            style=_STYLE,
+            options=granularities, value=granularity, description="granularity", style=_STYLE
         ),
         "group_size": widgets.SelectionSlider(
             options=sizes,
@@ -3735,25 +3741,9 @@ def explore_trained_network(
             cache[key] = (quantized, predicted, quantization_error(weights, restored))
         return cache[key]
 
-    controls = {
-        "bits": _int_slider("bits", bits, 2, 8),
-        "granularity": widgets.Dropdown(
-            options=["per-tensor", "per-channel", "per-group"],
-            value=granularity,
-            description="granularity",
-            style=_STYLE,
-        ),
-        "group_size": widgets.SelectionSlider(
-            options=sizes,
-            value=group_size,
-            description="group size",
-            continuous_update=True,
-            style=_STYLE,
-        ),
-    }
-
-    def sync(controls: dict) -> None:
-        controls["group_size"].disabled = controls["granularity"].value != "per-group"
+    controls = _bits_granularity_group_controls(
+        bits, ["per-tensor", "per-channel", "per-group"], granularity, sizes, group_size
+    )
 
     def compute(bits: int, granularity: str, group_size: int) -> _ExplorerView:
         group = group_size if granularity == "per-group" else None
@@ -3783,7 +3773,7 @@ def explore_trained_network(
         controls,
         compute,
         _DigitMontage,
-        sync=sync,
+        sync=_granularity_sync,
     )
 
 

@@ -11,11 +11,10 @@ figure is the median of ``--repeats`` runs after one warm-up run.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from bench_quantize import median_ms  # the benchmarks folder is on sys.path when run
 
 import helper
 
@@ -24,14 +23,8 @@ BATCH = 16
 
 
 def median_seconds(function: Callable[[], object], repeats: int) -> float:
-    """The median wall time of ``function()`` over ``repeats`` runs, after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """The median wall time of ``function()`` in seconds (see bench_quantize.median_ms)."""
+    return median_ms(function, repeats) / 1000
 
 
 def gigabytes_per_second(n_bytes: int, seconds: float) -> float:
