@@ -16,6 +16,24 @@ import nbformat
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive prints to one stream: the kernel may send them in one message or two."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def refresh(path: Path) -> float:
@@ -40,6 +58,13 @@ def refresh(path: Path) -> float:
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
+            for output in cell.outputs:
+                # A live widget's view names a random model id whose state is not stored: it
+                # could only show "model not found". Its text form stays; the lesson's static
+                # snapshot next to it is the stored picture.
+                output.get("data", {}).pop(WIDGET_VIEW, None)
     nbformat.write(notebook, path)
     return seconds
 
