@@ -341,9 +341,10 @@ def quantize_blocks(
     tensor = _check_float_tensor(tensor)
     dtype = _check_dtype(dtype)
     view, axes = _block_view(tensor, block_size)
-    r_min, r_max = _block_min_max(view, axes)
-    if mode == "asymmetric":  # float64, as the course's Python-float arithmetic
-        r_min, r_max = r_min.to(torch.float64), r_max.to(torch.float64)
+    # Asymmetric statistics in float64, as the course's Python-float arithmetic; a symmetric
+    # scale max|r| / q_max is correctly rounded in float32 already.
+    precision = torch.float64 if mode == "asymmetric" else _work_dtype(tensor)
+    r_min, r_max = (t.to(precision) for t in _block_min_max(view, axes))
     scale, zero_point = _scale_and_zero_point(r_min, r_max, dtype, mode)
     scale = scale.to(_work_dtype(tensor))
     zero_point = torch.zeros_like(scale) if zero_point is None else zero_point
@@ -3045,16 +3046,15 @@ def quantize_weight_symmetric(
         raise TypeError(f"scale_dtype must be float16, bfloat16 or float32, got {scale_dtype!r}")
     dtype = integer_dtype(bits, signed=True)
     block = block_size_for(weight.shape, granularity, dim=0, group_size=group_size)
-    _, scale, _ = quantize_blocks(weight, block, dtype, "symmetric")
+    view, axes = _block_view(weight.float(), block)
+    scale, _ = _scale_and_zero_point(*_block_min_max(view, axes), dtype, "symmetric")
     info = torch.finfo(scale_dtype)
     if float(scale.max()) > info.max:
         raise ValueError(f"weights too large for {scale_dtype} scales; use torch.float32")
     stored = scale.to(scale_dtype).clamp_(min=info.smallest_normal * info.eps)
-    full_scale = stored.to(torch.float32)
-    for axis, size in enumerate(block):  # one repeat per axis, to the weight's shape
-        full_scale = full_scale.repeat_interleave(size, dim=axis)
-    # _quantize: linear_q_with_scale_and_zero_point's formula, without re-checking the shapes
-    return _quantize(weight.float(), full_scale, 0, dtype), stored
+    quantized = _quantize(view, stored.to(torch.float32), 0, dtype).reshape(weight.shape)
+    grid = [size // b for size, b in zip(weight.shape, block)]
+    return quantized, stored.reshape(grid)
 
 
 class QuantizedLinear(torch.nn.Module):
