@@ -1207,6 +1207,7 @@ def figure_l3a_levels_histogram():
 
 
 def _seeded_randn(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """Seeded normal values from a private generator (the global seed is untouched)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=generator) * scale + shift
 
@@ -2201,11 +2202,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
 # Shared computations -------------------------------------------------------------------------------
 
 
-def _explore_default(seed: int, *shape: int) -> torch.Tensor:
-    """Seeded standard normal values (a private generator: the global seed is untouched)."""
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
 def _error_readout(original: torch.Tensor, dequantized: torch.Tensor) -> dict:
     """``mse`` (helper's ``quantization_error``) and ``max_error`` = max |r - r'|."""
     return {
@@ -2504,7 +2500,7 @@ def explore_symmetric_vs_asymmetric(
 
     Counts the levels outside the data's range (``levels_used``) and the levels no value uses.
     """
-    base = _explore_default(0, 2000) if tensor is None else _check_float_tensor(tensor)
+    base = _seeded_randn(0, 2000) if tensor is None else _check_float_tensor(tensor)
     controls = {
         "mode": _buttons("mode", ["symmetric", "asymmetric"], mode),
         "bits": _int_slider("bits", bits, 2, 8),
@@ -2725,7 +2721,7 @@ def explore_quantized_linear(
     """
     weight = _explore_weight(2, 8, 32) if weight is None else _check_matrix(weight, "weight")
     input = (
-        _explore_default(3, 4, weight.shape[1])
+        _seeded_randn(3, 4, weight.shape[1])
         if input is None
         else _check_float_tensor(input, "input")
     )
@@ -2939,10 +2935,6 @@ def _check_packable_bits(bits: object) -> int:
     return bits
 
 
-def _bits_range(bits: int, signed: bool) -> tuple[int, int]:
-    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-
-
 def packed_length(n: int, bits: int) -> int:
     """Bytes that hold ``n`` values of ``bits`` bits each: ``ceil(n * bits / 8)``."""
     return -(-n * _check_packable_bits(bits) // 8)
@@ -2960,7 +2952,7 @@ def pack_weights(q: torch.Tensor, bits: int, signed: bool | None = None) -> torc
     bits = _check_packable_bits(bits)
     q = _check_int_tensor(q, "q")
     signed = q.dtype.is_signed if signed is None else bool(signed)
-    low, high = _bits_range(bits, signed)
+    low, high = q_range(integer_dtype(bits, signed))
     q_min, q_max = (int(v) for v in torch.aminmax(q))
     if q_min < low or q_max > high:
         kind = "signed" if signed else "unsigned"
@@ -3290,11 +3282,6 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 # --- L4 "Your turn" checkers --------------------------------------------------------------
 
 
-def _l4_randn(seed: int, *shape: int) -> torch.Tensor:
-    """Seeded standard normal values from a private generator (the global seed is untouched)."""
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
 def _w8a8_per_token_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
     """``s_x s_w^T (q_x - z_x) q_w^T`` in float64, one (s_x, z_x) per row of ``q_x``."""
     product = (q_x.double() - z_x.double()) @ q_w.double().t()
@@ -3307,9 +3294,9 @@ def check_w8a8_per_token(learner_function: Callable) -> Verdict:
     ``s_x s_w^T * (q_x q_w^T - z_x * rowsum(q_w))`` as float32 (m, out)."""
     cases = []
     for seed, (m, k, n) in enumerate(((4, 8, 3), (17, 32, 24), (1, 5, 2), (33, 64, 16)), 20):
-        x = _l4_randn(seed, m, k) * 2.0 + 0.5
+        x = _seeded_randn(seed, m, k) * 2.0 + 0.5
         q_x, s_x, z_x = quantize_blocks(x, (1, k), torch.int8, "asymmetric")
-        q_w, s_w = linear_q_symmetric_per_channel(_l4_randn(seed + 50, n, k), dim=0)
+        q_w, s_w = linear_q_symmetric_per_channel(_seeded_randn(seed + 50, n, k), dim=0)
         cases.append((q_x, s_x, z_x, q_w, s_w))
     return check_exercise(learner_function, _w8a8_per_token_reference, cases, name="w8a8_per_token")
 
@@ -3510,10 +3497,10 @@ def explore_w8a8(
     activation to ``outlier`` times the largest of the others: a single large value stretches
     the one activation scale ``s_x`` that every value shares.
     """
-    weight = _l4_randn(41, 16, 64) * 0.1 if weight is None else weight
+    weight = _seeded_randn(41, 16, 64) * 0.1 if weight is None else weight
     weight = _check_float_tensor(weight, "weight").float()
     if input is None:
-        input = _l4_randn(40, 8, weight.shape[1]).relu_() + 0.1
+        input = _seeded_randn(40, 8, weight.shape[1]).relu_() + 0.1
     input = _check_float_tensor(input, "input").float()
     if weight.dim() != 2 or input.dim() != 2 or input.shape[1] != weight.shape[1]:
         raise ValueError(
