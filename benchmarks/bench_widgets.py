@@ -1,6 +1,6 @@
 """How fast does each explore_* widget re-render when a control moves?
 
-Builds every ``helper.explore_*`` widget, drives each of its controls through
+Builds every ``course.widgets.explore_*`` widget, drives each of its controls through
 ``CHANGES_PER_CONTROL`` values, and times each change: from setting the control's ``.value``
 in Python to the end of the synchronous observer (the compute, the HTML, the PNG). Prints the
 median and 90th percentile per widget in milliseconds, and whether they meet the course's
@@ -26,34 +26,34 @@ import sys
 import time
 from pathlib import Path
 
-import ipywidgets as widgets
+import ipywidgets
 
-import helper
+from course import widgets
 
-# Every explore_* builder of helper, in the order helper defines them.
-BUILDERS = tuple(name for name in vars(helper) if name.startswith("explore_"))
+# Every explore_* builder, in the order course.widgets defines them.
+BUILDERS = tuple(name for name in vars(widgets) if name.startswith("explore_"))
 CHANGES_PER_CONTROL = 20
 MEDIAN_TARGET_MS, P90_TARGET_MS = 100.0, 250.0
 
 
-def setters(control: widgets.Widget, n: int) -> list:
+def setters(control: ipywidgets.Widget, n: int) -> list:
     """``n`` zero-argument functions that each set ``control`` to a new value (a sweep)."""
-    if isinstance(control, widgets.widget_selection._Selection):
+    if isinstance(control, ipywidgets.widget_selection._Selection):
         count = len(control.options)
         indices = [(control.index + 1 + i) % count for i in range(n)]
         return [lambda i=i: setattr(control, "index", i) for i in indices]
     low, high = control.min, control.max
     values = [low + (high - low) * ((i * 7 + 3) % n) / (n - 1) for i in range(n)]
-    if isinstance(control, widgets.FloatLogSlider):
+    if isinstance(control, ipywidgets.FloatLogSlider):
         values = [control.base**v for v in values]
-    elif isinstance(control, widgets.IntSlider):
+    elif isinstance(control, ipywidgets.IntSlider):
         values = [round(v) for v in values]
     return [lambda v=v: setattr(control, "value", v) for v in values]
 
 
 def time_widget(name: str, changes: int = CHANGES_PER_CONTROL) -> list[float]:
-    """Milliseconds of each control change of the widget ``helper.<name>()``."""
-    explorer = getattr(helper, name)()
+    """Milliseconds of each control change of the widget ``course.widgets.<name>()``."""
+    explorer = getattr(widgets, name)()
     times = []
     for control in explorer.controls.values():
         for set_value in setters(control, changes):

@@ -1,4 +1,5 @@
-"""Generate the lessons' figures: every ``helper.figure_<name>()`` becomes ``images/<name>.png``.
+"""Generate the lessons' figures: every ``course.figures.figure_<name>()`` becomes
+``images/<name>.png``.
 
     python tools/make_images.py            # into images/
     python tools/make_images.py OUT_DIR    # elsewhere (the test compares the two, byte for byte)
@@ -16,18 +17,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import helper  # after choosing the backend
+from course import figures  # after choosing the backend
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 DPI = 100
 
 
 def figure_functions() -> dict[str, object]:
-    """``{name: function}`` for every ``helper.figure_<name>``."""
+    """``{name: function}`` for every ``course.figures.figure_<name>``."""
     return {
-        name.removeprefix("figure_"): getattr(helper, name)
-        for name in sorted(dir(helper))
-        if name.startswith("figure_") and callable(getattr(helper, name))
+        name.removeprefix("figure_"): getattr(figures, name)
+        for name in sorted(dir(figures))
+        if name.startswith("figure_") and callable(getattr(figures, name))
     }
 
 

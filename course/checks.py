@@ -1,0 +1,329 @@
+"""The "Your turn" checkers: each runs a learner's function and ``helper``'s answer on the same
+inputs, through one ``check_exercise``, and says plainly what happened.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+import helper
+from course.data import course_tensor, seeded_normal, skewed_tensor
+
+
+class Verdict:
+    """The outcome of ``check_exercise``: ``status`` is "pass", "mismatch", "not done yet"
+    or "error", and ``message`` says plainly what happened. It displays as its message."""
+
+    def __init__(self, status: str, message: str) -> None:
+        self.status, self.message = status, message
+
+    def __bool__(self) -> bool:
+        return self.status == "pass"
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        kind = "tensor" if isinstance(value, torch.Tensor) else "NumPy array"
+        return f"{kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return repr(value)
+
+
+def _difference(expected: object, got: object, where: str = "the result") -> str | None:
+    """None when ``got`` equals ``expected`` (floats within 1e-6 relative), else how it differs."""
+    if isinstance(expected, tuple):
+        if not isinstance(got, tuple) or len(got) != len(expected):
+            return f"{where} should be a tuple of {len(expected)} values, got {_describe(got)}"
+        for i, (e, g) in enumerate(zip(expected, got)):
+            if (found := _difference(e, g, f"{where}[{i}]")) is not None:
+                return found
+        return None
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"{where} should be a {_describe(expected)}, got {_describe(got)}"
+        if got.shape != expected.shape or got.dtype != expected.dtype:
+            return f"{where} should be a {_describe(expected)}, got a {_describe(got)}"
+        close = (
+            torch.isclose(got, expected, rtol=1e-6, atol=0)
+            if expected.is_floating_point()
+            else got == expected
+        )
+        if bool(close.all()):
+            return None
+        index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        return (
+            f"{where} differs at index {index}: expected {expected[index].item()}, "
+            f"got {got[index].item()}"
+        )
+    if isinstance(got, (torch.Tensor, np.ndarray)):
+        return f"{where} should be {expected!r}, got a {_describe(got)}"
+    if isinstance(expected, float) and isinstance(got, (int, float)):
+        return (
+            None
+            if math.isclose(got, expected, rel_tol=1e-6)
+            else (f"{where} should be {expected!r}, got {got!r}")
+        )
+    return None if got == expected else f"{where} should be {expected!r}, got {got!r}"
+
+
+def check_exercise(
+    learner_function: Callable,
+    reference_function: Callable,
+    cases: Sequence[tuple],
+    name: str = "your function",
+) -> Verdict:
+    """Run ``learner_function`` and ``reference_function`` on each tuple of arguments in ``cases``.
+
+    Returns a ``Verdict``: "pass" when every result matches, otherwise the first case where
+    it does not ("mismatch"), raised an exception ("error"), or raised ``NotImplementedError``
+    ("not done yet": the exercise as shipped).
+    """
+    for number, args in enumerate(cases, start=1):
+        expected = reference_function(*args)
+        try:
+            got = learner_function(*args)
+        except NotImplementedError:
+            return Verdict("not done yet", f"Not done yet: fill in {name} and run this cell again.")
+        except Exception as error:  # noqa: BLE001 (a learner's bug is reported, not raised)
+            return Verdict(
+                "error",
+                f"{name} raised {type(error).__name__}: {error} on input {number} of {len(cases)}.",
+            )
+        if (difference := _difference(expected, got)) is not None:
+            return Verdict(
+                "mismatch", f"{name} differs on input {number} of {len(cases)}: {difference}."
+            )
+    return Verdict("pass", f"Well done: {name} matches the reference on all {len(cases)} inputs.")
+
+
+def _result_as_float(function: Callable) -> Callable:
+    """``function`` with a one-value tensor result turned into a Python float; a result of
+    several values raises a TypeError saying so (``check_exercise`` reports it)."""
+
+    def wrapped(*args):
+        result = function(*args)
+        if isinstance(result, (torch.Tensor, np.ndarray)) and math.prod(result.shape) != 1:
+            shape = tuple(result.shape)
+            raise TypeError(f"it returned a tensor of shape {shape}, not one number")
+        if isinstance(result, torch.Tensor) and result.is_floating_point():
+            return result.item()
+        return result
+
+    return wrapped
+
+
+def check_mean_absolute_error(learner_function: Callable) -> Verdict:
+    """L2-A "Your turn": ``learner_function(original, dequantized)`` must return
+    ``mean(|r - r'|)`` as a float (a one-value tensor is accepted), on several seeded inputs."""
+    original = course_tensor()
+    restored = helper.linear_dequantization(
+        helper.linear_q_with_scale_and_zero_point(original, 3.5, -70), 3.5, -70
+    )
+    cases = [(original, restored)]
+    for seed in (1, 2, 3):
+        tensor = seeded_normal(seed, 4, 4, scale=10.0)
+        cases.append(
+            (tensor, helper.linear_dequantization(*helper.linear_quantization(tensor, torch.int4)))
+        )
+    cases.append((original, original.clone()))
+    return check_exercise(
+        _result_as_float(learner_function),
+        lambda r, d: helper.quantization_error(r, d, "mae"),
+        cases,
+        name="mean_absolute_error",
+    )
+
+
+def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
+    """L2-B "Your turn": ``learner_function(tensor, dtype)`` must return helper's
+    ``helper.get_q_scale_and_zero_point(tensor, dtype)``: the range widened to include 0, any dtype
+    (int8, uint8, int4, uint4, ...), and ``ZERO_RANGE_SCALE`` for an all-zero tensor."""
+    cases = [
+        (course_tensor(), torch.int8),
+        (torch.linspace(2.0, 10.0, 9), torch.int8),
+        (torch.linspace(2.0, 10.0, 9), torch.uint8),
+        (seeded_normal(4, 4, 4), torch.int4),
+        (seeded_normal(5, 3, 5).abs(), torch.uint4),
+        (-seeded_normal(6, 6).abs() - 1.0, torch.int8),
+        (torch.zeros(2, 3), torch.int8),
+    ]
+    return check_exercise(
+        learner_function,
+        helper.get_q_scale_and_zero_point,
+        cases,
+        name="get_q_scale_and_zero_point_with_zero",
+    )
+
+
+def check_symmetric_quantization(learner_function: Callable) -> Verdict:
+    """L3-A "Your turn": ``learner_function(tensor, bits)`` must return ``(quantized, scale)``
+    of symmetric per-tensor quantization with a signed ``bits``-bit integer, the values held in
+    an int8 tensor, as ``helper.linear_q_symmetric(tensor, helper.integer_dtype(bits))``."""
+    cases = [
+        (seeded_normal(7, 4, 4), 8),
+        (seeded_normal(8, 4, 4), 4),
+        (skewed_tensor(64, seed=9), 4),
+        (seeded_normal(10, 3, 6, scale=5.0), 3),
+        (seeded_normal(11, 8), 2),
+    ]
+    return check_exercise(
+        learner_function,
+        lambda tensor, bits: helper.linear_q_symmetric(tensor, helper.integer_dtype(bits)),
+        cases,
+        name="linear_q_symmetric_bits",
+    )
+
+
+def _per_tensor_mae_reference(tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> float:
+    quantized, scale = helper.linear_q_symmetric(tensor, dtype)
+    return helper.quantization_error(
+        tensor, helper.linear_dequantization(quantized, scale, 0), "mae"
+    )
+
+
+def check_per_tensor_mae(learner_function: Callable) -> Verdict:
+    """L3-B "Your turn": ``learner_function(tensor, dtype)`` returns, as a float, the mean
+    absolute error ``mean|r - r'|`` of symmetric per-tensor quantization of ``tensor``."""
+    cases = [
+        (course_tensor(), torch.int8),
+        (seeded_normal(1, 4, 4), torch.int8),
+        (seeded_normal(2, 2, 8, scale=50.0), torch.int8),
+        (seeded_normal(3, 5, 3), torch.int16),
+    ]
+    return check_exercise(learner_function, _per_tensor_mae_reference, cases, "per_tensor_mae")
+
+
+def _per_channel_last_axis_reference(tensor: torch.Tensor, dtype: torch.dtype = torch.int8):
+    return helper.linear_q_symmetric_per_channel(tensor, dim=-1, dtype=dtype)
+
+
+def check_per_channel_last_axis(learner_function: Callable) -> Verdict:
+    """L3-C "Your turn": ``learner_function(tensor, dtype)`` quantizes a 3-D tensor symmetrically
+    with one scale per index of the last axis, and returns ``(q, scale)`` with ``scale`` shaped
+    ``(1, 1, n)``, as ``helper.linear_q_symmetric_per_channel(tensor, dim=-1, dtype)`` does."""
+    cases = [
+        (seeded_normal(4, 2, 3, 4), torch.int8),
+        (seeded_normal(5, 4, 2, 5, scale=10.0), torch.int8),
+        (seeded_normal(6, 1, 6, 3), torch.int16),
+        (seeded_normal(7, 3, 3, 8, scale=0.01), torch.int8),
+    ]
+    return check_exercise(
+        learner_function, _per_channel_last_axis_reference, cases, "per_channel_last_axis"
+    )
+
+
+def check_per_group_dequantization(learner_function: Callable) -> Verdict:
+    """L3-D "Your turn": ``learner_function(quantized_tensor, scale, group_size)`` dequantizes
+    per-group values, with ``scale`` laid out as ``helper.linear_q_symmetric_per_group`` returns it
+    (``(*shape[:-1], n_groups_per_row)``), for 2-D and 3-D tensors, as float32."""
+    shapes = [((4, 6), 3), ((3, 8), 4), ((2, 3, 8), 2), ((6, 6), 6), ((2, 12), 4)]
+    cases = []
+    for seed, (shape, group_size) in enumerate(shapes, start=8):
+        tensor = seeded_normal(seed, *shape)
+        quantized, scale = helper.linear_q_symmetric_per_group(tensor, group_size)
+        cases.append((quantized, scale, group_size))
+    return check_exercise(
+        learner_function, helper.linear_dequantization_per_group, cases, "dequantize_per_group"
+    )
+
+
+def _w8a32_with_bias_reference(
+    input: torch.Tensor,
+    q_w: torch.Tensor,
+    s_w: float | torch.Tensor,
+    z_w: int | torch.Tensor,
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    return torch.nn.functional.linear(input, helper.linear_dequantization(q_w, s_w, z_w), bias)
+
+
+def check_w8a32_with_bias(learner_function: Callable) -> Verdict:
+    """L3-E "Your turn": ``learner_function(input, q_w, s_w, z_w, bias)`` is a W8A32 linear
+    layer with a bias: ``y = x (s_w (q_w - z_w))^T + b``, checked with symmetric and asymmetric
+    (non-zero zero point) weights, per-tensor and per-channel scales, and batched inputs."""
+    example = torch.tensor([[-2.0, -1.13, 0.42], [-1.51, 0.25, 1.62], [0.23, 1.52, -1.5]])
+    x, bias = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, -1.0, 2.0])
+    cases = [
+        (x, *helper.linear_q_symmetric(example), 0, bias),
+        (x, *helper.linear_quantization(example), bias),
+    ]
+    weight, big_bias = seeded_normal(12, 4, 8), seeded_normal(13, 4)
+    cases.append((seeded_normal(14, 2, 8), *helper.linear_quantization(weight), big_bias))
+    q_w, s_w = helper.linear_q_symmetric_per_channel(weight, dim=0)
+    cases.append((seeded_normal(15, 3, 8), q_w, s_w, 0, big_bias))
+    return check_exercise(
+        learner_function, _w8a32_with_bias_reference, cases, "quantized_linear_W8A32_with_bias"
+    )
+
+
+def _w8a8_per_token_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
+    """``s_x s_w^T (q_x - z_x) q_w^T`` in float64, one (s_x, z_x) per row of ``q_x``."""
+    product = (q_x.double() - z_x.double()) @ q_w.double().t()
+    return (product * s_x.double() * s_w.double().reshape(1, -1)).to(torch.float32)
+
+
+def check_w8a8_per_token(learner_function: Callable) -> Verdict:
+    """L4 W8A8 "Your turn": ``learner_function(q_x, s_x, z_x, q_w, s_w)`` with one activation
+    scale and zero point per row of ``q_x`` (``s_x``, ``z_x`` shaped (m, 1)) must return
+    ``s_x s_w^T * (q_x q_w^T - z_x * rowsum(q_w))`` as float32 (m, out)."""
+    cases = []
+    for seed, (m, k, n) in enumerate(((4, 8, 3), (17, 32, 24), (1, 5, 2), (33, 64, 16)), 20):
+        x = seeded_normal(seed, m, k) * 2.0 + 0.5
+        q_x, s_x, z_x = helper.quantize_blocks(x, (1, k), torch.int8, "asymmetric")
+        q_w, s_w = helper.linear_q_symmetric_per_channel(seeded_normal(seed + 50, n, k), dim=0)
+        cases.append((q_x, s_x, z_x, q_w, s_w))
+    return check_exercise(learner_function, _w8a8_per_token_reference, cases, name="w8a8_per_token")
+
+
+def check_pack_2bit(learner_function: Callable) -> Verdict:
+    """L4 packing "Your turn": ``learner_function(q)`` packs unsigned 2-bit values (a uint8
+    tensor of 0..3) four to a byte, the first in the lowest bits, as ``helper.pack_weights(q, 2)``."""
+    generator = torch.Generator().manual_seed(30)
+    cases = [(torch.tensor([1, 2, 3, 0], dtype=torch.uint8),)]
+    cases += [
+        (torch.randint(0, 4, shape, generator=generator, dtype=torch.uint8),)
+        for shape in ((8,), (3, 4), (7,), (5, 3), (1,))
+    ]
+    return check_exercise(
+        learner_function, lambda q: helper.pack_weights(q, 2), cases, name="pack_2bit"
+    )
+
+
+def check_to_linear(learner_function: Callable) -> Verdict:
+    """L4 trained-network "Your turn": ``learner_function(layer)`` turns a ``helper.QuantizedLinear``
+    back into an ``nn.Linear`` whose weight is ``s q`` (unpacked if packed) and whose bias is
+    the layer's; compared as ``(weight, bias)``."""
+
+    def as_tensors(function: Callable) -> Callable:
+        def wrapped(layer):
+            linear = function(layer)
+            if not isinstance(linear, torch.nn.Linear):
+                return linear
+            bias = None if linear.bias is None else linear.bias.detach()
+            return linear.weight.detach(), bias
+
+        return wrapped
+
+    def reference(layer):
+        return layer.dequantized_weight(), layer.bias
+
+    cases = []
+    with torch.random.fork_rng():
+        torch.manual_seed(31)
+        for bits, granularity, group_size in (
+            (8, "per-channel", None),
+            (4, "per-group", 16),
+            (2, "per-tensor", None),
+            (3, "per-group", 8),
+        ):
+            linear = torch.nn.Linear(32, 6)
+            cases.append(
+                (helper.QuantizedLinear.from_linear(linear, bits, granularity, group_size),)
+            )
+    return check_exercise(as_tensors(learner_function), reference, cases, name="to_linear")

@@ -1,0 +1,152 @@
+"""The lessons' example data: the course's worked example, seeded random tensors, and the
+digits that the L4 lessons train a small network on.
+
+Every random tensor comes from ``seeded_normal`` (or ``layer_weights``, built on the same private
+generator), so the lessons' numbers are the same at every run and the global seed is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+import helper
+
+# The course's worked example (lessons L2-A and L2-B).
+COURSE_TENSOR = ((191.6, -13.5, 728.6), (92.14, 295.5, -184.0), (0.0, 684.6, 245.5))
+
+
+def course_tensor() -> torch.Tensor:
+    """The course's 3x3 worked example, ``[[191.6, -13.5, 728.6], [92.14, 295.5, -184],
+    [0, 684.6, 245.5]]``, as a new float32 tensor."""
+    return torch.tensor(COURSE_TENSOR)
+
+
+def seeded_normal(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """``shift + scale * N(0, 1)`` of ``shape``, from a private generator seeded with ``seed``
+    (the global random state is untouched)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=generator) * scale + shift
+
+
+def skewed_tensor(n: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """A one-sided (ReLU-like) tensor: ``|x|`` for ``n`` seeded standard normal draws, all >= 0."""
+    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    return seeded_normal(seed, n).abs()
+
+
+def layer_weights(
+    seed: int,
+    rows: int,
+    cols: int,
+    log10_sizes: tuple[float, float] = (math.log10(0.05), math.log10(2.0)),
+    outliers: bool = True,
+) -> torch.Tensor:
+    """Seeded weights shaped like a trained layer's: row i is ``N(0, 1) * size_i``, the sizes
+    spread evenly on a log scale from ``10**log10_sizes[0]`` to ``10**log10_sizes[1]`` and
+    shuffled; with ``outliers``, one value in 256 (at least one) is made 8 times larger."""
+    generator = torch.Generator().manual_seed(seed)
+    sizes = torch.logspace(*log10_sizes, rows)[torch.randperm(rows, generator=generator)]
+    weight = torch.randn(rows, cols, generator=generator) * sizes[:, None]
+    if outliers:
+        picked = torch.randperm(rows * cols, generator=generator)[: max(1, rows * cols // 256)]
+        weight.view(-1)[picked] *= 8
+    return weight
+
+
+class Digits:
+    """scikit-learn's bundled 8x8 digits, split once: ``x_*`` are float32 pixels in [0, 1]
+    (one row of 64 per image), ``y_*`` int64 labels 0-9."""
+
+    def __init__(self, x_train, y_train, x_test, y_test) -> None:
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+
+    def __repr__(self) -> str:
+        return f"Digits({len(self.y_train)} to train on, {len(self.y_test)} to test on)"
+
+
+def load_digits_data(test_fraction: float = 0.2, seed: int = 0) -> Digits:
+    """The 1797 handwritten digits that scikit-learn bundles (no download), as float32 pixels
+    / 16 (in [0, 1]) and int64 labels, split into train and test by a seeded permutation.
+
+    The data is the file ``sklearn.datasets.load_digits`` reads (``digits.csv.gz``, shipped
+    with scikit-learn), read directly: importing ``sklearn.datasets`` takes about a second,
+    longer than training the MLP. If the file is not where scikit-learn 1.9 keeps it,
+    ``load_digits`` is used."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    origin = Path(spec.origin).parent if spec and spec.origin else Path()
+    path = origin / "datasets" / "data" / "digits.csv.gz"
+    if path.is_file():
+        table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+        pixels, labels = table[:, :-1], table[:, -1]
+    else:  # pragma: no cover (another scikit-learn layout)
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        pixels, labels = digits.data, digits.target
+    pixels = torch.tensor(pixels, dtype=torch.float32) / 16
+    labels = torch.tensor(labels, dtype=torch.int64)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    n_test = math.ceil(test_fraction * len(labels))
+    test, train = order[:n_test], order[n_test:]
+    return Digits(pixels[train], labels[train], pixels[test], labels[test])
+
+
+def digits_mlp(seed: int = 0, hidden: Sequence[int] = (128, 64)) -> torch.nn.Sequential:
+    """A small MLP for the digits, 64 -> 128 -> 64 -> 10 with ReLUs, initialised from ``seed``
+    (without touching the global random state)."""
+    import itertools
+
+    layers: list[torch.nn.Module] = []
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for fan_in, fan_out in itertools.pairwise((64, *hidden, 10)):
+            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+# Full-batch gradient descent with momentum: these train the MLP in well under a second.
+DIGITS_STEPS, DIGITS_LEARNING_RATE, DIGITS_MOMENTUM = 150, 0.2, 0.9
+
+
+def train_digits_mlp(
+    seed: int = 0,
+    steps: int = DIGITS_STEPS,
+    lr: float = DIGITS_LEARNING_RATE,
+    momentum: float = DIGITS_MOMENTUM,
+) -> tuple[torch.nn.Sequential, Digits]:
+    """Train ``digits_mlp(seed)`` on ``load_digits_data()``: full-batch gradient descent with
+    momentum on the cross-entropy, ``v = momentum * v + grad``, ``w = w - lr * v``, for
+    ``steps`` steps (written out: ``torch.optim`` would cost a second of imports on first use).
+    Deterministic: no shuffling, a seeded initialisation, and one CPU thread (the sums are then
+    added in the same order whatever the machine's number of cores). Returns
+    ``(model, data)``, the model in eval mode."""
+    data = load_digits_data()
+    model = digits_mlp(seed)
+    velocity = [torch.zeros_like(p) for p in model.parameters()]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(steps):
+            model.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(data.x_train), data.y_train)
+            loss.backward()
+            with torch.no_grad():
+                for parameter, v in zip(model.parameters(), velocity):
+                    v.mul_(momentum).add_(parameter.grad)
+                    parameter.sub_(lr * v)
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval(), data
+
+
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The fraction of rows of ``x`` whose predicted class (argmax of the output) is ``y``."""
+    with torch.no_grad():
+        return float((model(x).argmax(dim=-1) == y).float().mean())

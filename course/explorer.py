@@ -1,0 +1,482 @@
+"""The widget framework behind every ``explore_*`` widget: an ``Explorer`` shows its controls,
+the numbers (``readout``), the matrices and at most one plot of what it computes, and redraws
+them in a few milliseconds when a control moves.
+
+Each ``explore_*`` builder (``course.widgets``) gives an ``Explorer`` its controls (ipywidgets)
+and a compute function that turns the controls' values into a ``View``: the readout, the
+matrices to show, and the data of its plot. The matrices are HTML tables with coloured cells
+(inline PNG heatmaps for large tensors); the plot is ONE matplotlib figure whose artists are
+updated in place and sent as PNG bytes (``course.live_plots``): no figure is created per change.
+``Explorer.snapshot()`` draws the same view as a static matplotlib figure for the lessons.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import ipywidgets as widgets
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+import helper
+from course.live_plots import Plot
+from course.plots import GRANULARITY_PANELS, MAX_ANNOTATED_CELLS, as_matrix, format_number, heatmap
+from helper import Mode
+
+# Matrices with at most this many cells are shown as tables with their values written in.
+_TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
+
+
+# The longest side, in pixels, of the live heatmap of a large matrix.
+_HEATMAP_PIXELS = 384
+
+
+# Dots per inch of the live plot's PNG (modest: it is redrawn on every change).
+_LIVE_DPI = 80
+
+
+# What each readout key is called in the numbers panel (other keys: underscores become spaces).
+_READOUT_LABELS = {
+    "mse": "MSE",
+    "max_error": "max |error|",
+    "scale": "scale s",
+    "zero_point": "zero point z",
+    "q_min": "q_min",
+    "q_max": "q_max",
+    "r_min": "r_min",
+    "r_max": "r_max",
+    "clipped": "values clamped",
+    "range_given_back": "s (q \N{MINUS SIGN} z) spans",
+    "mse_per_tensor": "MSE if per-tensor",
+    "n_levels": "levels of the dtype",
+    "unused_levels": "levels no value uses",
+    "levels_outside_range": "levels outside the data",
+    "mse_symmetric": "MSE symmetric",
+    "mse_asymmetric": "MSE asymmetric",
+    "bits_per_weight": "bits per weight",
+    "n_scales": "scales stored",
+    "values_per_scale": "values per scale",
+    "weight_mse": "weight MSE",
+    "relative_error": "relative error",
+}
+
+
+class Matrix(NamedTuple):
+    """A 2-D array to show as a heatmap, with its colour range, number format and blocks."""
+
+    title: str
+    values: np.ndarray
+    vmin: float
+    vmax: float
+    fmt: str = ".4g"
+    cmap: str = "viridis"
+    block: tuple[int, int] | None = None
+
+
+class View(NamedTuple):
+    """Everything an explorer shows for one setting of its controls."""
+
+    readout: dict
+    matrices: list[Matrix]
+    plot: object = None
+
+
+def _colours(matrix: Matrix) -> np.ndarray:
+    """RGBA bytes (rows, cols, 4) of the matrix's values in its colormap over [vmin, vmax]."""
+
+    span = matrix.vmax - matrix.vmin
+    normed = (matrix.values - matrix.vmin) / (span if span > 0 else 1.0)
+    return matplotlib.colormaps[matrix.cmap](normed, bytes=True)
+
+
+def _hex(rgba: np.ndarray) -> np.ndarray:
+    """CSS colours ``#rrggbb`` (an object array of str) of RGBA bytes (..., 4)."""
+    rgb = rgba[..., :3].astype(np.int64)
+    return np.strings.mod("#%06x", (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]).astype(
+        object
+    )
+
+
+def _html_table(matrix: Matrix) -> str:
+    """The matrix as an HTML table: each cell its value, on its colour (black or white text).
+
+    Built with element-wise string operations on object arrays (no loop over the cells).
+    """
+    rgba = _colours(matrix)
+    light = rgba[..., :3] @ np.array([0.299, 0.587, 0.114]) > 140
+    texts = np.strings.replace(
+        np.strings.mod(f"%{matrix.fmt}", matrix.values), "-", "\N{MINUS SIGN}"
+    )
+    cells = (
+        '<td style="padding:2px 6px;text-align:right;background:'
+        + _hex(rgba)
+        + ";color:"
+        + np.where(light, "#000", "#fff").astype(object)
+        + '">'
+        + texts.astype(object)
+        + "</td>"
+    )
+    rows = "<tr>" + cells.sum(axis=1) + "</tr>"
+    return (
+        '<table style="border-collapse:collapse;font-family:monospace;font-size:12px">'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _png_bytes(rgba: np.ndarray) -> bytes:
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+def _html_heatmap(matrix: Matrix) -> str:
+    """A large matrix as an inline PNG heatmap (white lines between blocks) and a colour bar."""
+    rows, cols = matrix.values.shape
+    step = max(1, math.ceil(max(rows, cols) / _HEATMAP_PIXELS))
+    sampled = matrix._replace(values=matrix.values[::step, ::step])
+    zoom = max(1, _HEATMAP_PIXELS // max(sampled.values.shape))
+    rgba = _colours(sampled).repeat(zoom, axis=0).repeat(zoom, axis=1)
+    if matrix.block is not None and step == 1:
+        block_rows, block_cols = matrix.block
+        if block_rows < rows:
+            rgba[zoom * block_rows :: zoom * block_rows, :, :3] = 255
+        if block_cols < cols:
+            rgba[:, zoom * block_cols :: zoom * block_cols, :3] = 255
+    image = base64.b64encode(_png_bytes(rgba)).decode("ascii")
+    stops = _colours(matrix._replace(values=np.linspace(matrix.vmin, matrix.vmax, 9)))
+    gradient = ",".join(_hex(stops))
+    return (
+        f'<img src="data:image/png;base64,{image}" style="image-rendering:pixelated;'
+        f'max-width:{_HEATMAP_PIXELS}px"><div style="display:flex;align-items:center;gap:4px;'
+        f'font-size:11px"><span>{matrix.vmin:.3g}</span><span style="flex:1;height:8px;'
+        f'background:linear-gradient(to right,{gradient})"></span><span>{matrix.vmax:.3g}</span>'
+        "</div>"
+    )
+
+
+def _html_matrices(matrices: Sequence[Matrix]) -> str:
+    """The matrices side by side, each with its title: tables when small, heatmaps when large."""
+    panels = "".join(
+        f'<div style="margin:0 12px 8px 0"><div style="font-weight:bold;margin-bottom:2px">'
+        f"{m.title}</div>"
+        f"{_html_table(m) if m.values.size <= _TABLE_MAX_CELLS else _html_heatmap(m)}</div>"
+        for m in matrices
+    )
+    return f'<div style="display:flex;flex-wrap:wrap;align-items:flex-start">{panels}</div>'
+
+
+def _readout_lines(readout: dict) -> list[tuple[str, str]]:
+    return [
+        (_READOUT_LABELS.get(key, key.replace("_", " ")), format_number(value))
+        for key, value in readout.items()
+    ]
+
+
+def _html_readout(readout: dict) -> str:
+    """The readout as a two-column HTML table of labels and numbers."""
+    rows = "".join(
+        f'<tr><td style="padding:1px 8px 1px 0;white-space:nowrap">{label}</td>'
+        f'<td style="text-align:right;font-family:monospace;white-space:nowrap">{value}</td></tr>'
+        for label, value in _readout_lines(readout)
+    )
+    return f'<table style="font-size:13px;border-collapse:collapse">{rows}</table>'
+
+
+class LivePlot:
+    """A ``Plot`` on its own figure, rendered to PNG bytes into an ``ipywidgets.Image``."""
+
+    def __init__(self, plot_class: type[Plot]) -> None:
+
+        self.figure = Figure(figsize=plot_class.figsize, dpi=_LIVE_DPI)
+        FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(*plot_class.margins)
+        self.plot = plot_class(self.figure.add_subplot())
+        width, height = (round(inches * _LIVE_DPI) for inches in plot_class.figsize)
+        self.image = widgets.Image(
+            format="png",
+            layout=widgets.Layout(
+                width=f"{width}px", height=f"{height}px", align_self="flex-start"
+            ),
+        )
+
+    def show(self, data) -> None:
+        self.plot.update(data)
+        buffer = io.BytesIO()
+        self.figure.canvas.print_png(buffer)
+        self.image.value = buffer.getvalue()
+
+
+class Explorer(widgets.VBox):
+    """An interactive view of a quantization setting: controls, numbers, matrices and a plot.
+
+    ``controls`` maps a name to an ipywidgets control; on every change of a control's value,
+    ``sync(controls)`` (optional) adjusts dependent controls, then ``compute(**values)`` returns
+    the ``View`` that is shown. ``readout`` holds the numbers shown; ``snapshot()``
+    returns a static matplotlib Figure of the current view.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        controls: dict[str, widgets.ValueWidget],
+        compute: Callable[..., View],
+        plot_class: type[Plot] | None = None,
+        sync: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.title, self.controls, self.readout = title, controls, {}
+        self._compute, self._sync, self._plot_class, self._busy = compute, sync, plot_class, False
+        self._numbers = widgets.HTML(layout=widgets.Layout(min_width="230px"))
+        self._matrices = widgets.HTML()
+        self._live_plot = LivePlot(plot_class) if plot_class else None
+        pictures = [self._live_plot.image] if self._live_plot else []
+        super().__init__(
+            [
+                widgets.HTML(f"<b>{title}</b>"),
+                widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
+                widgets.HBox([self._numbers, widgets.VBox([*pictures, self._matrices])]),
+            ]
+        )
+        if sync:
+            sync(controls)
+        for control in controls.values():
+            control.observe(self._on_change, names="value")
+        self.render()
+
+    def values(self) -> dict:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def render(self) -> None:
+        """Compute the view of the current values and show it (the observer of every control)."""
+        self._view = self._compute(**self.values())
+        self.readout = dict(self._view.readout)
+        self._numbers.value = _html_readout(self.readout)
+        self._matrices.value = _html_matrices(self._view.matrices)
+        if self._live_plot:
+            self._live_plot.show(self._view.plot)
+
+    def _on_change(self, change: dict) -> None:
+        if self._busy:  # a sync() moving a dependent control: render once, below
+            return
+        self._busy = True
+        try:
+            if self._sync:
+                self._sync(self.controls)
+            self.render()
+        finally:
+            self._busy = False
+
+    def snapshot(self):
+        """A static matplotlib Figure of the current view: numbers, plot and matrices."""
+
+        view, rows = self._view, []
+        if self._plot_class:
+            rows.append(self._plot_class.figsize[1])
+        if view.matrices:
+            rows.append(max(2.2, 3.6 * _matrix_aspect(view.matrices)))
+        fig = plt.figure(figsize=(13, sum(rows) + 0.6), layout="constrained")
+        fig.suptitle(self.title, fontsize=12)
+        numbers, pictures = fig.subfigures(1, 2, width_ratios=[1, 3.6])
+        _draw_readout(numbers, self.readout)
+        parts = pictures.subfigures(len(rows), 1, height_ratios=rows, squeeze=False)[:, 0]
+        if self._plot_class:
+            self._plot_class(parts[0].add_subplot()).update(view.plot)
+        if view.matrices:
+            axes = parts[-1].subplots(1, len(view.matrices), squeeze=False)[0]
+            for ax, matrix in zip(axes, view.matrices):
+                _draw_matrix(ax, matrix)
+        plt.close(fig)
+        return fig
+
+
+def _matrix_aspect(matrices: Sequence[Matrix]) -> float:
+    rows, cols = matrices[0].values.shape
+    return min(1.0, rows / cols)
+
+
+def _draw_readout(subfigure, readout: dict) -> None:
+    ax = subfigure.add_subplot()
+    ax.axis("off")
+    lines = _readout_lines(readout)
+    width = max(len(label) for label, _ in lines)
+    text = "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
+    ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=10)
+
+
+def _draw_matrix(ax, matrix: Matrix) -> None:
+    """The snapshot's heatmap of one matrix (helper's ``heatmap``) with lines between blocks."""
+    heatmap(ax, matrix.values, matrix.title, matrix.cmap, matrix.vmin, matrix.vmax, matrix.fmt)
+    rows, cols = matrix.values.shape
+    if matrix.block is not None:
+        block_rows, block_cols = matrix.block
+        ax.hlines(np.arange(block_rows, rows, block_rows) - 0.5, -0.5, cols - 0.5, color="white")
+        ax.vlines(np.arange(block_cols, cols, block_cols) - 0.5, -0.5, rows - 0.5, color="white")
+
+
+STYLE = {"description_width": "initial"}
+
+
+def int_slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
+    return widgets.IntSlider(
+        value=value,
+        min=low,
+        max=high,
+        description=description,
+        continuous_update=True,
+        style=STYLE,
+    )
+
+
+def buttons(description: str, options: Sequence, value) -> widgets.ToggleButtons:
+    return widgets.ToggleButtons(
+        options=options,
+        value=value,
+        description=description,
+        style={**STYLE, "button_width": "auto"},
+        # ipywidgets 8 lays ToggleButtons out as a block (label above the buttons): one line.
+        layout=widgets.Layout(display="flex", align_items="center"),
+    )
+
+
+def set_bounds(slider: widgets.IntSlider, low: int, high: int) -> None:
+    """Give ``slider`` the bounds [low, high] (in the order that keeps min <= max)."""
+    if low > slider.max:
+        slider.max, slider.min = high, low
+    else:
+        slider.min, slider.max = low, high
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def error_readout(original: torch.Tensor, dequantized: torch.Tensor) -> dict:
+    """``mse`` (helper's ``quantization_error``) and ``max_error`` = max |r - r'|."""
+    return {
+        "mse": helper.quantization_error(original, dequantized),
+        "max_error": float((original.double() - dequantized.double()).abs().max()),
+    }
+
+
+def round_trip_matrices(
+    original: torch.Tensor,
+    quantized: torch.Tensor,
+    dequantized: torch.Tensor,
+    dtype: torch.dtype,
+    block: tuple[int, int] | None = None,
+    error_max: float | None = None,
+) -> list[Matrix]:
+    """Original, quantized, dequantized and |error| as matrices (the widget's pictures)."""
+    r, q, d = as_matrix(original), as_matrix(quantized), as_matrix(dequantized)
+    error = np.abs(r - d)
+    low, high = min(r.min(), d.min()), max(r.max(), d.max())
+    q_min, q_max = helper.q_range(dtype)
+    return [
+        Matrix("original r", r, low, high, block=block),
+        Matrix(f"quantized q ({dtype_name(dtype)})", q, q_min, q_max, ".0f", block=block),
+        Matrix("dequantized r' = s (q \N{MINUS SIGN} z)", d, low, high, block=block),
+        Matrix(
+            "error |r \N{MINUS SIGN} r'|",
+            error,
+            0.0,
+            max(error_max or error.max(), 1e-12),
+            ".3g",
+            "cividis",
+            block,
+        ),
+    ]
+
+
+def round_trip(
+    tensor: torch.Tensor, block: Sequence[int], dtype: torch.dtype, mode: Mode
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(quantized, scale, zero_point, dequantized)`` with one scale per block (helper's)."""
+    quantized, scale, zero_point = helper.quantize_blocks(tensor, block, dtype, mode)
+    return (
+        quantized,
+        scale,
+        zero_point,
+        helper.dequantize_blocks(quantized, scale, zero_point, block),
+    )
+
+
+def per_value(grid: torch.Tensor, block: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
+    """One entry per block (``quantize_blocks``' grid) spread to one entry per value."""
+    view = [n for g in grid.shape for n in (g, 1)]
+    spread = [n for g, b in zip(grid.shape, block) for n in (g, b)]
+    return grid.reshape(view).expand(spread).reshape(tuple(shape))
+
+
+def _divisors(n: int) -> list[int]:
+    candidates = np.arange(1, n + 1)
+    return candidates[n % candidates == 0].tolist()
+
+
+def check_matrix(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    tensor = helper._check_float_tensor(tensor, name)
+    if tensor.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (rows, columns), got shape {tuple(tensor.shape)}")
+    return tensor
+
+
+def granularity_controls(
+    shape: Sequence[int], granularity: str, group_size: int | None, bits: int, dim: int = 0
+) -> dict:
+    """bits, granularity (per-tensor, per-channel rows or columns, per-group) and group size.
+
+    ``granularity="per-channel"`` means rows (``dim=0``) or columns (``dim=1``).
+    """
+    if granularity == "per-channel":
+        if isinstance(dim, bool) or dim not in (0, 1, -1, -2):
+            raise ValueError(f"dim must be 0 (rows) or 1 (columns) of a matrix, got {dim!r}")
+        granularity = ("per-channel rows", "per-channel columns")[dim % 2]
+    if granularity not in GRANULARITY_PANELS:
+        raise ValueError(
+            f"granularity must be one of {list(GRANULARITY_PANELS)}, got {granularity!r}"
+        )
+    sizes = _divisors(shape[-1])
+    if group_size is None:
+        group_size = max(d for d in sizes if d <= min(32, max(1, shape[-1] // 2)))
+    helper._check_int(group_size, "group_size", sizes, f"a divisor of the last axis ({shape[-1]})")
+    return bits_granularity_group_controls(
+        bits, list(GRANULARITY_PANELS), granularity, sizes, group_size
+    )
+
+
+def bits_granularity_group_controls(
+    bits: int, granularities: list[str], granularity: str, sizes: list[int], group_size: int
+) -> dict:
+    """A bits slider (2 to 8), a granularity menu and a group-size slider over ``sizes``."""
+    return {
+        "bits": int_slider("bits", bits, 2, 8),
+        "granularity": widgets.Dropdown(
+            options=granularities, value=granularity, description="granularity", style=STYLE
+        ),
+        "group_size": widgets.SelectionSlider(
+            options=sizes,
+            value=group_size,
+            description="group size",
+            continuous_update=True,
+            style=STYLE,
+        ),
+    }
+
+
+def granularity_sync(controls: dict) -> None:
+    controls["group_size"].disabled = controls["granularity"].value != "per-group"
+
+
+def granularity_block(shape: Sequence[int], granularity: str, group_size: int) -> tuple:
+    name, dim = GRANULARITY_PANELS[granularity]
+    return helper.block_size_for(shape, name, dim=dim, group_size=group_size)

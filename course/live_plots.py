@@ -1,0 +1,256 @@
+"""The plots the widgets redraw in place: each ``Plot`` makes its matplotlib artists once and
+moves them on every ``update``, so that a slider's move costs milliseconds. The live view draws
+one on its own figure; ``Explorer.snapshot`` draws a fresh one on the snapshot's axes.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+
+from course.plots import BLUE, DARK_GREEN, GREEN, GREY, ORANGE, VERMILION, format_number
+
+
+class Plot:
+    """One matplotlib axes of an explorer: ``__init__`` makes the artists, ``update`` moves them.
+
+    The live view keeps one instance on one figure and re-renders it to PNG; the snapshot makes
+    a fresh instance on its own axes, so both draw the same picture.
+    """
+
+    figsize = (6.4, 2.8)
+    # Fixed margins (left, bottom, right, top) of the live figure: no layout engine per change.
+    margins = (0.1, 0.2, 0.97, 0.85)
+
+    def __init__(self, ax) -> None:
+        self.ax = ax
+
+    def update(self, data) -> None:
+        raise NotImplementedError
+
+
+class NumberLine(Plot):
+    """The real line (top, in r) mapped onto the integers (bottom, in q): ``q = r / s + z``.
+
+    x is in integer units; the top axis is labelled in real units through ``r = s (x - z)``.
+    Grey lines join a sample of values to the integer each one is rounded to; hollow circles on
+    the real line mark the values they come back as, ``r' = s (q - z)``.
+    """
+
+    figsize = (6.4, 3.3)
+    margins = (0.04, 0.17, 0.97, 0.72)
+
+    def __init__(self, ax) -> None:
+
+        super().__init__(ax)
+        self.scale, self.zero_point = 1.0, 0
+        self.ticks = ax.add_collection(LineCollection([], colors=GREEN, linewidths=1))
+        self.links = ax.add_collection(LineCollection([], colors=GREY, linewidths=0.8))
+        (self.integers,) = ax.plot([], [], color=GREEN, lw=4, solid_capstyle="butt")
+        (self.reals,) = ax.plot([], [], color=BLUE, lw=4, solid_capstyle="butt")
+        (self.values,) = ax.plot([], [], "o", color=BLUE, ms=4, label="value r")
+        (self.rounded,) = ax.plot([], [], "o", color=GREEN, ms=4, label="integer q")
+        (self.restored,) = ax.plot(
+            [], [], "o", mfc="none", color=GREEN, ms=7, label="r' = s (q \N{MINUS SIGN} z)"
+        )
+        self.r_text = ax.text(0.01, 0.67, "", transform=ax.transAxes, color=BLUE)
+        self.q_text = ax.text(0.01, 0.04, "", transform=ax.transAxes, color=DARK_GREEN)
+        ax.secondary_xaxis(
+            "top",
+            functions=(
+                lambda x: self.scale * (x - self.zero_point),
+                lambda r: r / self.scale + self.zero_point,
+            ),
+        ).set_xlabel("real value r", fontsize=9)
+        ax.set_xlabel("integer q", fontsize=9)
+        ax.set_ylim(-0.6, 2.1)
+        ax.set_yticks([])
+        ax.legend(loc="upper center", ncols=3, fontsize=8, frameon=False)
+        for side in ("left", "right"):
+            ax.spines[side].set_visible(False)
+
+    def update(self, data: dict) -> None:
+        self.scale, self.zero_point = data["scale"], data["zero_point"]
+        q_min, q_max = data["q_min"], data["q_max"]
+        at = np.asarray(data["values"]) / self.scale + self.zero_point
+        levels = np.arange(q_min, q_max + 1)
+        self.ticks.set_segments(
+            np.stack([np.c_[levels, levels * 0 - 0.1], np.c_[levels, levels * 0 + 0.1]], 1)
+        )
+        ones = np.ones_like(at)
+        self.links.set_segments(np.stack([np.c_[at, ones], np.c_[data["quantized"], ones * 0]], 1))
+        self.integers.set_data([q_min, q_max], [0, 0])
+        ends = np.array([data["r_min"], data["r_max"]]) / self.scale + self.zero_point
+        self.reals.set_data(ends, [1, 1])
+        self.values.set_data(at, ones)
+        self.rounded.set_data(data["quantized"], ones * 0)
+        self.restored.set_data(data["quantized"], ones)
+        self.r_text.set_text(
+            f"[r_min, r_max] = [{format_number(data['r_min'])}, {format_number(data['r_max'])}]"
+        )
+        self.q_text.set_text(f"[q_min, q_max] = [{format_number(q_min)}, {q_max}]")
+        low, high = min(q_min, at.min(), ends[0]), max(q_max, at.max(), ends[1])
+        pad = 0.04 * (high - low)
+        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_title(
+            f"q = round(r / s + z), s = {data['scale']:.4g}, z = {data['zero_point']}", fontsize=10
+        )
+
+
+class LevelHistogram(Plot):
+    """A histogram of the values and a vertical line at each level's real value ``s (q - z)``:
+    blue where values land, grey inside the data's range but unused, vermillion outside it."""
+
+    def __init__(self, ax) -> None:
+
+        super().__init__(ax)
+        self.levels = ax.add_collection(
+            LineCollection([], linewidths=0.8, transform=ax.get_xaxis_transform())
+        )
+        self.histogram = ax.stairs([0], [0, 1], fill=True, color=BLUE, alpha=0.35)
+        ax.set_xlabel(
+            "real value r (vertical lines: the levels s (q \N{MINUS SIGN} z))", fontsize=9
+        )
+        ax.set_ylabel("count", fontsize=9)
+        ax.legend(
+            handles=[
+                Line2D([], [], color=BLUE, label="level used"),
+                Line2D([], [], color=GREY, label="inside the data, unused"),
+                Line2D([], [], color=VERMILION, label="outside the data (wasted)"),
+            ],
+            loc="upper right",
+            fontsize=8,
+        )
+
+    def update(self, data: dict) -> None:
+        counts, edges = np.histogram(data["values"], bins=60)
+        self.histogram.set_data(counts, edges)
+        at = data["level_values"]
+        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
+        colours = np.where(data["used"], BLUE, GREY)
+        self.levels.set_colors(np.where(data["inside"], colours, VERMILION))
+        low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
+        pad = 0.03 * (high - low or 1.0)
+        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_ylim(0, 1.25 * max(counts.max(), 1))
+        self.ax.set_title(data["title"], fontsize=10)
+
+
+class OutputScatter(Plot):
+    """Each output of the quantized layer against the same output of the fp32 layer."""
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        (self.diagonal,) = ax.plot([], [], color=GREY, lw=1, label="equal outputs")
+        (self.points,) = ax.plot([], [], "o", color=BLUE, ms=4, label="outputs")
+        ax.set_xlabel("fp32 layer output", fontsize=9)
+        ax.set_ylabel("quantized-weight output", fontsize=9)
+        ax.legend(loc="upper left", fontsize=8)
+
+    def update(self, data: dict) -> None:
+        reference, quantized = data["reference"], data["quantized"]
+        self.points.set_data(reference, quantized)
+        low = min(reference.min(), quantized.min())
+        high = max(reference.max(), quantized.max())
+        pad = 0.05 * (high - low or 1.0)
+        self.diagonal.set_data([low - pad, high + pad], [low - pad, high + pad])
+        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_ylim(low - pad, high + pad)
+        self.ax.set_title(data["title"], fontsize=10)
+
+
+class W8A8Errors(Plot):
+    """The error of each output of the W8A8 and W8A32 layers, against the fp32 output."""
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        ax.axhline(0.0, color=GREY, lw=1)
+        (self.w8a8,) = ax.plot([], [], "o", color=BLUE, ms=3, label="W8A8")
+        (self.w8a32,) = ax.plot([], [], "o", color=ORANGE, ms=3, label="W8A32")
+        ax.set_xlabel("fp32 layer output y", fontsize=9)
+        ax.set_ylabel("error y' \N{MINUS SIGN} y", fontsize=9)
+        ax.legend(loc="upper left", fontsize=8)
+
+    def update(self, data: dict) -> None:
+        reference = data["fp32"]
+        errors = (data["w8a8"] - reference, data["w8a32"] - reference)
+        self.w8a8.set_data(reference, errors[0])
+        self.w8a32.set_data(reference, errors[1])
+        low, high = reference.min(), reference.max()
+        pad = 0.05 * (high - low or 1.0)
+        self.ax.set_xlim(low - pad, high + pad)
+        top = 1.15 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
+        self.ax.set_ylim(-top, top)
+        self.ax.set_title(data["title"], fontsize=10)
+
+
+class StorageBars(Plot):
+    """Bytes of the packed (or int8) weights and of the scales, against the fp32 tensor."""
+
+    figsize = (6.4, 2.4)
+    margins = (0.16, 0.2, 0.97, 0.86)
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        self.weights = ax.barh([0, 1], [0, 0], color=BLUE, label="weights")
+        self.scales = ax.barh([0, 1], [0, 0], color=ORANGE, label="scales")
+        ax.set_yticks([0, 1], ["fp32", "quantized"])
+        ax.set_xlabel("bytes", fontsize=9)
+        ax.legend(loc="lower right", fontsize=8)
+
+    def update(self, data: dict) -> None:
+        for bar, value, left in zip(self.weights, data["weight_bytes"], (0, 0)):
+            bar.set_width(value)
+            bar.set_x(left)
+        for bar, value, left in zip(self.scales, data["scale_bytes"], data["weight_bytes"]):
+            bar.set_width(value)
+            bar.set_x(left)
+        self.ax.set_xlim(0, 1.05 * data["fp32_bytes"])
+        self.ax.set_title(data["title"], fontsize=10)
+
+
+# Misclassified digits shown at once in the trained-network explorer.
+MONTAGE_DIGITS = 16
+
+
+def _digit_montage(images: torch.Tensor, columns: int = 8) -> np.ndarray:
+    """Up to ``MONTAGE_DIGITS`` 8x8 images tiled in rows of ``columns``, each in a 11x9 tile
+    whose blank margin (NaN: drawn white) holds its label."""
+    tiles = np.full((MONTAGE_DIGITS, 11, 9), np.nan)
+    tiles[: len(images), :8, :8] = images[:MONTAGE_DIGITS].reshape(-1, 8, 8).numpy()
+    rows = MONTAGE_DIGITS // columns
+    return tiles.reshape(rows, columns, 11, 9).transpose(0, 2, 1, 3).reshape(rows * 11, columns * 9)
+
+
+class DigitMontage(Plot):
+    """The misclassified test digits, each labelled 'true \N{RIGHTWARDS ARROW} predicted'."""
+
+    figsize = (6.4, 2.9)
+    margins = (0.02, 0.02, 0.98, 0.9)
+
+    def __init__(self, ax) -> None:
+
+        super().__init__(ax)
+        cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="white")
+        self.image = ax.imshow(
+            _digit_montage(torch.zeros(0, 64)), cmap=cmap, vmin=0, vmax=1, interpolation="nearest"
+        )
+        self.labels = [
+            ax.text(9 * (i % 8) + 3.5, 11 * (i // 8) + 9, "", ha="center", va="center", fontsize=9)
+            for i in range(MONTAGE_DIGITS)
+        ]
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def update(self, data: dict) -> None:
+        self.image.set_data(_digit_montage(data["images"]))
+        for i, label in enumerate(self.labels):
+            label.set_text(
+                f"{data['true'][i]}\N{RIGHTWARDS ARROW}{data['predicted'][i]}"
+                if i < len(data["true"])
+                else ""
+            )
+        self.ax.set_title(data["title"], fontsize=10)

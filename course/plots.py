@@ -1,0 +1,579 @@
+"""The lessons' plots: one palette, one number format, one heatmap, and the plots that the
+notebooks call. (The figures of ``images/`` are drawn by ``course.figures``.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Patch
+
+import helper
+from helper import Mode
+
+# One palette for the whole course: Okabe and Ito's colours, which colour-blind readers tell
+# apart, with greys for black, and darker shades of orange and green for text on white.
+BLUE, ORANGE, GREEN, VERMILION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
+SKY_BLUE, YELLOW, PURPLE, GREY = "#56B4E9", "#F0E442", "#CC79A7", "#999999"
+DARK_GREY, LIGHT_GREY, LINE_GREY = "#555555", "#BBBBBB", "#333333"
+DARK_ORANGE, DARK_GREEN = "#A05A00", "#00664A"
+# Colours for a series of things (bit widths, the values in a byte), in this order.
+SERIES = (BLUE, ORANGE, GREEN, PURPLE, SKY_BLUE, VERMILION, YELLOW, GREY)
+# What a colour means on a number line: the data, the range a quantizer gives back, the data
+# it clamps, and the integers.
+DATA, WINDOW, CLIPPED, INTEGER = BLUE, ORANGE, VERMILION, GREEN
+
+# Tensors with at most this many values get their numbers written in the cells.
+MAX_ANNOTATED_CELLS = 64
+
+
+def format_number(value: object) -> str:
+    """How the course writes a number: a float with 4 significant digits, an int whole, both
+    with a true minus sign; anything else as ``str`` gives it."""
+    if isinstance(value, float):
+        return f"{value:.4g}".replace("-", "\N{MINUS SIGN}")
+    return str(value).replace("-", "\N{MINUS SIGN}") if isinstance(value, int) else str(value)
+
+
+def as_matrix(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor as a 2-D float NumPy array: a vector becomes one row, N-D keeps its last axis."""
+    array = (
+        tensor.detach().cpu().double().numpy()
+        if isinstance(tensor, torch.Tensor)
+        else (np.asarray(tensor, dtype=np.float64))
+    )
+    return array.reshape(1, -1) if array.ndim < 2 else array.reshape(-1, array.shape[-1])
+
+
+def heatmap(ax, matrix: np.ndarray, title: str, cmap: str, vmin: float, vmax: float, fmt: str):
+    """One annotated (small) or colour-barred (large) heatmap on ``ax``."""
+    image = ax.imshow(
+        matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+    )
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if matrix.size <= MAX_ANNOTATED_CELLS:
+        middle = (vmin + vmax) / 2
+        for (row, col), value in np.ndenumerate(matrix):
+            ax.text(
+                col,
+                row,
+                format(value, fmt),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if value > middle else "white",
+            )
+    else:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return image
+
+
+def plot_quantization_errors(
+    original_tensor: torch.Tensor,
+    quantized_tensor: torch.Tensor,
+    dequantized_tensor: torch.Tensor,
+    dtype: torch.dtype = torch.int8,
+    n_bits: int = 8,
+):
+    """Original, quantized, dequantized and |original - dequantized|, side by side.
+
+    Small tensors have their values written in the cells; large ones get a colour bar instead.
+    The quantized panel's colours span the range of ``dtype``, narrowed to ``n_bits`` when the
+    values use fewer bits than their container. Returns the matplotlib ``Figure``.
+    """
+
+    original, dequantized = as_matrix(original_tensor), as_matrix(dequantized_tensor)
+    quantized = as_matrix(quantized_tensor)
+    if not original.shape == quantized.shape == dequantized.shape:
+        raise ValueError(
+            f"the three tensors must have one shape, got {tuple(original_tensor.shape)}, "
+            f"{tuple(quantized_tensor.shape)} and {tuple(dequantized_tensor.shape)}"
+        )
+    q_min, q_max = helper.q_range(dtype)
+    if n_bits < helper.dtype_bits(dtype):
+        q_min, q_max = helper.q_range(helper.integer_dtype(n_bits, signed=q_min < 0))
+    error = np.abs(original - dequantized)
+    low, high = min(original.min(), dequantized.min()), max(original.max(), dequantized.max())
+    width = max(3.0, min(4.5, 0.9 * original.shape[1] + 1))
+    fig, axes = plt.subplots(
+        1,
+        4,
+        figsize=(4 * width, width * original.shape[0] / original.shape[1] + 0.8),
+        layout="constrained",
+    )
+    heatmap(axes[0], original, "Original tensor", "viridis", low, high, ".4g")
+    heatmap(
+        axes[1],
+        quantized,
+        f"Quantized tensor ({str(dtype).removeprefix('torch.')})",
+        "viridis",
+        q_min,
+        q_max,
+        ".0f",
+    )
+    heatmap(axes[2], dequantized, "Dequantized tensor", "viridis", low, high, ".4g")
+    heatmap(
+        axes[3], error, "Quantization error |r - r'|", "cividis", 0, max(error.max(), 1e-12), ".3g"
+    )
+    plt.close(fig)
+    return fig
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def quantize_per_tensor(
+    tensor: torch.Tensor, dtype: torch.dtype, mode: Mode
+) -> tuple[torch.Tensor, float, int]:
+    """``(quantized, scale, zero_point)`` of helper's per-tensor quantization in ``mode``."""
+    if mode == "asymmetric":
+        return helper.linear_quantization(tensor, dtype)
+    if mode == "symmetric":
+        return (*helper.linear_q_symmetric(tensor, dtype), 0)
+    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
+
+
+def _mode_parameters(
+    r_min: float, r_max: float, dtype: torch.dtype, mode: Mode
+) -> tuple[float, int, int, int]:
+    """``(scale, zero_point, q_low, q_high)`` of helper's quantizer for the range; ``q_low`` is
+    ``-q_max`` in symmetric mode (``q_min`` is never produced there)."""
+    ends = torch.tensor([r_min, r_max], dtype=torch.float64)
+    _, scale, zero_point = quantize_per_tensor(ends, dtype, mode)
+    q_min, q_max = helper.q_range(dtype)
+    return scale, zero_point, -q_max if mode == "symmetric" else q_min, q_max
+
+
+class _NumberLineLayout(NamedTuple):
+    """Where things go on a number-line figure: the real line on top, the integers below."""
+
+    r_min: float
+    r_max: float
+    scale: float
+    zero_point: int
+    q_low: int
+    q_high: int
+    window: tuple[float, float]  # the real values the integers stand for
+    lo: float  # the real value at the left edge
+    hi: float  # the real value at the right edge
+
+    def x_real(self, value: float) -> float:
+        return (value - self.lo) / (self.hi - self.lo)
+
+    def x_int(self, q: float) -> float:
+        return 0.1 + 0.8 * (q - self.q_low) / (self.q_high - self.q_low)
+
+    def clamped(self) -> list[tuple[float, float]]:
+        """The parts of the data more than half a step outside the window (they are clamped)."""
+        low, high = self.window[0] - self.scale / 2, self.window[1] + self.scale / 2
+        parts = [(self.r_min, min(self.r_max, low)), (max(self.r_min, high), self.r_max)]
+        return [(start, end) for start, end in parts if end > start]
+
+
+def _number_line_layout(
+    r_min: object,
+    r_max: object,
+    scale: float | None,
+    zero_point: int | None,
+    dtype: torch.dtype,
+    mode: Mode,
+) -> _NumberLineLayout:
+    r_min, r_max = _check_real(r_min, "r_min"), _check_real(r_max, "r_max")
+    if r_min > r_max:
+        raise ValueError(f"r_min must be <= r_max, got r_min={r_min} and r_max={r_max}")
+    if (scale is None) != (zero_point is None):
+        raise ValueError("give both scale and zero_point, or neither (to compute them)")
+    auto_scale, auto_zero, q_low, q_high = _mode_parameters(r_min, r_max, dtype, mode)
+    if scale is None:
+        scale, zero_point = auto_scale, auto_zero
+    window = helper.representable_range(scale, zero_point, dtype)
+    window = (float(scale) * (q_low - zero_point), window[1])
+    lo, hi = min(r_min, window[0], 0.0), max(r_max, window[1], 0.0)
+    pad = 0.04 * (hi - lo or 1.0)
+    return _NumberLineLayout(
+        r_min, r_max, float(scale), int(zero_point), q_low, q_high, window, lo - pad, hi + pad
+    )
+
+
+def _draw_number_line_bars(ax, line: _NumberLineLayout) -> None:
+    """The real axis, the window (orange), the data (blue, red where clamped), the integers
+    (green) and dashed links from q_low, z and q_high to their real values."""
+    top, bottom, bar = 1.0, 0.0, {"solid_capstyle": "butt"}
+    x_real, x_int = line.x_real, line.x_int
+    ax.plot([0, 1], [top, top], color=DARK_GREY, lw=1)
+    window = [x_real(end) for end in line.window]
+    ax.plot(window, [top, top], color=WINDOW, lw=14, alpha=0.55, **bar)
+    ax.plot([x_real(line.r_min), x_real(line.r_max)], [top, top], color=DATA, lw=5, **bar)
+    for start, end in line.clamped():
+        ax.plot([x_real(start), x_real(end)], [top, top], color=CLIPPED, lw=5, **bar)
+    ax.plot([x_int(line.q_low), x_int(line.q_high)], [bottom] * 2, color=INTEGER, lw=5, **bar)
+    ax.plot([x_real(0.0)] * 2, [top - 0.09, top + 0.09], color="black", lw=1.5)
+    links = ((line.q_low, line.window[0]), (line.zero_point, 0.0), (line.q_high, line.window[1]))
+    for q, real in links:
+        if line.q_low <= q <= line.q_high:
+            ax.plot(
+                [x_int(q), x_real(real)],
+                [bottom + 0.05, top - 0.07],
+                ls="--",
+                color=DARK_GREY,
+                lw=1,
+            )
+
+
+def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mode) -> None:
+    """Data ends and 0 above the real line, window ends below it, integers below theirs."""
+    top, bottom = 1.0, 0.0
+    text = {"ha": "center", "fontsize": 10}
+    for name, value in (("r_min", line.r_min), ("r_max", line.r_max)):
+        label = f"{name} = {format_number(value)}"
+        ax.text(line.x_real(value), top + 0.12, label, va="bottom", color=DATA, **text)
+    if min(abs(line.x_real(0.0) - line.x_real(end)) for end in (line.r_min, line.r_max)) > 0.06:
+        ax.text(line.x_real(0.0), top + 0.12, "0", va="bottom", **text)
+    white = {"facecolor": "white", "edgecolor": "none", "pad": 1}
+    for end in line.window:
+        if abs(line.x_real(end) - line.x_real(0.0)) > 0.01:
+            label = format_number(end)
+            ax.text(
+                line.x_real(end), top - 0.12, label, va="top", color=DARK_ORANGE, bbox=white, **text
+            )
+    low_name = "\N{MINUS SIGN}q_max" if mode == "symmetric" else "q_min"
+    labels = {
+        line.q_low: f"{low_name} = {format_number(line.q_low)}",
+        line.q_high: f"q_max = {line.q_high}",
+    }
+    z_label = f"z = {format_number(line.zero_point)}"
+    if line.zero_point in labels:
+        labels[line.zero_point] = f"z = {labels[line.zero_point]}"
+    elif line.q_low < line.zero_point < line.q_high:
+        labels[line.zero_point] = z_label
+    for q, label in labels.items():
+        ax.text(line.x_int(q), bottom - 0.12, label, va="top", color=DARK_GREEN, **text)
+    ax.text(-0.01, top, "real r", ha="right", va="center", fontsize=10)
+    integers = f"integer q\n({str(dtype).removeprefix('torch.')})"
+    ax.text(-0.01, bottom, integers, ha="right", va="center", fontsize=10)
+
+
+def _number_line_legend(ax, line: _NumberLineLayout) -> None:
+
+    handles = [
+        Patch(color=DATA, label="data [r_min, r_max]"),
+        Patch(
+            color=WINDOW,
+            alpha=0.55,
+            label="values it can give back, s (q \N{MINUS SIGN} z)",
+        ),
+        Patch(color=INTEGER, label="integers"),
+    ]
+    if line.clamped():
+        handles.insert(1, Patch(color=CLIPPED, label="data clamped (lost)"))
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=len(handles),
+        frameon=False,
+        fontsize=9,
+    )
+
+
+def plot_number_line(
+    r_min: float,
+    r_max: float,
+    scale: float | None = None,
+    zero_point: int | None = None,
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
+    title: str | None = None,
+    ax=None,
+):
+    """How linear quantization maps the real line onto the integers of ``dtype``.
+
+    Top line: the real values, with the data's range ``[r_min, r_max]`` (blue) and the range
+    the quantizer gives back, ``[s (q_low - z), s (q_high - z)]`` (orange); data more than half
+    a step outside it (red) is clamped. Bottom line: the integers ``q_low .. q_high`` and the
+    zero point ``z``. Dashed lines join ``q_low``, ``z`` and ``q_high`` to their real values
+    ``r = s (q - z)`` (``z`` to the real 0).
+
+    ``q_low, q_high`` are ``q_min, q_max``, or ``-q_max, q_max`` in symmetric mode. Without
+    ``scale`` and ``zero_point``, they are the ones ``helper`` computes for ``mode`` (asymmetric:
+    ``get_q_scale_and_zero_point``; symmetric: ``s = max(|r_min|, |r_max|) / q_max``, ``z = 0``).
+    Draws on ``ax`` when given; returns the Figure.
+    """
+
+    line = _number_line_layout(r_min, r_max, scale, zero_point, dtype, mode)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+        plt.close(fig)
+    _draw_number_line_bars(ax, line)
+    _label_number_line(ax, line, dtype, mode)
+    _number_line_legend(ax, line)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.45, 1.45)
+    ax.axis("off")
+    window = f"[{format_number(line.window[0])}, {format_number(line.window[1])}]"
+    integers = f"[{format_number(line.q_low)}, {line.q_high}]"
+    default = (
+        f"s = {line.scale:.4g}, z = {format_number(line.zero_point)}: "
+        f"{window} \N{RIGHTWARDS ARROW} {integers}"
+    )
+    ax.set_title(title or default, fontsize=11)
+    return ax.figure
+
+
+def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[str, list[float]]:
+    """MSE of per-tensor asymmetric and symmetric quantization with a signed ``bits``-bit dtype.
+
+    Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``.
+    """
+    tensor = helper._check_float_tensor(tensor)
+    if isinstance(bits, int) or not bits:
+        raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
+    table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
+    for n_bits in bits:
+        helper._check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
+        dtype = helper.integer_dtype(n_bits)
+        for mode in ("asymmetric", "symmetric"):
+            quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
+            restored = helper.linear_dequantization(quantized, scale, zero_point)
+            table[mode].append(helper.quantization_error(tensor, restored))
+    return table
+
+
+def plot_mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 5, 6, 7, 8)):
+    """The MSE of each mode (``mode_errors``) against the number of bits, on a log scale.
+
+    Returns the Figure.
+    """
+
+    table = mode_errors(tensor, bits)
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for mode, colour, marker in (
+        ("asymmetric", DATA, "o"),
+        ("symmetric", WINDOW, "s"),
+    ):
+        ax.plot(table["bits"], table[mode], marker=marker, color=colour, lw=2, label=mode)
+    ax.set_yscale("log")
+    ax.set_xticks(table["bits"])
+    ax.set_xlabel("bits per value (signed integer dtype)")
+    ax.set_ylabel("quantization error (MSE, log scale)")
+    ax.set_title("Quantization error of each mode, by number of bits", fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    plt.close(fig)
+    return fig
+
+
+# The 2-D granularities the figures and widgets name, as (granularity, dim) for block_size_for.
+GRANULARITY_PANELS = {
+    "per-tensor": ("per-tensor", None),
+    "per-channel rows": ("per-channel", 0),
+    "per-channel columns": ("per-channel", 1),
+    "per-group": ("per-group", None),
+}
+
+
+def plot_group_size_tradeoff(
+    tensor: torch.Tensor,
+    group_sizes: Sequence[int],
+    dtype: torch.dtype = torch.int4,
+    scale_bits: int = 16,
+):
+    """The per-group trade-off: error (MSE) and real bits per weight against the group size.
+
+    Left: ``quantization_error`` of symmetric per-group quantization of ``tensor`` in ``dtype``
+    for each group size; right: ``helper.bits_per_weight(bits, group_size, scale_bits)``. Smaller
+    groups: smaller error, more bits. Returns the matplotlib ``Figure``.
+    """
+
+    tensor = helper._check_float_tensor(tensor)
+    if not group_sizes:
+        raise ValueError("group_sizes must hold at least one group size")
+    errors, bits = [], []
+    for group_size in group_sizes:
+        quantized, scale = helper.linear_q_symmetric_per_group(tensor, group_size, dtype)
+        dequantized = helper.linear_dequantization_per_group(quantized, scale, group_size)
+        errors.append(helper.quantization_error(tensor, dequantized))
+        bits.append(helper.bits_per_weight(helper.dtype_bits(dtype), group_size, scale_bits))
+    name = str(dtype).removeprefix("torch.")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    for ax, values, colour, title, label in (
+        (left, errors, BLUE, f"Quantization error ({name})", "mean squared error"),
+        (right, bits, VERMILION, f"Real storage (fp{scale_bits} scales)", "bits per weight"),
+    ):
+        ax.plot(group_sizes, values, marker="o", color=colour)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(group_sizes), [str(g) for g in group_sizes])
+        ax.set_xlabel("group size (values sharing one scale)")
+        ax.set_ylabel(label)
+        ax.set_title(title, fontsize=11)
+        ax.grid(alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_layer_outputs(
+    reference_output: torch.Tensor,
+    quantized_output: torch.Tensor,
+    names: tuple[str, str] = ("fp32 layer", "W8A32 layer"),
+):
+    """Two layers' outputs side by side, and their difference (quantized - reference).
+
+    Both outputs are flattened (a batch becomes one long row of outputs). Returns the
+    matplotlib ``Figure``.
+    """
+
+    outputs = {"reference_output": reference_output, "quantized_output": quantized_output}
+    for name, value in outputs.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point torch.Tensor")
+    if reference_output.shape != quantized_output.shape:
+        raise ValueError(
+            f"the outputs must have one shape, got {tuple(reference_output.shape)} and "
+            f"{tuple(quantized_output.shape)}"
+        )
+    reference = reference_output.detach().double().flatten().numpy()
+    quantized = quantized_output.detach().double().flatten().numpy()
+    index = np.arange(reference.size)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    left.bar(index - 0.2, reference, 0.4, color=BLUE, label=names[0])
+    left.bar(index + 0.2, quantized, 0.4, color=ORANGE, label=names[1])
+    left.axhline(0, color="black", linewidth=0.8)
+    left.set_title("Outputs of the two layers", fontsize=11)
+    left.set_ylabel("output value")
+    left.legend(fontsize=9)
+    right.bar(index, quantized - reference, 0.6, color=VERMILION)
+    right.axhline(0, color="black", linewidth=0.8)
+    right.set_title(f"Error: {names[1]} - {names[0]}", fontsize=11)
+    right.set_ylabel("difference")
+    for ax in (left, right):
+        ax.set_xlabel("output index")
+        if reference.size <= 16:
+            ax.set_xticks(index)
+        ax.grid(axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_output_errors(reference: torch.Tensor, outputs: dict[str, torch.Tensor]):
+    """The error ``y' - y`` of each named output against the reference ``y``: as points
+    against ``y`` (left) and as histograms (right). Returns the matplotlib Figure."""
+
+    y = reference.detach().double().flatten().numpy()
+    errors = {name: out.detach().double().flatten().numpy() - y for name, out in outputs.items()}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    top = max(float(np.abs(e).max()) for e in errors.values()) * 1.05 or 1.0
+    bins = np.linspace(-top, top, 61)
+    for (name, error), colour in zip(errors.items(), SERIES):
+        mse = float(np.mean(error**2))
+        left.plot(y, error, "o", ms=2, alpha=0.5, color=colour, label=f"{name} (MSE {mse:.2e})")
+        right.hist(error, bins=bins, histtype="step", lw=1.5, color=colour, label=name)
+    left.axhline(0, color=DARK_GREY, lw=0.8)
+    left.set(xlabel="fp32 output y", ylabel="error y' \N{MINUS SIGN} y", ylim=(-top, top))
+    left.set_title("Error of each output against the fp32 output", fontsize=11)
+    left.legend(fontsize=9, markerscale=3)
+    right.set(xlabel="error y' \N{MINUS SIGN} y", ylabel="number of outputs")
+    right.set_title("How the errors are spread", fontsize=11)
+    right.legend(fontsize=9)
+    plt.close(fig)
+    return fig
+
+
+def plot_storage(rows: Sequence[dict]):
+    """Measured bits per weight against group size: one line per bit width and scale dtype
+    (rows: dicts with ``bits``, ``group_size``, ``scale_bits`` and ``measured``), the
+    formula ``bits + scale_bits / group_size`` as grey crosses. Returns the Figure."""
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    keys = sorted({(row["bits"], row["scale_bits"]) for row in rows})
+    for (bits, scale_bits), colour in zip(keys, SERIES):
+        mine = [row for row in rows if (row["bits"], row["scale_bits"]) == (bits, scale_bits)]
+        groups = [row["group_size"] for row in mine]
+        style = "-" if scale_bits == 16 else "--"
+        ax.plot(
+            groups,
+            [row["measured"] for row in mine],
+            style,
+            marker="o",
+            color=colour,
+            label=f"{bits}-bit, fp{scale_bits} scales",
+        )
+        ax.plot(
+            groups, [helper.bits_per_weight(bits, g, scale_bits) for g in groups], "x", c=DARK_GREY
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({row["group_size"] for row in rows}))
+    ax.set_xticklabels([str(g) for g in sorted({row["group_size"] for row in rows})])
+    ax.set(xlabel="group size (values sharing one scale)", ylabel="bits per weight (measured)")
+    ax.set_title("Real storage of packed weights plus their scales (x: the formula)", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    plt.close(fig)
+    return fig
+
+
+def plot_digits(images: torch.Tensor, titles: Sequence[str], suptitle: str = ""):
+    """8x8 digit images (rows of 64 pixels) side by side, each with its title."""
+
+    fig, axes = plt.subplots(1, len(images), figsize=(1.1 * len(images), 1.6), layout="constrained")
+    for ax, image, title in zip(np.atleast_1d(axes), images, titles):
+        ax.imshow(image.reshape(8, 8).numpy(), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_bytes: int):
+    """Test accuracy against real model bytes, one point per setting (rows: dicts with
+    ``bits``, ``granularity``, ``accuracy`` and ``bytes``), the fp32 model as a star. Hollow
+    markers, so that settings of the same size (3 and 8 bits in int8) both show."""
+
+    fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")
+    markers = {"per-tensor": "s", "per-channel": "o", "per-group": "^"}
+    colours = dict(zip(sorted({row["bits"] for row in results}, reverse=True), SERIES))
+    for row in results:
+        ax.plot(
+            row["bytes"] / 1024,
+            100 * row["accuracy"],
+            markers[row["granularity"]],
+            color=colours[row["bits"]],
+            mfc="none",
+            mew=2,
+            ms=9,
+        )
+    ax.plot(fp32_bytes / 1024, 100 * fp32_accuracy, "*", color="black", ms=14)
+    ax.annotate("fp32", (fp32_bytes / 1024, 100 * fp32_accuracy), (6, -14), "data", "offset points")
+    handles = [
+        plt.Line2D([], [], ls="", marker="o", color=colour, label=f"{bits} bits")
+        for bits, colour in colours.items()
+    ] + [
+        plt.Line2D([], [], ls="", marker=marker, color=DARK_GREY, label=name)
+        for name, marker in markers.items()
+    ]
+    ax.legend(handles=handles, fontsize=8, ncol=2, loc="lower right")
+    ax.set_xscale("log")
+    smallest = min(row["bytes"] for row in results) / 1024
+    ticks = [2**p for p in range(-4, 20) if smallest / 2 < 2**p < 2 * fp32_bytes / 1024]
+    ax.set_xticks(ticks, [str(tick) for tick in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="model size (KiB, measured from its tensors)", ylabel="test accuracy (%)")
+    ax.set_title("The digits MLP, weights quantized: accuracy against real size", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    plt.close(fig)
+    return fig
