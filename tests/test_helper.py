@@ -1,19 +1,15 @@
-"""Unit tests of helper.py: the course's worked examples, bad input and awkward input."""
+"""The maths of helper.py, lesson by lesson: the course's worked examples, bad and awkward
+input, and the lessons past the course (W8A8, packing, QuantizedLinear)."""
 
 import math
 
-import matplotlib.figure
 import numpy as np
 import pytest
 import torch
+from conftest import COURSE_TENSOR
 
 import helper
-
-# The course's 3x3 example tensor (lessons L2 and L3).
-COURSE_TENSOR = torch.tensor([[191.6, -13.5, 728.6], [92.14, 295.5, -184], [0, 684.6, 245.5]])
-
-
-# --- The course's worked examples, exactly ------------------------------------------------
+from course import data
 
 
 def test_l2a_quantize_with_scale_3_5_and_zero_point_minus_70():
@@ -136,9 +132,6 @@ def test_l3e_w8a32_with_per_channel_scales():
     assert torch.allclose(out, x @ weight.T, atol=0.05)
 
 
-# --- Data types ------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("dtype", "expected", "container"),
     [
@@ -180,8 +173,6 @@ def test_sub_byte_asymmetric_quantization_uses_the_whole_range():
     assert int(q.min()) == 0 and int(q.max()) == 15
     assert scale == pytest.approx(4 / 15)
 
-
-# --- Bad input: clear errors that name the argument --------------------------------------------
 
 BAD_CALLS = [
     (lambda: helper.linear_quantization([1.0, 2.0]), TypeError, "tensor must be a torch.Tensor"),
@@ -320,9 +311,6 @@ def test_no_assert_statements_in_helper():
     assert not [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
 
 
-# --- Awkward but valid input ---------------------------------------------------------------
-
-
 def test_all_zero_tensor_is_exact():
     zeros = torch.zeros(3, 4)
     q, scale, zero_point = helper.linear_quantization(zeros)
@@ -432,9 +420,6 @@ def test_quantize_blocks_asymmetric_per_channel():
     assert torch.equal(dequantized, helper.linear_dequantization(q, scale, zero_point))
 
 
-# --- quantization_error ----------------------------------------------------------------------
-
-
 def test_quantization_error_torch_and_numpy_agree():
     torch.manual_seed(0)
     a, b = torch.randn(5, 5), torch.randn(5, 5)
@@ -447,90 +432,401 @@ def test_quantization_error_torch_and_numpy_agree():
     assert helper.quantization_error(a, b, "mae") == pytest.approx((a - b).abs().mean().item())
 
 
-# --- plot_quantization_errors ----------------------------------------------------------------
+def test_representable_range_of_the_l2a_example():
+    assert helper.representable_range(3.5, -70) == (-203.0, 689.5)
+    assert helper.representable_range(1.0, 0, torch.uint8) == (0.0, 255.0)
+    assert helper.representable_range(0.5, 0, torch.int4) == (-4.0, 3.5)
 
 
-def test_plot_small_tensor_writes_values_in_cells():
-    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR)
-    dequantized = helper.linear_dequantization(q, scale, zero_point)
-    figure = helper.plot_quantization_errors(COURSE_TENSOR, q, dequantized)
-    assert isinstance(figure, matplotlib.figure.Figure)
-    titles = [ax.get_title() for ax in figure.axes]
-    assert titles == [
-        "Original tensor",
-        "Quantized tensor (int8)",
-        "Dequantized tensor",
-        "Quantization error |r - r'|",
-    ]
-    assert [len(ax.texts) for ax in figure.axes] == [9, 9, 9, 9]
-    assert figure.axes[1].texts[0].get_text() == "-23"
+def test_representable_range_rejects_bad_input():
+    with pytest.raises(ValueError, match="scale"):
+        helper.representable_range(0.0, 0)
+    with pytest.raises(ValueError, match="zero_point"):
+        helper.representable_range(1.0, 0.5)
+    with pytest.raises(TypeError, match="not tensors"):
+        helper.representable_range(torch.tensor([1.0]), 0)
+    with pytest.raises(TypeError, match="dtype"):
+        helper.representable_range(1.0, 0, torch.float32)
 
 
-def test_plot_large_tensor_uses_colour_bars():
+def test_levels_used_counts_the_span_of_the_data():
+    skewed = data.skewed_tensor()
+    asymmetric, _, _ = helper.linear_quantization(skewed, torch.int8)
+    symmetric, _ = helper.linear_q_symmetric(skewed, torch.int8)
+    assert helper.levels_used(asymmetric, torch.int8) == (256, 256)
+    assert helper.levels_used(symmetric, torch.int8) == (128, 256)
+    four_bit, _ = helper.linear_q_symmetric(skewed, torch.int4)
+    assert helper.levels_used(four_bit, torch.int4) == (8, 16)
+
+
+def test_levels_used_rejects_a_float_tensor():
+    with pytest.raises(TypeError, match="quantized_tensor must be an integer tensor"):
+        helper.levels_used(torch.zeros(3))
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def random_int8(seed: int, *shape: int, low: int = -128, high: int = 127) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(low, high + 1, shape, generator=generator, dtype=torch.int8)
+
+
+def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
+    """``s_x s_w (q_x - z_x) q_w^T`` in float64."""
+    s_w = torch.as_tensor(s_w, dtype=torch.float64).reshape(1, -1)
+    return s_x * s_w * ((q_x.double() - z_x) @ q_w.double().t())
+
+
+SIZES = [(1, 1, 1), (1, 1, 5), (4, 1, 3), (1, 7, 1), (3, 5, 7), (16, 16, 8), (17, 32, 24)]
+
+
+@pytest.mark.parametrize("m, k, n", [*SIZES, (33, 12, 9), (2, 300, 3)])
+def test_int_mm_applies_to_any_size_on_cpu_and_equals_the_int32_matmul(m, k, n):
+    """torch 2.13's CPU _int_mm has no size rule (CUDA's m > 16, k and n multiples of 8)."""
+    a, b = random_int8(m * 100 + k, m, k), random_int8(n, n, k)
+    assert helper.int_mm_supported(a, b)
+    via_int_mm = helper.int8_matmul(a, b, method="int_mm")
+    via_int32 = helper.int8_matmul(a, b, method="int32")
+    assert via_int_mm.dtype == via_int32.dtype == torch.int32
+    assert torch.equal(via_int_mm, via_int32)
+    assert torch.equal(via_int32, (a.long() @ b.long().t()).int())
+
+
+@pytest.mark.parametrize("m, k, n", SIZES)
+def test_int_mm_path_is_right_whatever_the_strides(m, k, n):
+    """The CPU kernel reads leading dimensions from strides: k = 1, or a size-1 axis with
+    stride 0, gave uninitialised memory before int8_matmul handed it row-major copies."""
+    a, b = random_int8(m + 7, m, k), random_int8(n + 8, n, k)
+    expected = a.int() @ b.int().t()
+    variants = [(a, b), (a.t().contiguous().t(), b), (a, b.t().contiguous().t())]
+    variants += [(a[:1].expand(m, k), b[:1].expand(n, k))]
+    variants += [(a.as_strided(a.shape, (0 if m == 1 else k, 1)), b)]
+    variants += [(a, b.as_strided(b.shape, (0 if n == 1 else k, 1)))]
+    for left, right in variants:
+        reference = left.int() @ right.int().t()
+        assert torch.equal(helper.int8_matmul(left, right, "int_mm"), reference)
+    assert torch.equal(helper.int8_matmul(a, b, "int_mm"), expected)
+
+
+def test_int_mm_is_not_used_on_what_it_does_not_take():
+    a = random_int8(0, 4, 8)
+    assert not helper.int_mm_supported(a.int(), a.int())
+    assert not helper.int_mm_supported(a[None], a[None])
+
+
+@pytest.mark.parametrize("granularity", ["per-tensor", "per-channel"])
+@pytest.mark.parametrize("method", ["auto", "int_mm", "int32"])
+def test_w8a8_equals_the_float64_reference(granularity, method):
     torch.manual_seed(0)
-    tensor = torch.randn(32, 32)
-    q, scale = helper.linear_q_symmetric(tensor)
-    figure = helper.plot_quantization_errors(tensor, q, helper.linear_dequantization(q, scale, 0))
-    heatmaps = [ax for ax in figure.axes if ax.get_title()]
-    assert len(heatmaps) == 4 and all(not ax.texts for ax in heatmaps)
-    assert len(figure.axes) == 8  # four colour bars
+    x = torch.randn(20, 48).relu() + 0.05
+    w = torch.randn(12, 48) * 0.1
+    q_x, s_x, z_x = helper.linear_quantization(x)
+    if granularity == "per-tensor":
+        q_w, s_w = helper.linear_q_symmetric(w)
+    else:
+        q_w, s_w = helper.linear_q_symmetric_per_channel(w, dim=0)
+    assert z_x != 0  # the zero-point correction is exercised
+    y = helper.quantized_linear_W8A8_without_bias(q_x, s_x, z_x, q_w, s_w, method=method)
+    assert y.dtype == torch.float32 and y.shape == (20, 12)
+    torch.testing.assert_close(y.double(), w8a8_reference(q_x, s_x, z_x, q_w, s_w))
 
 
-def test_plot_colour_range_follows_dtype_and_n_bits():
-    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR, torch.int4)
-    dequantized = helper.linear_dequantization(q, scale, zero_point)
-    figure = helper.plot_quantization_errors(COURSE_TENSOR, q, dequantized, torch.int4)
-    assert figure.axes[1].images[0].get_clim() == (-8, 7)
-    figure = helper.plot_quantization_errors(COURSE_TENSOR, q, dequantized, torch.int8, n_bits=4)
-    assert figure.axes[1].images[0].get_clim() == (-8, 7)
+def test_w8a8_int_mm_path_equals_int32_fallback_exactly():
+    q_x, q_w = random_int8(1, 40, 64), random_int8(2, 24, 64)
+    s_w = torch.rand(24, 1, generator=torch.Generator().manual_seed(3)) + 0.01
+    fast = helper.quantized_linear_W8A8_without_bias(q_x, 0.02, -7, q_w, s_w, method="int_mm")
+    slow = helper.quantized_linear_W8A8_without_bias(q_x, 0.02, -7, q_w, s_w, method="int32")
+    assert torch.equal(fast, slow)
 
 
-def test_plot_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="one shape"):
-        helper.plot_quantization_errors(torch.ones(2, 2), torch.ones(2, 3), torch.ones(2, 2))
+def test_w8a8_with_precomputed_row_sums():
+    q_x, q_w = random_int8(6, 5, 16), random_int8(7, 4, 16)
+    row_sums = q_w.sum(dim=1, dtype=torch.int32)
+    y = helper.quantized_linear_W8A8_without_bias(q_x, 0.1, -9, q_w, 0.02, w_row_sums=row_sums)
+    assert torch.equal(y, helper.quantized_linear_W8A8_without_bias(q_x, 0.1, -9, q_w, 0.02))
+    for bad in (row_sums[:3], row_sums.long(), row_sums.tolist()):
+        with pytest.raises(ValueError, match="w_row_sums"):
+            helper.quantized_linear_W8A8_without_bias(q_x, 0.1, -9, q_w, 0.02, w_row_sums=bad)
 
 
-# --- check_exercise: the "Your turn" verdicts ------------------------------------------------
-
-CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
-
-
-def test_check_exercise_pass():
-    verdict = helper.check_exercise(helper.linear_q_symmetric, helper.linear_q_symmetric, CASES)
-    assert verdict.status == "pass" and bool(verdict)
-    assert "all 2 inputs" in repr(verdict)
+def test_w8a8_keeps_leading_batch_axes():
+    q_x, q_w = random_int8(4, 2, 3, 16), random_int8(5, 8, 16)
+    y = helper.quantized_linear_W8A8_without_bias(q_x, 0.1, 3, q_w, 0.05)
+    flat = helper.quantized_linear_W8A8_without_bias(q_x.reshape(6, 16), 0.1, 3, q_w, 0.05)
+    assert y.shape == (2, 3, 8) and torch.equal(y.reshape(6, 8), flat)
 
 
-def test_check_exercise_not_done_yet():
-    def unfinished(tensor):
-        raise NotImplementedError
-
-    verdict = helper.check_exercise(unfinished, helper.linear_q_symmetric, CASES, "my_fn")
-    assert verdict.status == "not done yet" and not verdict
-    assert "my_fn" in verdict.message
-
-
-def test_check_exercise_mismatch_names_the_first_differing_input_and_index():
-    def off_by_one_on_second(tensor):
-        q, scale = helper.linear_q_symmetric(tensor)
-        return (q + 1, scale) if tensor.shape == (2, 2) else (q, scale)
-
-    verdict = helper.check_exercise(off_by_one_on_second, helper.linear_q_symmetric, CASES)
-    assert verdict.status == "mismatch"
-    assert "input 2 of 2" in verdict.message and "index (0, 0)" in verdict.message
+def test_w8a8_is_close_to_w8a32_and_fp32():
+    torch.manual_seed(1)
+    x, w = torch.randn(32, 64), torch.randn(16, 64) * 0.1
+    q_x, s_x, z_x = helper.linear_quantization(x)
+    q_w, s_w = helper.linear_q_symmetric_per_channel(w, dim=0)
+    w8a8 = helper.quantized_linear_W8A8_without_bias(q_x, s_x, z_x, q_w, s_w)
+    w8a32 = helper.quantized_linear_W8A32_without_bias(x, q_w, s_w, 0)
+    fp32 = x @ w.t()
+    assert helper.quantization_error(fp32, w8a32) < helper.quantization_error(fp32, w8a8) < 1e-3
 
 
-def test_check_exercise_mismatch_on_type_and_scale():
-    verdict = helper.check_exercise(
-        lambda t: helper.linear_q_symmetric(t)[0], helper.linear_q_symmetric, CASES
+@pytest.mark.parametrize(
+    "change, error, words",
+    [
+        ({"q_x": torch.zeros(2, 4)}, TypeError, "q_x"),
+        ({"q_x": torch.zeros(2, 4, dtype=torch.uint8)}, TypeError, "q_x"),
+        ({"q_w": torch.zeros(3, 4, dtype=torch.int32)}, TypeError, "q_w"),
+        ({"q_w": [[1, 2, 3, 4]]}, TypeError, "q_w"),
+        ({"q_w": torch.zeros(3, 5, dtype=torch.int8)}, ValueError, "shapes"),
+        ({"q_w": torch.zeros(4, dtype=torch.int8)}, ValueError, "shapes"),
+        ({"s_x": 0.0}, ValueError, "scale"),
+        ({"s_x": -1.0}, ValueError, "scale"),
+        ({"s_x": float("nan")}, ValueError, "scale"),
+        ({"s_x": "0.1"}, TypeError, "scale"),
+        ({"s_x": torch.ones(2)}, ValueError, "s_x"),
+        ({"z_x": 200}, ValueError, "z_x"),
+        ({"z_x": 0.5}, ValueError, "zero_point"),
+        ({"s_w": torch.ones(2, 1)}, ValueError, "s_w"),
+        ({"s_w": torch.tensor([[0.1], [0.0], [0.1]])}, ValueError, "scale"),
+        ({"s_w": torch.ones(3, 1, dtype=torch.int32)}, TypeError, "scale"),
+        ({"method": "fast"}, ValueError, "method"),
+    ],
+)
+def test_w8a8_bad_input(change, error, words):
+    arguments = {
+        "q_x": torch.zeros(2, 4, dtype=torch.int8),
+        "s_x": 0.1,
+        "z_x": 0,
+        "q_w": torch.zeros(3, 4, dtype=torch.int8),
+        "s_w": torch.ones(3, 1),
+    } | change
+    method = arguments.pop("method", "auto")
+    with pytest.raises(error, match=words):
+        helper.quantized_linear_W8A8_without_bias(**arguments, method=method)
+
+
+def test_int8_matmul_bad_input():
+    a = torch.zeros(2, 4, dtype=torch.int8)
+    with pytest.raises(TypeError, match="b must be an int8"):
+        helper.int8_matmul(a, a.float())
+    with pytest.raises(ValueError, match="2-D"):
+        helper.int8_matmul(a[0], a)
+    with pytest.raises(ValueError, match="columns"):
+        helper.int8_matmul(a, a[:, :3])
+    with pytest.raises(ValueError, match="_int_mm does not apply"):
+        helper.int8_matmul(a, a.cuda() if torch.cuda.is_available() else a.to("meta"), "int_mm")
+
+
+def test_int16_accumulator_overflows_after_one_worst_case_product():
+    """Why int32: two int8 products of 16384 already wrap in int16."""
+    assert torch.iinfo(torch.int16).max // helper.INT8_PRODUCT_MAX == 1
+    assert torch.iinfo(torch.int32).max // helper.INT8_PRODUCT_MAX == 131071
+    products = torch.full((2,), helper.INT8_PRODUCT_MAX, dtype=torch.int16)
+    assert products.sum(dtype=torch.int16).item() == -32768
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 11), (64, 64)])
+def test_pack_unpack_round_trip(bits, signed, shape):
+    low, high = signed_range(bits) if signed else (0, 2**bits - 1)
+    dtype = torch.int8 if signed else torch.uint8
+    generator = torch.Generator().manual_seed(bits * 10 + len(shape))
+    q = torch.randint(low, high + 1, shape, generator=generator).to(dtype)
+    packed = helper.pack_weights(q, bits)
+    n = q.numel()
+    assert packed.dtype == torch.uint8 and packed.shape == (math.ceil(n * bits / 8),)
+    assert packed.numel() == helper.packed_length(n, bits)
+    restored = helper.unpack_weights(packed, bits, shape, signed=signed)
+    assert restored.dtype == dtype and torch.equal(restored, q)
+
+
+def test_pack_layout_first_value_in_the_lowest_bits():
+    assert helper.pack_weights(torch.tensor([5, -3], dtype=torch.int8), 4).tolist() == [0xD5]
+    q = torch.tensor([1, 2, 3, 0, 1], dtype=torch.uint8)
+    assert helper.pack_weights(q, 2).tolist() == [0b00111001, 0b00000001]
+    bits = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0, 1], dtype=torch.uint8)
+    assert helper.pack_weights(bits, 1).tolist() == [0b01001101, 1]
+
+
+def test_pack_wider_integer_dtypes_and_explicit_signedness():
+    q = torch.tensor([0, 15, 7, 8], dtype=torch.int64)
+    packed = helper.pack_weights(q, 4, signed=False)
+    assert torch.equal(helper.unpack_weights(packed, 4, (4,)), q.to(torch.uint8))
+    with pytest.raises(ValueError, match="signed=False"):
+        helper.pack_weights(q, 4)
+
+
+@pytest.mark.parametrize("bits", [0, 3, 8, -1, 2.0, True, "4", None])
+def test_pack_bad_bits(bits):
+    with pytest.raises(ValueError, match="bits must be 1, 2 or 4"):
+        helper.pack_weights(torch.zeros(4, dtype=torch.int8), bits)
+    with pytest.raises(ValueError, match="bits must be 1, 2 or 4"):
+        helper.unpack_weights(torch.zeros(2, dtype=torch.uint8), bits, (4,))
+
+
+@pytest.mark.parametrize(
+    "values, dtype, bits",
+    [
+        ([8], torch.int8, 4),
+        ([-9], torch.int8, 4),
+        ([16], torch.uint8, 4),
+        ([2], torch.int8, 2),
+        ([-3], torch.int8, 2),
+        ([4], torch.uint8, 2),
+        ([1], torch.int8, 1),
+        ([2], torch.uint8, 1),
+        ([-1], torch.int64, 1),
+    ],
+)
+def test_pack_values_out_of_range(values, dtype, bits):
+    q = torch.tensor(values).to(dtype)
+    with pytest.raises(ValueError, match="outside the"):
+        helper.pack_weights(q, bits, signed=None if dtype != torch.int64 else False)
+
+
+@pytest.mark.parametrize("q", [torch.zeros(4), torch.zeros(4, dtype=torch.bool), [1, 2]])
+def test_pack_non_integer_input(q):
+    with pytest.raises(TypeError, match="q must be"):
+        helper.pack_weights(q, 4)
+
+
+def test_pack_empty_input():
+    with pytest.raises(ValueError, match="empty"):
+        helper.pack_weights(torch.zeros(0, dtype=torch.int8), 4)
+
+
+def test_unpack_bad_input():
+    packed = helper.pack_weights(torch.zeros(10, dtype=torch.int8), 4)  # 5 bytes
+    with pytest.raises(ValueError, match="needs ceil"):
+        helper.unpack_weights(packed, 4, (12,))
+    with pytest.raises(ValueError, match="needs ceil"):
+        helper.unpack_weights(packed, 2, (10,))
+    assert helper.unpack_weights(packed, 4, (9,)).shape == (9,)  # 9 values need 5 bytes too
+    with pytest.raises(TypeError, match="uint8"):
+        helper.unpack_weights(packed.to(torch.int8), 4, (10,))
+    with pytest.raises(ValueError, match="shape"):
+        helper.unpack_weights(packed, 4, 10)
+    with pytest.raises(ValueError, match="shape"):
+        helper.unpack_weights(packed, 4, (2, -5))
+
+
+def test_real_storage_of_4_bit_group_32_fp16_is_4_5_bits_per_weight():
+    torch.manual_seed(0)
+    weight = torch.randn(256, 512)
+    q, scale = helper.linear_q_symmetric_per_group(weight, 32, torch.int4)
+    packed, scale16 = helper.pack_weights(q, 4), scale.to(torch.float16)
+    bits = 8 * helper.tensor_bytes(packed, scale16) / weight.numel()
+    assert bits == 4.5 == helper.bits_per_weight(4, 32, scale_bits=16)
+
+
+SETTINGS = [
+    (bits, granularity, group_size)
+    for bits in (8, 4, 3, 2)
+    for granularity, group_size in (("per-tensor", None), ("per-channel", None), ("per-group", 16))
+]
+
+
+@pytest.mark.parametrize("bits, granularity, group_size", SETTINGS)
+def test_quantized_linear_forward_equals_dequantize_then_nn_linear(bits, granularity, group_size):
+    torch.manual_seed(bits)
+    linear = torch.nn.Linear(48, 20)
+    layer = helper.QuantizedLinear.from_linear(linear, bits, granularity, group_size)
+    q = layer.int_weight()
+    low, high = signed_range(bits)
+    assert q.dtype == torch.int8 and q.shape == (20, 48)
+    assert low <= int(q.min()) and int(q.max()) <= high
+    block = helper.block_size_for((20, 48), granularity, dim=0, group_size=group_size)
+    weight = helper.dequantize_blocks(q, layer.scale.float(), 0, block)
+    reference = torch.nn.Linear(48, 20)
+    with torch.no_grad():
+        reference.weight.copy_(weight)
+        reference.bias.copy_(linear.bias)
+    x = torch.randn(7, 48)
+    with torch.no_grad():
+        assert torch.equal(layer(x), reference(x))
+    assert torch.equal(layer.dequantized_weight(), weight)
+
+
+@pytest.mark.parametrize("bits, granularity, group_size", SETTINGS)
+def test_quantized_linear_storage(bits, granularity, group_size):
+    layer = helper.QuantizedLinear.from_linear(
+        torch.nn.Linear(64, 32), bits, granularity, group_size
     )
-    assert verdict.status == "mismatch" and "tuple of 2" in verdict.message
-    verdict = helper.check_exercise(
-        lambda t: (helper.linear_q_symmetric(t)[0], 1.0), helper.linear_q_symmetric, CASES
-    )
-    assert verdict.status == "mismatch" and "result[1]" in verdict.message
+    weight_bytes = 64 * 32 * bits // 8 if bits in (1, 2, 4) else 64 * 32
+    scales = {"per-tensor": 1, "per-channel": 32, "per-group": 32 * 64 // 16}[granularity]
+    expected = weight_bytes + 2 * scales + 4 * 32
+    assert layer.storage_bytes == expected
+    assert layer.weight_q.dtype == (torch.uint8 if bits in (1, 2, 4) else torch.int8)
+    assert layer.scale.dtype == torch.float16
 
 
-def test_check_exercise_reports_an_exception():
-    verdict = helper.check_exercise(lambda t: t / 0 + None, helper.linear_q_symmetric, CASES)
-    assert verdict.status == "error" and "TypeError" in verdict.message
+def test_quantized_linear_stored_scale_is_the_one_used_and_error_is_small():
+    torch.manual_seed(2)
+    linear = torch.nn.Linear(64, 16)
+    for scale_dtype in (torch.float16, torch.float32):
+        layer = helper.QuantizedLinear.from_linear(linear, 8, scale_dtype=scale_dtype)
+        assert layer.scale.dtype == scale_dtype and layer.scale.shape == (16, 1)
+        error = (layer.dequantized_weight() - linear.weight).abs()
+        assert bool((error <= layer.scale.float() * 0.5 + 1e-7).all())
+
+
+def test_quantized_linear_without_bias_and_tiny_weights():
+    linear = torch.nn.Linear(8, 4, bias=False)
+    with torch.no_grad():
+        linear.weight.fill_(1e-12)
+        linear.weight[0] = 0.0
+    layer = helper.QuantizedLinear.from_linear(linear, 4, "per-channel")
+    assert layer.bias is None and bool((layer.scale > 0).all())
+    assert torch.isfinite(layer(torch.ones(2, 8))).all()
+
+
+def test_quantized_linear_bad_input():
+    with pytest.raises(TypeError, match="nn.Linear"):
+        helper.QuantizedLinear.from_linear(torch.nn.Conv1d(2, 2, 1))
+    for bits in (1, 9, 4.0):
+        with pytest.raises(ValueError, match="bits"):
+            helper.QuantizedLinear.from_linear(torch.nn.Linear(8, 4), bits)
+    with pytest.raises(ValueError, match="group_size"):
+        helper.QuantizedLinear.from_linear(torch.nn.Linear(12, 4), 4, "per-group", 8)
+    with pytest.raises(ValueError, match="granularity"):
+        helper.QuantizedLinear.from_linear(torch.nn.Linear(8, 4), 4, "per-row")
+    with pytest.raises(TypeError, match="scale_dtype"):
+        helper.QuantizedLinear.from_linear(torch.nn.Linear(8, 4), 4, scale_dtype=torch.int8)
+
+
+def test_quantize_model_swaps_every_linear_and_keeps_the_original(trained):
+    model, digits = trained
+    before = [p.clone() for p in model.parameters()]
+    quantized = helper.quantize_model(model, 4, "per-group", 32)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    swapped = [m for m in quantized.modules() if isinstance(m, helper.QuantizedLinear)]
+    assert len(linears) == len(swapped) == 3
+    assert not any(isinstance(m, torch.nn.Linear) for m in quantized.modules())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert data.accuracy(quantized, digits.x_test, digits.y_test) > 0.9
+    assert data.accuracy(
+        helper.quantize_model(model, 8, "per-channel"), digits.x_test, digits.y_test
+    ) == (pytest.approx(data.accuracy(model, digits.x_test, digits.y_test), abs=0.01))
+
+
+def test_quantize_model_of_a_bare_linear():
+    layer = helper.quantize_model(torch.nn.Linear(8, 2), 8, "per-tensor")
+    assert isinstance(layer, helper.QuantizedLinear)
+    with pytest.raises(TypeError, match="model"):
+        helper.quantize_model("model", 8, "per-tensor")
+
+
+def test_model_bytes(trained):
+    model, _ = trained
+    n_parameters = sum(p.numel() for p in model.parameters())
+    assert n_parameters == 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert helper.model_bytes(model) == 4 * n_parameters
+    quantized = helper.quantize_model(model, 4, "per-channel")
+    weights = 64 * 128 + 128 * 64 + 64 * 10
+    scales, biases = 128 + 64 + 10, 128 + 64 + 10
+    assert helper.model_bytes(quantized) == weights // 2 + 2 * scales + 4 * biases
+    tied = torch.nn.Sequential(torch.nn.Linear(4, 4, bias=False))
+    tied.append(tied[0])  # the same layer twice: counted once
+    assert helper.model_bytes(tied) == 64
+    with pytest.raises(TypeError, match="model"):
+        helper.model_bytes(torch.zeros(3))

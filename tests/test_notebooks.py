@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import NOTEBOOKS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LESSONS = [
     "L2_linear_I_quantize_dequantize_tensor.ipynb",
     "L2_linear_I_get_scale_and_zero_point.ipynb",
@@ -84,8 +83,8 @@ def test_lesson_shape(notebook):
         assert heading in markdown.lower(), f"no '{heading}' section"
     assert "$" in markdown, "the idea's formula, in LaTeX"
     assert re.search(r"^(import helper|from helper import)", code, re.MULTILINE)
-    assert "explore_" in code, "a widget to play with"
-    assert re.search(r"helper\.check_\w+\(|check_\w+\(", code), "an exercise checker"
+    assert "widgets.explore_" in code, "a widget to play with"
+    assert re.search(r"checks\.check_\w+\(", code), "an exercise checker"
     assert any(
         "image/png" in output.get("data", {})
         for cell in code_cells(notebook)

@@ -3,15 +3,24 @@ the numbers it shows are the library's numbers for those settings."""
 
 import io
 
-import ipywidgets as widgets
+import ipywidgets
 import matplotlib.figure
 import pytest
 import torch
+from conftest import COURSE_TENSOR
 
 import helper
+from course import data, widgets
+from course.explorer import Explorer
 
-COURSE_TENSOR = torch.tensor([[191.6, -13.5, 728.6], [92.14, 295.5, -184], [0, 684.6, 245.5]])
-SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider, widgets.SelectionSlider)
+SLIDERS = (
+    ipywidgets.IntSlider,
+    ipywidgets.FloatSlider,
+    ipywidgets.FloatLogSlider,
+    ipywidgets.SelectionSlider,
+)
+
+
 BUILDERS = {
     "explore_quantize_dequantize": {"scale", "zero_point", "dtype"},
     "explore_scale_and_zero_point": {"bits", "signed"},
@@ -39,7 +48,7 @@ def first_slider(widget):
 
 def texts(widget) -> str:
     """All the HTML text the widget shows (its readout numbers, tables and titles)."""
-    own = widget.value if isinstance(widget, widgets.HTML) else ""
+    own = widget.value if isinstance(widget, ipywidgets.HTML) else ""
     return own + "".join(texts(child) for child in getattr(widget, "children", ()))
 
 
@@ -49,20 +58,17 @@ def png(figure) -> bytes:
     return buffer.getvalue()
 
 
-# --- Every widget ----------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("name", BUILDERS)
 def test_builds_with_its_controls_and_a_readout(name):
-    explorer = getattr(helper, name)()
-    assert isinstance(explorer, helper.Explorer) and isinstance(explorer, widgets.VBox)
+    explorer = getattr(widgets, name)()
+    assert isinstance(explorer, Explorer) and isinstance(explorer, ipywidgets.VBox)
     assert set(explorer.controls) == BUILDERS[name]
     assert isinstance(explorer.readout["mse"], float) and explorer.readout["mse"] >= 0
 
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_sliders_update_while_dragging(name):
-    explorer = getattr(helper, name)()
+    explorer = getattr(widgets, name)()
     sliders = [c for c in explorer.controls.values() if isinstance(c, SLIDERS)]
     assert sliders and all(slider.continuous_update for slider in sliders)
 
@@ -70,10 +76,10 @@ def test_sliders_update_while_dragging(name):
 @pytest.mark.parametrize("name", BUILDERS)
 def test_moving_the_first_slider_changes_the_text(name):
     """The browser test presses an arrow key on the first slider and waits for text to change."""
-    explorer = getattr(helper, name)()
+    explorer = getattr(widgets, name)()
     slider, before = first_slider(explorer), texts(explorer)
     assert slider is not None
-    if isinstance(slider, widgets.SelectionSlider):
+    if isinstance(slider, ipywidgets.SelectionSlider):
         slider.index = slider.index - 1 if slider.index else 1
     else:
         at_max = slider.value >= slider.max
@@ -83,7 +89,7 @@ def test_moving_the_first_slider_changes_the_text(name):
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_snapshot_is_a_deterministic_figure(name):
-    first, second = getattr(helper, name)().snapshot(), getattr(helper, name)().snapshot()
+    first, second = getattr(widgets, name)().snapshot(), getattr(widgets, name)().snapshot()
     assert isinstance(first, matplotlib.figure.Figure)
     assert png(first) == png(second)
 
@@ -91,8 +97,8 @@ def test_snapshot_is_a_deterministic_figure(name):
 @pytest.mark.parametrize("name", BUILDERS)
 def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
     state = torch.random.get_rng_state()
-    first = getattr(helper, name)().readout
-    assert getattr(helper, name)().readout == first
+    first = getattr(widgets, name)().readout
+    assert getattr(widgets, name)().readout == first
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
@@ -109,14 +115,11 @@ def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
 )
 def test_bad_tensor_is_refused_clearly(name, bad, error):
     with pytest.raises(error, match="tensor|weight"):
-        getattr(helper, name)(bad)
-
-
-# --- L2-A: a scale and zero point you choose ------------------------------------------------
+        getattr(widgets, name)(bad)
 
 
 def test_quantize_dequantize_starts_from_the_course_guess():
-    explorer = helper.explore_quantize_dequantize()
+    explorer = widgets.explore_quantize_dequantize()
     q = helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, 3.5, -70)
     assert explorer.readout["scale"] == 3.5 and explorer.readout["zero_point"] == -70
     assert explorer.readout["mse"] == round_trip_mse(COURSE_TENSOR, q, 3.5, -70)
@@ -133,7 +136,7 @@ def test_quantize_dequantize_starts_from_the_course_guess():
     ],
 )
 def test_quantize_dequantize_readout_is_the_library_error(scale, zero_point, dtype):
-    explorer = helper.explore_quantize_dequantize(COURSE_TENSOR)
+    explorer = widgets.explore_quantize_dequantize(COURSE_TENSOR)
     explorer.controls["dtype"].value = dtype
     explorer.controls["scale"].value = scale
     explorer.controls["zero_point"].value = zero_point
@@ -146,7 +149,7 @@ def test_quantize_dequantize_readout_is_the_library_error(scale, zero_point, dty
 
 
 def test_quantize_dequantize_zero_point_follows_the_dtype_range():
-    explorer = helper.explore_quantize_dequantize()
+    explorer = widgets.explore_quantize_dequantize()
     zero_point = explorer.controls["zero_point"]
     for dtype in (torch.uint4, torch.int2, torch.uint8, torch.int8):
         explorer.controls["dtype"].value = dtype
@@ -155,7 +158,7 @@ def test_quantize_dequantize_zero_point_follows_the_dtype_range():
 
 
 def test_small_matrices_are_whole_tables_with_every_value():
-    html = texts(helper.explore_quantize_dequantize())
+    html = texts(widgets.explore_quantize_dequantize())
     for tag in ("table", "tr", "td"):
         assert html.count(f"<{tag}>") + html.count(f"<{tag} ") == html.count(f"</{tag}>")
     # The original values and their int8 codes at s = 3.5, z = -70 (minus signs typeset).
@@ -165,15 +168,12 @@ def test_small_matrices_are_whole_tables_with_every_value():
 
 def test_quantize_dequantize_counts_clamped_values():
     # s = 3.5, z = -70 gives back at most 3.5 * (127 + 70) = 689.5: only 728.6 is clamped.
-    assert helper.explore_quantize_dequantize().readout["clipped"] == 1
-
-
-# --- L2-B: the derived scale and zero point --------------------------------------------------
+    assert widgets.explore_quantize_dequantize().readout["clipped"] == 1
 
 
 @pytest.mark.parametrize("signed", [True, False])
 def test_scale_and_zero_point_follow_the_bits(signed):
-    explorer = helper.explore_scale_and_zero_point(COURSE_TENSOR)
+    explorer = widgets.explore_scale_and_zero_point(COURSE_TENSOR)
     explorer.controls["signed"].value = signed
     ranges = set()
     for bits in (8, 6, 4, 3, 2):
@@ -189,18 +189,15 @@ def test_scale_and_zero_point_follow_the_bits(signed):
 
 
 def test_scale_and_zero_point_of_the_course_tensor():
-    readout = helper.explore_scale_and_zero_point().readout
+    readout = widgets.explore_scale_and_zero_point().readout
     assert readout["zero_point"] == -77 and round(readout["scale"], 2) == 3.58
     assert (readout["r_min"], readout["r_max"]) == pytest.approx((-184.0, 728.6))
-
-
-# --- L3-A: symmetric vs asymmetric ----------------------------------------------------------
 
 
 def test_wasted_levels_on_a_constructed_tensor():
     """0..7 in int4 (16 levels): symmetric (s = 1) uses 0..7 and never reaches -8..-1;
     asymmetric spreads the 8 values over the whole range (q = -8, -6, ..., 5, 7)."""
-    explorer = helper.explore_symmetric_vs_asymmetric(torch.arange(8.0), bits=4, skew=0.0)
+    explorer = widgets.explore_symmetric_vs_asymmetric(torch.arange(8.0), bits=4, skew=0.0)
     explorer.controls["mode"].value = "symmetric"
     assert explorer.readout["n_levels"] == 16
     assert explorer.readout["levels_outside_range"] == 8
@@ -211,7 +208,7 @@ def test_wasted_levels_on_a_constructed_tensor():
 
 
 def test_symmetric_wastes_about_half_the_levels_on_one_sided_data():
-    readout = helper.explore_symmetric_vs_asymmetric(mode="symmetric", bits=8, skew=1.0).readout
+    readout = widgets.explore_symmetric_vs_asymmetric(mode="symmetric", bits=8, skew=1.0).readout
     assert readout["levels_outside_range"] >= 128
     assert readout["mse_symmetric"] > 3 * readout["mse_asymmetric"]
 
@@ -220,7 +217,7 @@ def test_symmetric_wastes_about_half_the_levels_on_one_sided_data():
 @pytest.mark.parametrize("bits", [8, 4, 2])
 def test_mode_errors_are_the_library_errors(skew, bits):
     tensor = torch.linspace(-3.0, 5.0, 50)
-    explorer = helper.explore_symmetric_vs_asymmetric(tensor)
+    explorer = widgets.explore_symmetric_vs_asymmetric(tensor)
     explorer.controls["bits"].value, explorer.controls["skew"].value = bits, skew
     data = tensor + skew * 3.0  # the skew adds skew * |r_min| to every value
     dtype = helper.integer_dtype(bits)
@@ -232,9 +229,6 @@ def test_mode_errors_are_the_library_errors(skew, bits):
     for mode in ("symmetric", "asymmetric"):
         explorer.controls["mode"].value = mode
         assert explorer.readout["mse"] == explorer.readout[f"mse_{mode}"]
-
-
-# --- L3-B/C/D: granularity -------------------------------------------------------------------
 
 
 def library_dequantized(tensor, granularity, group_size, dtype):
@@ -257,7 +251,7 @@ def library_dequantized(tensor, granularity, group_size, dtype):
 @pytest.mark.parametrize("bits", [8, 4, 2])
 def test_granularity_readout_is_the_library_error_and_storage(granularity, values_per_scale, bits):
     tensor = torch.randn(6, 8, generator=torch.Generator().manual_seed(5))
-    explorer = helper.explore_granularity(tensor, granularity, group_size=4, bits=bits)
+    explorer = widgets.explore_granularity(tensor, granularity, group_size=4, bits=bits)
     dequantized = library_dequantized(tensor, granularity, 4, helper.integer_dtype(bits))
     readout = explorer.readout
     assert readout["mse"] == pytest.approx(helper.quantization_error(tensor, dequantized))
@@ -269,12 +263,12 @@ def test_granularity_readout_is_the_library_error_and_storage(granularity, value
 
 
 def test_per_group_bits_per_weight_is_the_course_example():
-    explorer = helper.explore_granularity(torch.randn(4, 64), "per-group", group_size=32, bits=4)
+    explorer = widgets.explore_granularity(torch.randn(4, 64), "per-group", group_size=32, bits=4)
     assert explorer.readout["bits_per_weight"] == 4.5
 
 
 def test_group_size_control_offers_the_divisors_and_is_live_only_per_group():
-    explorer = helper.explore_granularity(torch.randn(3, 12))
+    explorer = widgets.explore_granularity(torch.randn(3, 12))
     assert list(explorer.controls["group_size"].options) == [1, 2, 3, 4, 6, 12]
     assert explorer.controls["group_size"].disabled
     explorer.controls["granularity"].value = "per-group"
@@ -285,12 +279,12 @@ def test_group_size_control_offers_the_divisors_and_is_live_only_per_group():
 
 @pytest.mark.parametrize(("dim", "panel"), [(0, "per-channel rows"), (1, "per-channel columns")])
 def test_per_channel_with_dim_picks_rows_or_columns(dim, panel):
-    explorer = helper.explore_granularity(torch.randn(4, 8), "per-channel", dim=dim)
+    explorer = widgets.explore_granularity(torch.randn(4, 8), "per-channel", dim=dim)
     assert explorer.controls["granularity"].value == panel
 
 
 def test_finer_granularity_lowers_the_error_of_the_default_weights():
-    explorer = helper.explore_granularity()
+    explorer = widgets.explore_granularity()
     errors = {}
     for granularity in ("per-tensor", "per-channel rows", "per-group"):
         explorer.controls["granularity"].value = granularity
@@ -311,17 +305,14 @@ def test_finer_granularity_lowers_the_error_of_the_default_weights():
 def test_granularity_bad_arguments(kwargs, error):
     kwargs.setdefault("tensor", torch.randn(4, 8))
     with pytest.raises(error):
-        helper.explore_granularity(**kwargs)
-
-
-# --- L3-E: a linear layer with quantized weights ---------------------------------------------
+        widgets.explore_granularity(**kwargs)
 
 
 @pytest.mark.parametrize("bits", [8, 4])
 def test_quantized_linear_output_is_the_w8a32_output(bits):
     generator = torch.Generator().manual_seed(7)
     weight, x = torch.randn(5, 8, generator=generator), torch.randn(3, 8, generator=generator)
-    explorer = helper.explore_quantized_linear(weight, x, bits=bits, granularity="per-tensor")
+    explorer = widgets.explore_quantized_linear(weight, x, bits=bits, granularity="per-tensor")
     dtype = helper.integer_dtype(bits)
     reference = torch.nn.functional.linear(x, weight)
     for granularity in ("per-tensor", "per-channel rows"):
@@ -339,7 +330,7 @@ def test_quantized_linear_output_is_the_w8a32_output(bits):
 
 
 def test_quantized_linear_error_grows_as_bits_fall():
-    explorer = helper.explore_quantized_linear()
+    explorer = widgets.explore_quantized_linear()
     errors = []
     for bits in (8, 6, 4, 2):
         explorer.controls["bits"].value = bits
@@ -359,9 +350,78 @@ def test_quantized_linear_error_grows_as_bits_fall():
 )
 def test_quantized_linear_bad_arguments(weight, x, error):
     with pytest.raises(error, match="input|weight"):
-        helper.explore_quantized_linear(weight, x)
+        widgets.explore_quantized_linear(weight, x)
 
 
 def test_quantized_linear_of_a_zero_input_has_no_nan():
-    readout = helper.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
+    readout = widgets.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
     assert readout["mse"] == 0.0 and readout["relative_error"] == 0.0
+
+
+# --- L4 widgets ------------------------------------------------------------------------------
+
+
+def test_explore_w8a8_outlier_stretches_the_activation_scale():
+    explorer = widgets.explore_w8a8()
+    assert set(explorer.controls) == {"bits", "outlier"}
+    before = dict(explorer.readout)
+    assert before["mse_of_W8A32"] <= before["mse"] < 1e-3
+    explorer.controls["outlier"].value = 30.0
+    assert explorer.readout["activation_scale"] > 10 * before["activation_scale"]
+    assert explorer.readout["mse"] > 10 * before["mse"]
+    explorer.controls["bits"].value = 4
+    assert explorer.readout["activations"] == "int4"
+    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
+    with pytest.raises(ValueError, match="share k"):
+        widgets.explore_w8a8(torch.randn(4, 8), torch.randn(3, 9))
+
+
+def test_explore_storage_measures_real_bytes():
+    explorer = widgets.explore_storage()
+    assert set(explorer.controls) == {"bits", "group_size", "scale_bits"}
+    assert explorer.readout["bits_per_weight"] == explorer.readout["ideal_bits"] == 4.5
+    explorer.controls["bits"].value = 3  # not packed: an int8 container per value
+    assert explorer.readout["bits_per_weight"] == 8.5 and explorer.readout["ideal_bits"] == 3.5
+    explorer.controls["scale_bits"].value = 32
+    explorer.controls["bits"].value = 2
+    explorer.controls["group_size"].value = 64
+    assert explorer.readout["bits_per_weight"] == 2.5 == helper.bits_per_weight(2, 64, 32)
+    with pytest.raises(ValueError, match="group_size"):
+        widgets.explore_storage(group_size=48)
+
+
+def test_explore_trained_network(trained):
+    model, digits = trained
+    explorer = widgets.explore_trained_network(model, digits, bits=8)
+    assert set(explorer.controls) == {"bits", "granularity", "group_size"}
+    assert explorer.controls["group_size"].disabled
+    assert explorer.readout["accuracy"] == pytest.approx(
+        explorer.readout["fp32_accuracy"], abs=0.01
+    )
+    assert explorer.readout["fp32_bytes"] == helper.model_bytes(model)
+    explorer.controls["bits"].value = 2
+    explorer.controls["granularity"].value = "per-tensor"
+    wrong = explorer.readout["misclassified"]
+    accuracy = 1 - wrong / len(digits.y_test)
+    assert explorer.readout["accuracy"] == pytest.approx(accuracy)
+    expected = helper.quantize_model(model, 2, "per-tensor")
+    assert explorer.readout["model_bytes"] == helper.model_bytes(expected)
+    assert explorer.readout["accuracy"] == data.accuracy(expected, digits.x_test, digits.y_test)
+    explorer.controls["granularity"].value = "per-group"
+    assert not explorer.controls["group_size"].disabled
+    assert explorer.readout["accuracy"] > accuracy
+    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
+
+
+def test_explore_trained_network_updates_quickly(trained):
+    import statistics
+    import time
+
+    model, digits = trained
+    explorer = widgets.explore_trained_network(model, digits)
+    times = []
+    for bits in (8, 3, 2, 8, 3, 2):  # the second round hits the cache
+        start = time.perf_counter()
+        explorer.controls["bits"].value = bits
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.5  # about 0.03 s on an idle 2-core machine

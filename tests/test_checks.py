@@ -1,0 +1,316 @@
+"""course.checks: check_exercise, and every "Your turn" checker against a right answer, a
+wrong answer, the unfinished stub and a function that raises."""
+
+import pytest
+import torch
+from conftest import COURSE_TENSOR
+
+import helper
+from course import checks
+
+CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
+
+
+def test_check_exercise_pass():
+    verdict = checks.check_exercise(helper.linear_q_symmetric, helper.linear_q_symmetric, CASES)
+    assert verdict.status == "pass" and bool(verdict)
+    assert "all 2 inputs" in repr(verdict)
+
+
+def test_check_exercise_not_done_yet():
+    def unfinished(tensor):
+        raise NotImplementedError
+
+    verdict = checks.check_exercise(unfinished, helper.linear_q_symmetric, CASES, "my_fn")
+    assert verdict.status == "not done yet" and not verdict
+    assert "my_fn" in verdict.message
+
+
+def test_check_exercise_mismatch_names_the_first_differing_input_and_index():
+    def off_by_one_on_second(tensor):
+        q, scale = helper.linear_q_symmetric(tensor)
+        return (q + 1, scale) if tensor.shape == (2, 2) else (q, scale)
+
+    verdict = checks.check_exercise(off_by_one_on_second, helper.linear_q_symmetric, CASES)
+    assert verdict.status == "mismatch"
+    assert "input 2 of 2" in verdict.message and "index (0, 0)" in verdict.message
+
+
+def test_check_exercise_mismatch_on_type_and_scale():
+    verdict = checks.check_exercise(
+        lambda t: helper.linear_q_symmetric(t)[0], helper.linear_q_symmetric, CASES
+    )
+    assert verdict.status == "mismatch" and "tuple of 2" in verdict.message
+    verdict = checks.check_exercise(
+        lambda t: (helper.linear_q_symmetric(t)[0], 1.0), helper.linear_q_symmetric, CASES
+    )
+    assert verdict.status == "mismatch" and "result[1]" in verdict.message
+
+
+def test_check_exercise_reports_an_exception():
+    verdict = checks.check_exercise(lambda t: t / 0 + None, helper.linear_q_symmetric, CASES)
+    assert verdict.status == "error" and "TypeError" in verdict.message
+
+
+def _not_done(*args):
+    raise NotImplementedError  # your code here
+
+
+def _raises(*args):
+    raise RuntimeError("boom")
+
+
+def mae_right(original, dequantized):
+    return (original - dequantized).abs().mean().item()
+
+
+def mae_tensor(original, dequantized):
+    return (original - dequantized).abs().mean()
+
+
+def mae_wrong(original, dequantized):
+    return (original - dequantized).square().mean().item()
+
+
+def scale_zero_point_right(tensor, dtype=torch.int8):
+    q_min, q_max = helper.q_range(dtype)
+    r_min, r_max = min(tensor.min().item(), 0.0), max(tensor.max().item(), 0.0)
+    if r_min == r_max:
+        return helper.ZERO_RANGE_SCALE, q_min
+    scale = (r_max - r_min) / (q_max - q_min)
+    return scale, round(q_min - r_min / scale)
+
+
+def scale_zero_point_course(tensor, dtype=torch.int8):
+    """The course's version: no widening, so it fails on all-positive tensors."""
+    q_min, q_max = helper.q_range(dtype)
+    r_min, r_max = tensor.min().item(), tensor.max().item()
+    scale = (r_max - r_min) / (q_max - q_min)
+    return scale, min(max(round(q_min - r_min / scale), q_min), q_max)
+
+
+def symmetric_right(tensor, bits):
+    q_max = 2 ** (bits - 1) - 1
+    scale = tensor.abs().max().item() / q_max
+    return torch.round(tensor / scale).clamp(-q_max - 1, q_max).to(torch.int8), scale
+
+
+def symmetric_wrong_scale(tensor, bits):
+    q_max = 2 ** (bits - 1)  # off by one
+    scale = tensor.abs().max().item() / q_max
+    return torch.round(tensor / scale).clamp(-q_max, q_max - 1).to(torch.int8), scale
+
+
+def symmetric_float(tensor, bits):
+    quantized, scale = symmetric_right(tensor, bits)
+    return quantized.float(), scale
+
+
+def test_mae_checker_accepts_a_one_value_tensor():
+    assert checks.check_mean_absolute_error(mae_tensor).status == "pass"
+
+
+def test_symmetric_checker_wants_an_int8_tensor():
+    verdict = checks.check_symmetric_quantization(symmetric_float)
+    assert verdict.status == "mismatch"
+    assert "torch.int8" in verdict.message
+
+
+def test_scale_checker_wants_the_zero_range_scale():
+    def no_zero_range(tensor, dtype=torch.int8):
+        q_min, q_max = helper.q_range(dtype)
+        r_min, r_max = min(tensor.min().item(), 0.0), max(tensor.max().item(), 0.0)
+        scale = (r_max - r_min) / (q_max - q_min)
+        return scale, round(q_min - r_min / scale)
+
+    verdict = checks.check_scale_and_zero_point(no_zero_range)
+    assert verdict.status == "error"
+    assert "ZeroDivisionError" in verdict.message
+
+
+def test_mae_checker_reports_a_result_of_several_values():
+    verdict = checks.check_mean_absolute_error(lambda original, dequantized: original - dequantized)
+    assert verdict.status == "error"
+    assert "shape (3, 3), not one number" in verdict.message
+
+
+def per_tensor_mae(tensor, dtype=torch.int8):
+    quantized_tensor, scale = helper.linear_q_symmetric(tensor, dtype)
+    dequantized_tensor = helper.linear_dequantization(quantized_tensor, scale, 0)
+    return helper.quantization_error(tensor, dequantized_tensor, error_type="mae")
+
+
+def per_tensor_mse(tensor, dtype=torch.int8):  # a wrong answer: the MSE
+    quantized_tensor, scale = helper.linear_q_symmetric(tensor, dtype)
+    dequantized_tensor = helper.linear_dequantization(quantized_tensor, scale, 0)
+    return helper.quantization_error(tensor, dequantized_tensor)
+
+
+def per_tensor_mae_by_hand(tensor, dtype=torch.int8):  # correct, in float32
+    q_max = helper.q_range(dtype)[1]
+    scale = tensor.abs().max().item() / q_max
+    restored = scale * torch.round(tensor / scale).clamp(-q_max - 1, q_max)
+    return (tensor - restored).abs().mean().item()
+
+
+def per_channel_last_axis(tensor, dtype=torch.int8):
+    q_max = helper.q_range(dtype)[1]
+    scale = tensor.abs().amax(dim=(0, 1), keepdim=True) / q_max
+    return helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, dtype), scale
+
+
+def per_channel_first_axis(tensor, dtype=torch.int8):  # wrong: one scale per batch entry
+    return helper.linear_q_symmetric_per_channel(tensor, dim=0, dtype=dtype)
+
+
+def dequantize_per_group(quantized_tensor, scale, group_size):
+    grouped = quantized_tensor.view(-1, group_size)
+    dequantized = helper.linear_dequantization(grouped, scale.reshape(-1, 1), 0)
+    return dequantized.view(quantized_tensor.shape)
+
+
+def dequantize_per_group_one_scale(quantized_tensor, scale, group_size):  # wrong: first scale
+    return scale.flatten()[0].item() * quantized_tensor.float()
+
+
+def w8a32_with_bias(input, q_w, s_w, z_w, bias):
+    return torch.nn.functional.linear(input, s_w * (q_w.float() - z_w), bias)
+
+
+def w8a32_with_bias_as_in_course_notebook(input, q_w, s_w, z_w, bias):  # wrong: q s + z
+    return torch.nn.functional.linear(input, q_w.float() * s_w + z_w, bias)
+
+
+def w8a32_forgets_bias(input, q_w, s_w, z_w, bias):
+    return helper.quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w)
+
+
+def test_w8a32_checker_catches_the_course_formula_only_through_a_zero_point():
+    """The course's ``q s + z`` passes the symmetric case (input 1) and fails the asymmetric one."""
+    verdict = checks.check_w8a32_with_bias(w8a32_with_bias_as_in_course_notebook)
+    assert "differs on input 2 of" in verdict.message
+
+
+# L4 solutions ------------------------------------------------------------------------------
+
+
+def w8a8_per_token(q_x, s_x, z_x, q_w, s_w):
+    accumulator = q_x.int() @ q_w.int().t() - z_x * q_w.int().sum(dim=1)
+    return accumulator.float() * (s_x * s_w.t())
+
+
+def w8a8_one_activation_scale(q_x, s_x, z_x, q_w, s_w):  # wrong: row 0's scale and zero point
+    return w8a8_per_token(q_x, s_x[:1], z_x[:1], q_w, s_w)
+
+
+def _fields_of_four(q):
+    flat = q.flatten().to(torch.uint8)
+    return torch.cat([flat, flat.new_zeros(-len(flat) % 4)]).reshape(-1, 4)
+
+
+def pack_2bit(q):
+    fields = _fields_of_four(q)
+    return fields[:, 0] | fields[:, 1] << 2 | fields[:, 2] << 4 | fields[:, 3] << 6
+
+
+def pack_2bit_first_value_highest(q):  # wrong: the first value in the highest bits
+    fields = _fields_of_four(q)
+    return fields[:, 3] | fields[:, 2] << 2 | fields[:, 1] << 4 | fields[:, 0] << 6
+
+
+def to_linear(layer):
+    linear = torch.nn.Linear(layer.in_features, layer.out_features)
+    with torch.no_grad():
+        linear.weight.copy_(layer.dequantized_weight())
+        linear.bias.copy_(layer.bias)
+    return linear
+
+
+def to_linear_without_scale(layer):  # wrong: the integers, not s q
+    linear = to_linear(layer)
+    with torch.no_grad():
+        linear.weight.copy_(layer.int_weight().float())
+    return linear
+
+
+# Every checker: (checker, the name it reports, right answers, wrong answers).
+CHECKERS = [
+    (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right, mae_tensor], [mae_wrong]),
+    (
+        checks.check_scale_and_zero_point,
+        "get_q_scale_and_zero_point_with_zero",
+        [scale_zero_point_right],
+        [scale_zero_point_course],
+    ),
+    (
+        checks.check_symmetric_quantization,
+        "linear_q_symmetric_bits",
+        [symmetric_right],
+        [symmetric_wrong_scale, symmetric_float],
+    ),
+    (
+        checks.check_per_tensor_mae,
+        "per_tensor_mae",
+        [per_tensor_mae, per_tensor_mae_by_hand],
+        [per_tensor_mse],
+    ),
+    (
+        checks.check_per_channel_last_axis,
+        "per_channel_last_axis",
+        [per_channel_last_axis],
+        [per_channel_first_axis],
+    ),
+    (
+        checks.check_per_group_dequantization,
+        "dequantize_per_group",
+        [dequantize_per_group],
+        [dequantize_per_group_one_scale],
+    ),
+    (
+        checks.check_w8a32_with_bias,
+        "quantized_linear_W8A32_with_bias",
+        [w8a32_with_bias],
+        [w8a32_with_bias_as_in_course_notebook, w8a32_forgets_bias],
+    ),
+    (checks.check_w8a8_per_token, "w8a8_per_token", [w8a8_per_token], [w8a8_one_activation_scale]),
+    (checks.check_pack_2bit, "pack_2bit", [pack_2bit], [pack_2bit_first_value_highest]),
+    (checks.check_to_linear, "to_linear", [to_linear], [to_linear_without_scale]),
+]
+IDS = [name for _, name, _, _ in CHECKERS]
+
+
+@pytest.mark.parametrize(("checker", "name", "right", "wrong"), CHECKERS, ids=IDS)
+def test_checker_passes_a_right_answer(checker, name, right, wrong):
+    for solution in right:
+        verdict = checker(solution)
+        assert verdict.status == "pass", verdict.message
+        assert bool(verdict)
+        assert repr(verdict).startswith(f"Well done: {name} matches")
+
+
+@pytest.mark.parametrize(("checker", "name", "right", "wrong"), CHECKERS, ids=IDS)
+def test_checker_reports_a_wrong_answer(checker, name, right, wrong):
+    for solution in wrong:
+        verdict = checker(solution)
+        assert verdict.status == "mismatch", verdict.message
+        assert not verdict
+        assert verdict.message.startswith(f"{name} differs on input")
+
+
+@pytest.mark.parametrize(("checker", "name", "right", "wrong"), CHECKERS, ids=IDS)
+def test_checker_says_not_done_yet_for_the_stub(checker, name, right, wrong):
+    verdict = checker(_not_done)
+    assert verdict.status == "not done yet"
+    assert repr(verdict) == f"Not done yet: fill in {name} and run this cell again."
+
+
+@pytest.mark.parametrize(("checker", "name", "right", "wrong"), CHECKERS, ids=IDS)
+def test_checker_reports_an_exception(checker, name, right, wrong):
+    verdict = checker(_raises)
+    assert verdict.status == "error"
+    assert verdict.message.startswith(f"{name} raised RuntimeError: boom on input 1 of")
+
+
+def test_every_checker_is_in_the_table():
+    names = {name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"}
+    assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}

@@ -1,0 +1,86 @@
+"""course.data: the worked example, the seeded tensors, the digits and their network."""
+
+import pytest
+import torch
+
+from course import data
+
+
+def test_course_tensor_is_the_worked_example():
+    tensor = data.course_tensor()
+    assert tensor.dtype == torch.float32
+    assert tensor.shape == (3, 3)
+    assert tensor[0, 2].item() == pytest.approx(728.6)
+    assert tensor.min().item() == -184.0
+    tensor[0, 0] = 0.0  # a new tensor each call
+    assert data.course_tensor()[0, 0].item() == pytest.approx(191.6)
+
+
+def test_skewed_tensor_is_one_sided_and_seeded():
+    tensor = data.skewed_tensor(500, seed=3)
+    assert tensor.shape == (500,)
+    assert bool((tensor >= 0).all())
+    assert torch.equal(tensor, data.skewed_tensor(500, seed=3))
+    assert not torch.equal(tensor, data.skewed_tensor(500, seed=4))
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True])
+def test_skewed_tensor_rejects_a_bad_size(n):
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        data.skewed_tensor(n)
+
+
+def test_seeded_normal_is_seeded_scaled_and_leaves_the_global_seed_alone():
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    values = data.seeded_normal(5, 1000, scale=3.0, shift=2.0)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(values, data.seeded_normal(5, 1000, scale=3.0, shift=2.0))
+    assert torch.equal(values, 2.0 + 3.0 * data.seeded_normal(5, 1000))
+    assert abs(values.mean().item() - 2.0) < 0.3 and abs(values.std().item() - 3.0) < 0.3
+
+
+def test_layer_weights_rows_differ_in_size_and_hold_outliers():
+    plain = data.layer_weights(1, 16, 512, outliers=False)
+    assert torch.equal(plain, data.layer_weights(1, 16, 512, outliers=False))
+    row_sizes = plain.std(dim=1)
+    assert 0.03 < row_sizes.min().item() < 0.08 and 1.5 < row_sizes.max().item() < 2.5
+    with_outliers = data.layer_weights(1, 16, 512)
+    changed = with_outliers != plain
+    assert changed.sum().item() == 16 * 512 // 256
+    assert torch.equal(with_outliers[changed], 8 * plain[changed])
+    assert data.layer_weights(2, 2, 4).ne(data.layer_weights(2, 2, 4, outliers=False)).sum() == 1
+
+
+def test_trained_mlp_is_accurate_and_deterministic(trained):
+    model, digits = trained
+    assert digits.x_train.shape == (1437, 64) and digits.x_test.shape == (360, 64)
+    assert data.accuracy(model, digits.x_test, digits.y_test) > 0.95
+    again = data.digits_mlp(0)
+    assert not torch.equal(again[0].weight, model[0].weight)  # trained, not the initial weights
+    assert torch.equal(data.digits_mlp(0)[0].weight, again[0].weight)  # seeded
+
+
+def test_training_does_not_depend_on_the_thread_count(trained):
+    model, _ = trained
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        again, _ = data.train_digits_mlp()
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+
+
+def test_digits_are_scikit_learns_bundled_digits():
+    from sklearn.datasets import load_digits
+
+    sklearn_digits, digits = load_digits(), data.load_digits_data()
+    pixels = torch.cat([digits.x_test, digits.x_train])
+    labels = torch.cat([digits.y_test, digits.y_train])
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    expected = torch.tensor(sklearn_digits.data, dtype=torch.float32)[order] / 16
+    assert torch.equal(pixels, expected)
+    assert torch.equal(labels, torch.tensor(sklearn_digits.target)[order])
+    assert len(digits.y_test) == 360 and len(digits.y_train) == 1437

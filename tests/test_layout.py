@@ -1,0 +1,112 @@
+"""The repository's layout rules: helper.py is maths only, and imports point one way.
+
+helper (the maths) <- course.data <- course.plots <- course.figures, course.checks; and
+course.plots <- course.live_plots <- course.explorer <- course.widgets, which nothing imports.
+"""
+
+import ast
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+import helper
+
+# What each module of the course may import, of helper and the package.
+ALLOWED = {
+    "helper": set(),
+    "course.data": {"helper"},
+    "course.plots": {"helper", "course.data"},
+    "course.figures": {"helper", "course.data", "course.plots"},
+    "course.checks": {"helper", "course.data"},
+    "course.live_plots": {"helper", "course.plots"},
+    "course.explorer": {"helper", "course.plots", "course.live_plots"},
+    "course.widgets": {
+        "helper",
+        "course.data",
+        "course.plots",
+        "course.live_plots",
+        "course.explorer",
+    },
+}
+# Third-party modules that helper.py may import: the maths needs nothing else.
+HELPER_THIRD_PARTY = {"torch", "numpy"}
+# The longest a module may grow before it is split (helper.py: the answer key stays readable).
+MAX_LINES = {"helper": 1100, "course": 650}
+
+
+def module_path(name: str):
+    return ROOT / (name.replace(".", "/") + ".py")
+
+
+def imported_modules(name: str, path=None) -> set[str]:
+    """Every module that ``name``'s source (or the file ``path``) imports, at any depth."""
+    tree = ast.parse((path or module_path(name)).read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_every_module_of_the_package_has_rules():
+    package = {f"course.{path.stem}" for path in (ROOT / "course").glob("*.py")}
+    assert package - {"course.__init__"} == set(ALLOWED) - {"helper"}
+
+
+@pytest.mark.parametrize("name", ALLOWED)
+def test_imports_point_one_way(name):
+    ours = {
+        module
+        for module in imported_modules(name)
+        if module == "helper" or module.startswith("course.")
+    }
+    ours = {module for module in ours if module in ALLOWED}  # `from course.x import y` -> x
+    assert ours <= ALLOWED[name], f"{name} imports {sorted(ours - ALLOWED[name])}"
+
+
+def test_nothing_imports_the_widgets():
+    importers = [name for name in ALLOWED if "course.widgets" in imported_modules(name)]
+    assert not importers
+    for path in (ROOT / "tools").glob("*.py"):
+        assert "course.widgets" not in imported_modules("", path), path
+
+
+def test_helper_imports_only_the_standard_library_torch_and_numpy():
+    top_level = {module.split(".")[0] for module in imported_modules("helper")}
+    third_party = top_level - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party <= HELPER_THIRD_PARTY, sorted(third_party)
+
+
+def test_import_helper_loads_no_plotting_nor_widget_library():
+    code = (
+        "import sys, helper; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'matplotlib', 'ipywidgets', 'IPython', 'course', 'PIL', 'sklearn'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_helper_declares_all_and_every_public_definition_is_in_it():
+    tree = ast.parse(module_path("helper").read_text())
+    public = {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    }
+    assert public <= set(helper.__all__)
+    assert all(hasattr(helper, name) for name in helper.__all__)
+    assert len(set(helper.__all__)) == len(helper.__all__)
+
+
+def test_modules_stay_short():
+    assert len(module_path("helper").read_text().splitlines()) <= MAX_LINES["helper"]
+    for path in (ROOT / "course").glob("*.py"):
+        assert len(path.read_text().splitlines()) <= MAX_LINES["course"], path.name

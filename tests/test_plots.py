@@ -1,0 +1,192 @@
+"""course.plots: the plots the lessons call, their palette and number format."""
+
+import matplotlib
+import matplotlib.figure
+import pytest
+import torch
+from conftest import COURSE_TENSOR
+
+import helper
+from course import data, plots
+
+
+def test_plot_small_tensor_writes_values_in_cells():
+    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR)
+    dequantized = helper.linear_dequantization(q, scale, zero_point)
+    figure = plots.plot_quantization_errors(COURSE_TENSOR, q, dequantized)
+    assert isinstance(figure, matplotlib.figure.Figure)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == [
+        "Original tensor",
+        "Quantized tensor (int8)",
+        "Dequantized tensor",
+        "Quantization error |r - r'|",
+    ]
+    assert [len(ax.texts) for ax in figure.axes] == [9, 9, 9, 9]
+    assert figure.axes[1].texts[0].get_text() == "-23"
+
+
+def test_plot_large_tensor_uses_colour_bars():
+    torch.manual_seed(0)
+    tensor = torch.randn(32, 32)
+    q, scale = helper.linear_q_symmetric(tensor)
+    figure = plots.plot_quantization_errors(tensor, q, helper.linear_dequantization(q, scale, 0))
+    heatmaps = [ax for ax in figure.axes if ax.get_title()]
+    assert len(heatmaps) == 4 and all(not ax.texts for ax in heatmaps)
+    assert len(figure.axes) == 8  # four colour bars
+
+
+def test_plot_colour_range_follows_dtype_and_n_bits():
+    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR, torch.int4)
+    dequantized = helper.linear_dequantization(q, scale, zero_point)
+    figure = plots.plot_quantization_errors(COURSE_TENSOR, q, dequantized, torch.int4)
+    assert figure.axes[1].images[0].get_clim() == (-8, 7)
+    figure = plots.plot_quantization_errors(COURSE_TENSOR, q, dequantized, torch.int8, n_bits=4)
+    assert figure.axes[1].images[0].get_clim() == (-8, 7)
+
+
+def test_plot_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="one shape"):
+        plots.plot_quantization_errors(torch.ones(2, 2), torch.ones(2, 3), torch.ones(2, 2))
+
+
+def test_mode_errors_symmetric_costs_one_bit_on_a_one_sided_tensor():
+    table = plots.mode_errors(data.skewed_tensor(), bits=(8, 4, 3, 2))
+    assert table["bits"] == [8, 4, 3, 2]
+    asymmetric, symmetric = table["asymmetric"], table["symmetric"]
+    assert all(s > a for a, s in zip(asymmetric, symmetric))
+    # symmetric with b bits spends half its levels on negatives: it equals asymmetric with b - 1
+    assert symmetric[1] == pytest.approx(asymmetric[2])
+    assert symmetric[2] == pytest.approx(asymmetric[3])
+
+
+def test_mode_errors_are_close_on_a_centred_tensor():
+    torch.manual_seed(0)
+    table = plots.mode_errors(torch.randn(10_000), bits=(8,))
+    assert table["symmetric"][0] == pytest.approx(table["asymmetric"][0], rel=0.2)
+
+
+@pytest.mark.parametrize("bits", [8, (), (1,), (8, 17), (4.0,)])
+def test_mode_errors_rejects_bad_bits(bits):
+    with pytest.raises(ValueError, match="bits"):
+        plots.mode_errors(torch.randn(4), bits=bits)
+
+
+def test_mode_errors_rejects_a_non_tensor():
+    with pytest.raises(TypeError, match="tensor must be a torch.Tensor"):
+        plots.mode_errors([1.0, 2.0])
+
+
+def _titles(figure):
+    return [ax.get_title() for ax in figure.axes]
+
+
+def _texts(figure):
+    return [text.get_text() for ax in figure.axes for text in ax.texts]
+
+
+def test_plot_number_line_with_given_parameters_shows_the_clamped_part():
+    figure = plots.plot_number_line(-184.0, 728.6, 3.5, -70)
+    assert isinstance(figure, matplotlib.figure.Figure)
+    assert len(figure.axes) == 1
+    assert "s = 3.5" in _titles(figure)[0]
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "data clamped (lost)" in legend
+    assert "z = \N{MINUS SIGN}70" in _texts(figure)
+
+
+def test_plot_number_line_computes_the_parameters_of_each_mode():
+    asymmetric = plots.plot_number_line(-184.0, 728.6)
+    assert "z = \N{MINUS SIGN}77" in _titles(asymmetric)[0]
+    legend = [text.get_text() for text in asymmetric.axes[0].get_legend().get_texts()]
+    assert "data clamped (lost)" not in legend  # -184 is within half a step of the window
+    symmetric = plots.plot_number_line(-184.0, 728.6, mode="symmetric", title="symmetric")
+    assert _titles(symmetric) == ["symmetric"]
+    assert "\N{MINUS SIGN}q_max = \N{MINUS SIGN}127" in _texts(symmetric)
+
+
+def test_plot_number_line_draws_on_a_given_axes():
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(2, 1)
+    plt.close(figure)
+    assert plots.plot_number_line(0.0, 0.0, ax=bottom) is figure
+    assert plots.plot_number_line(2.0, 10.0, dtype=torch.uint4, ax=top) is figure
+
+
+def test_plot_number_line_rejects_bad_input():
+    with pytest.raises(ValueError, match="r_min must be <= r_max"):
+        plots.plot_number_line(3.0, 1.0)
+    with pytest.raises(ValueError, match="both scale and zero_point"):
+        plots.plot_number_line(0.0, 1.0, scale=0.1)
+    with pytest.raises(TypeError, match="r_max must be a number"):
+        plots.plot_number_line(0.0, "1")
+    with pytest.raises(ValueError, match="r_min must be finite"):
+        plots.plot_number_line(float("nan"), 1.0)
+    with pytest.raises(ValueError, match="mode must be"):
+        plots.plot_number_line(0.0, 1.0, mode="both")
+    with pytest.raises(ValueError, match="symmetric mode needs a signed dtype"):
+        plots.plot_number_line(0.0, 1.0, dtype=torch.uint8, mode="symmetric")
+
+
+def test_plot_mode_errors_has_one_line_per_mode():
+    figure = plots.plot_mode_errors(data.skewed_tensor(1000), bits=(2, 4, 8))
+    assert _titles(figure) == ["Quantization error of each mode, by number of bits"]
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["asymmetric", "symmetric"]
+    assert list(ax.get_lines()[0].get_xdata()) == [2, 4, 8]
+
+
+def test_plot_group_size_tradeoff_error_grows_bits_fall():
+    torch.manual_seed(0)
+    weight = torch.randn(16, 64)
+    figure = plots.plot_group_size_tradeoff(weight, [8, 16, 32, 64], dtype=torch.int4)
+    left, right = figure.axes
+    assert left.get_title() == "Quantization error (int4)"
+    assert right.get_title() == "Real storage (fp16 scales)"
+    assert left.get_ylabel() == "mean squared error"
+    assert right.get_ylabel() == "bits per weight"
+    assert left.get_xlabel() == "group size (values sharing one scale)"
+    errors = list(left.lines[0].get_ydata())
+    assert errors == sorted(errors)
+    assert list(right.lines[0].get_ydata()) == [6.0, 5.0, 4.5, 4.25]
+
+
+def test_plot_group_size_tradeoff_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one group size"):
+        plots.plot_group_size_tradeoff(torch.randn(4, 8), [])
+    with pytest.raises(ValueError, match="group_size 3 must divide"):
+        plots.plot_group_size_tradeoff(torch.randn(4, 8), [3])
+    with pytest.raises(TypeError, match="floating-point"):
+        plots.plot_group_size_tradeoff(torch.ones(4, 8, dtype=torch.int8), [4])
+
+
+def test_plot_layer_outputs_draws_outputs_and_their_difference():
+    reference = torch.tensor([-3.0, 3.85, -1.23])
+    quantized = torch.tensor([-2.9921, 3.8583, -1.1969])
+    figure = plots.plot_layer_outputs(reference, quantized)
+    left, right = figure.axes
+    assert left.get_title() == "Outputs of the two layers"
+    assert right.get_title() == "Error: W8A32 layer - fp32 layer"
+    assert left.get_xlabel() == right.get_xlabel() == "output index"
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["fp32 layer", "W8A32 layer"]
+    heights = [patch.get_height() for patch in right.patches]
+    assert heights == pytest.approx((quantized - reference).tolist(), abs=1e-6)
+
+
+def test_plot_layer_outputs_rejects_bad_input():
+    with pytest.raises(ValueError, match="one shape"):
+        plots.plot_layer_outputs(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(TypeError, match="quantized_output must be a floating-point"):
+        plots.plot_layer_outputs(torch.zeros(3), torch.zeros(3, dtype=torch.int8))
+    with pytest.raises(TypeError, match="reference_output must be a floating-point"):
+        plots.plot_layer_outputs([0.0, 1.0], torch.zeros(2))
+
+
+def test_granularity_panels_name_2d_granularities():
+    assert plots.GRANULARITY_PANELS == {
+        "per-tensor": ("per-tensor", None),
+        "per-channel rows": ("per-channel", 0),
+        "per-channel columns": ("per-channel", 1),
+        "per-group": ("per-group", None),
+    }
