@@ -463,14 +463,19 @@ def bits_granularity_group_controls(
         "granularity": widgets.Dropdown(
             options=granularities, value=granularity, description="granularity", style=STYLE
         ),
-        "group_size": widgets.SelectionSlider(
-            options=sizes,
-            value=group_size,
-            description="group size",
-            continuous_update=True,
-            style=STYLE,
-        ),
+        "group_size": group_size_slider(sizes, group_size),
     }
+
+
+def group_size_slider(sizes: list[int], group_size: int) -> widgets.SelectionSlider:
+    """A slider over the group sizes ``sizes``, starting at ``group_size``."""
+    return widgets.SelectionSlider(
+        options=sizes,
+        value=group_size,
+        description="group size",
+        continuous_update=True,
+        style=STYLE,
+    )
 
 
 def granularity_sync(controls: dict) -> None:

@@ -34,6 +34,7 @@ from course.explorer import (
     granularity_block,
     granularity_controls,
     granularity_sync,
+    group_size_slider,
     int_slider,
     per_value,
     round_trip,
@@ -439,13 +440,7 @@ def explore_storage(
     helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
     controls = {
         "bits": buttons("bits", [2, 3, 4, 8], bits),
-        "group_size": widgets.SelectionSlider(
-            options=sizes,
-            value=group_size,
-            description="group size",
-            continuous_update=True,
-            style=STYLE,
-        ),
+        "group_size": group_size_slider(sizes, group_size),
         "scale_bits": buttons("scales stored as", [("fp16", 16), ("fp32", 32)], scale_bits),
     }
     fp32_bytes = helper.tensor_bytes(weight.float())

@@ -21,6 +21,23 @@ COURSE_TENSOR = torch.tensor([[191.6, -13.5, 728.6], [92.14, 295.5, -184], [0, 6
 PROPERTY = settings(max_examples=200, deadline=None)
 
 
+def signed_range(bits: int) -> tuple[int, int]:
+    """``(q_min, q_max)`` of a signed ``bits``-bit integer."""
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def random_int8(seed: int, *shape: int, low: int = -128, high: int = 127) -> torch.Tensor:
+    """Seeded int8 values, uniform in [low, high]."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(low, high + 1, shape, generator=generator, dtype=torch.int8)
+
+
+def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
+    """``s_x s_w (q_x - z_x) q_w^T`` in float64."""
+    s_w = torch.as_tensor(s_w, dtype=torch.float64).reshape(1, -1)
+    return s_x * s_w * ((q_x.double() - z_x) @ q_w.double().t())
+
+
 @pytest.fixture(scope="session")
 def trained():
     """The digits MLP, trained once for the whole session: ``(model, digits)``."""

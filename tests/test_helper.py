@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import COURSE_TENSOR
+from conftest import COURSE_TENSOR, random_int8, signed_range, w8a8_reference
 
 import helper
 from course import data
@@ -462,21 +462,6 @@ def test_levels_used_counts_the_span_of_the_data():
 def test_levels_used_rejects_a_float_tensor():
     with pytest.raises(TypeError, match="quantized_tensor must be an integer tensor"):
         helper.levels_used(torch.zeros(3))
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
-def random_int8(seed: int, *shape: int, low: int = -128, high: int = 127) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(low, high + 1, shape, generator=generator, dtype=torch.int8)
-
-
-def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
-    """``s_x s_w (q_x - z_x) q_w^T`` in float64."""
-    s_w = torch.as_tensor(s_w, dtype=torch.float64).reshape(1, -1)
-    return s_x * s_w * ((q_x.double() - z_x) @ q_w.double().t())
 
 
 SIZES = [(1, 1, 1), (1, 1, 5), (4, 1, 3), (1, 7, 1), (3, 5, 7), (16, 16, 8), (17, 32, 24)]

@@ -1,27 +1,12 @@
 """Properties of helper's quantization that hold for any input (hypothesis)."""
 
 import torch
-from conftest import PROPERTY
+from conftest import PROPERTY, random_int8, signed_range, w8a8_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import helper
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
-def random_int8(seed: int, *shape: int, low: int = -128, high: int = 127) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(low, high + 1, shape, generator=generator, dtype=torch.int8)
-
-
-def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
-    """``s_x s_w (q_x - z_x) q_w^T`` in float64."""
-    s_w = torch.as_tensor(s_w, dtype=torch.float64).reshape(1, -1)
-    return s_x * s_w * ((q_x.double() - z_x) @ q_w.double().t())
 
 
 @given(
