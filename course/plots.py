@@ -27,6 +27,10 @@ SERIES = (BLUE, ORANGE, GREEN, PURPLE, SKY_BLUE, VERMILION, YELLOW, GREY)
 # What a colour means on a number line: the data, the range a quantizer gives back, the data
 # it clamps, and the integers.
 DATA, WINDOW, CLIPPED, INTEGER = BLUE, ORANGE, VERMILION, GREEN
+# What a colour means in every lesson's plots: the float reference (fp32, like the data);
+# quantized weights with float activations (W8A32, or any weight-only quantized model); weights
+# and activations quantized (W8A8); an error (like the data lost to clamping); torchao's results.
+FP32, W8A32, W8A8, ERROR, TORCHAO = BLUE, ORANGE, PURPLE, VERMILION, SKY_BLUE
 
 # Tensors with at most this many values get their numbers written in the cells.
 MAX_ANNOTATED_CELLS = 64
