@@ -28,27 +28,47 @@ class Verdict:
         return self.message
 
 
-def _describe(value: object) -> str:
+def _kind(value: object) -> str:
+    """What ``value`` is, in words: "a tensor of shape (3, 3) and dtype torch.int8", "a float"."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
         kind = "tensor" if isinstance(value, torch.Tensor) else "NumPy array"
-        return f"{kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
+        return f"a {kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)} values"
+    article = "an" if type(value).__name__[0] in "aeiou" else "a"
+    return f"{article} {type(value).__name__}"
+
+
+def _show(value: object) -> str:
+    """A short text of an input: small tensors in full, large ones by shape and dtype."""
+    if isinstance(value, torch.Tensor) and value.numel() <= 6:
+        return f"torch.tensor({value.tolist()}, dtype={value.dtype})"
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return _kind(value).removeprefix("a ")
+    if isinstance(value, torch.nn.Module):
+        return repr(value).replace("\n", " ")
     return repr(value)
 
 
 def _difference(expected: object, got: object, where: str = "the result") -> str | None:
-    """None when ``got`` equals ``expected`` (floats within 1e-6 relative), else how it differs."""
+    """None when ``got`` equals ``expected`` (floats within 1e-6 relative), else how it differs.
+
+    The types must be the ones the exercise asks for: a tuple of the same length, a tensor of
+    the same shape and dtype, a Python float where a float is expected, an int for an int.
+    """
     if isinstance(expected, tuple):
         if not isinstance(got, tuple) or len(got) != len(expected):
-            return f"{where} should be a tuple of {len(expected)} values, got {_describe(got)}"
+            return f"{where} should be a tuple of {len(expected)} values, got {_kind(got)}"
         for i, (e, g) in enumerate(zip(expected, got)):
             if (found := _difference(e, g, f"{where}[{i}]")) is not None:
                 return found
         return None
     if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor):
-            return f"{where} should be a {_describe(expected)}, got {_describe(got)}"
-        if got.shape != expected.shape or got.dtype != expected.dtype:
-            return f"{where} should be a {_describe(expected)}, got a {_describe(got)}"
+        if not isinstance(got, torch.Tensor) or (got.shape, got.dtype) != (
+            expected.shape,
+            expected.dtype,
+        ):
+            return f"{where} should be {_kind(expected)}, got {_kind(got)}"
         close = (
             torch.isclose(got, expected, rtol=1e-6, atol=0)
             if expected.is_floating_point()
@@ -56,19 +76,22 @@ def _difference(expected: object, got: object, where: str = "the result") -> str
         )
         if bool(close.all()):
             return None
-        index = tuple(int(i) for i in torch.nonzero(~close)[0])
+        wrong = torch.nonzero(~close)
+        index = tuple(int(i) for i in wrong[0])
         return (
-            f"{where} differs at index {index}: expected {expected[index].item()}, "
-            f"got {got[index].item()}"
+            f"{where} differs at index {index}: expected {expected[index].item()}, got "
+            f"{got[index].item()} ({len(wrong)} of {expected.numel()} values differ)"
         )
-    if isinstance(got, (torch.Tensor, np.ndarray)):
-        return f"{where} should be {expected!r}, got a {_describe(got)}"
-    if isinstance(expected, float) and isinstance(got, (int, float)):
-        return (
-            None
-            if math.isclose(got, expected, rel_tol=1e-6)
-            else (f"{where} should be {expected!r}, got {got!r}")
-        )
+    if isinstance(expected, float):
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            hint = " (.item() turns a one-value tensor into one)" * isinstance(got, torch.Tensor)
+            return f"{where} should be a Python float, got {_kind(got)}{hint}"
+        if not math.isclose(got, expected, rel_tol=1e-6):
+            return f"{where} should be {expected!r}, got {got!r}"
+        return None
+    int_wanted = isinstance(expected, int) and not isinstance(expected, bool)
+    if int_wanted and (isinstance(got, bool) or not isinstance(got, int)):
+        return f"{where} should be an int, {expected!r}, got {_kind(got)}: {got!r}"
     return None if got == expected else f"{where} should be {expected!r}, got {got!r}"
 
 
@@ -81,11 +104,13 @@ def check_exercise(
     """Run ``learner_function`` and ``reference_function`` on each tuple of arguments in ``cases``.
 
     Returns a ``Verdict``: "pass" when every result matches, otherwise the first case where
-    it does not ("mismatch"), raised an exception ("error"), or raised ``NotImplementedError``
-    ("not done yet": the exercise as shipped).
+    it does not ("mismatch": the input, and what was expected and received), raised an
+    exception ("error"), or raised ``NotImplementedError`` ("not done yet": the exercise as
+    shipped, whose body is only ``raise NotImplementedError``).
     """
     for number, args in enumerate(cases, start=1):
         expected = reference_function(*args)
+        call = f"{name}({', '.join(_show(arg) for arg in args)})"
         try:
             got = learner_function(*args)
         except NotImplementedError:
@@ -93,34 +118,20 @@ def check_exercise(
         except Exception as error:  # noqa: BLE001 (a learner's bug is reported, not raised)
             return Verdict(
                 "error",
-                f"{name} raised {type(error).__name__}: {error} on input {number} of {len(cases)}.",
+                f"{name} raised {type(error).__name__}: {error} on input {number} of "
+                f"{len(cases)}, {call}.",
             )
         if (difference := _difference(expected, got)) is not None:
             return Verdict(
-                "mismatch", f"{name} differs on input {number} of {len(cases)}: {difference}."
+                "mismatch",
+                f"{name} differs on input {number} of {len(cases)}, {call}: {difference}.",
             )
     return Verdict("pass", f"Well done: {name} matches the reference on all {len(cases)} inputs.")
 
 
-def _result_as_float(function: Callable) -> Callable:
-    """``function`` with a one-value tensor result turned into a Python float; a result of
-    several values raises a TypeError saying so (``check_exercise`` reports it)."""
-
-    def wrapped(*args):
-        result = function(*args)
-        if isinstance(result, (torch.Tensor, np.ndarray)) and math.prod(result.shape) != 1:
-            shape = tuple(result.shape)
-            raise TypeError(f"it returned a tensor of shape {shape}, not one number")
-        if isinstance(result, torch.Tensor) and result.is_floating_point():
-            return result.item()
-        return result
-
-    return wrapped
-
-
 def check_mean_absolute_error(learner_function: Callable) -> Verdict:
     """L2-A "Your turn": ``learner_function(original, dequantized)`` must return
-    ``mean(|r - r'|)`` as a float (a one-value tensor is accepted), on several seeded inputs."""
+    ``mean(|r - r'|)`` as a Python float, on several seeded inputs."""
     original = course_tensor()
     restored = helper.linear_dequantization(
         helper.linear_q_with_scale_and_zero_point(original, 3.5, -70), 3.5, -70
@@ -133,7 +144,7 @@ def check_mean_absolute_error(learner_function: Callable) -> Verdict:
         )
     cases.append((original, original.clone()))
     return check_exercise(
-        _result_as_float(learner_function),
+        learner_function,
         lambda r, d: helper.quantization_error(r, d, "mae"),
         cases,
         name="mean_absolute_error",

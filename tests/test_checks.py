@@ -106,8 +106,13 @@ def symmetric_float(tensor, bits):
     return quantized.float(), scale
 
 
-def test_mae_checker_accepts_a_one_value_tensor():
-    assert checks.check_mean_absolute_error(mae_tensor).status == "pass"
+def test_mae_checker_wants_a_python_float_and_says_how():
+    verdict = checks.check_mean_absolute_error(mae_tensor)
+    assert verdict.status == "mismatch"
+    assert "should be a Python float, got a tensor of shape () and dtype torch.float32" in (
+        verdict.message
+    )
+    assert ".item()" in verdict.message
 
 
 def test_symmetric_checker_wants_an_int8_tensor():
@@ -130,8 +135,8 @@ def test_scale_checker_wants_the_zero_range_scale():
 
 def test_mae_checker_reports_a_result_of_several_values():
     verdict = checks.check_mean_absolute_error(lambda original, dequantized: original - dequantized)
-    assert verdict.status == "error"
-    assert "shape (3, 3), not one number" in verdict.message
+    assert verdict.status == "mismatch"
+    assert "got a tensor of shape (3, 3)" in verdict.message
 
 
 def per_tensor_mae(tensor, dtype=torch.int8):
@@ -235,7 +240,7 @@ def to_linear_without_scale(layer):  # wrong: the integers, not s q
 
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
-    (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right, mae_tensor], [mae_wrong]),
+    (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
     (
         checks.check_scale_and_zero_point,
         "get_q_scale_and_zero_point_with_zero",
@@ -314,3 +319,38 @@ def test_checker_reports_an_exception(checker, name, right, wrong):
 def test_every_checker_is_in_the_table():
     names = {name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"}
     assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}
+
+
+def test_a_mismatch_names_the_input_the_expected_and_the_received_value():
+    verdict = checks.check_per_tensor_mae(per_tensor_mse)
+    first_input = "per_tensor_mae(tensor of shape (3, 3) and dtype torch.float32, torch.int8)"
+    assert f"differs on input 1 of 4, {first_input}: the result should be " in verdict.message
+    expected = per_tensor_mae(COURSE_TENSOR)
+    assert f"should be {expected!r}, got {per_tensor_mse(COURSE_TENSOR)!r}" in verdict.message
+
+
+def test_a_mismatch_of_a_tensor_says_where_and_how_many_values_differ():
+    def one_value_off(tensor, dtype=torch.int8):
+        q, scale = per_channel_last_axis(tensor, dtype)
+        q = q.clone()
+        q[0, 0, 0] += 1
+        return q, scale
+
+    verdict = checks.check_per_channel_last_axis(one_value_off)
+    assert "the result[0] differs at index (0, 0, 0)" in verdict.message
+    assert "(1 of 24 values differ)" in verdict.message
+
+
+def test_an_int_is_wanted_where_the_reference_gives_an_int():
+    def float_zero_point(tensor, dtype=torch.int8):
+        scale, zero_point = scale_zero_point_right(tensor, dtype)
+        return scale, float(zero_point)
+
+    verdict = checks.check_scale_and_zero_point(float_zero_point)
+    assert verdict.status == "mismatch"
+    assert "the result[1] should be an int, -77, got a float: -77.0" in verdict.message
+
+
+def test_small_inputs_are_shown_in_full():
+    verdict = checks.check_pack_2bit(pack_2bit_first_value_highest)
+    assert "pack_2bit(torch.tensor([1, 2, 3, 0], dtype=torch.uint8))" in verdict.message
