@@ -29,7 +29,15 @@ from PIL import Image
 
 import helper
 from course.live_plots import Plot
-from course.plots import GRANULARITY_PANELS, MAX_ANNOTATED_CELLS, as_matrix, format_number, heatmap
+from course.plots import (
+    GRANULARITY_PANELS,
+    MAX_ANNOTATED_CELLS,
+    as_matrix,
+    block_ids,
+    format_number,
+    heatmap,
+    is_light,
+)
 from helper import Mode
 
 # Matrices with at most this many cells are shown as tables with their values written in.
@@ -40,8 +48,8 @@ _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
 _HEATMAP_PIXELS = 384
 
 
-# Dots per inch of the live plot's PNG (modest: it is redrawn on every change).
-_LIVE_DPI = 80
+# Dots per inch of the live plot's PNG: as the snapshot, so text is as large in both.
+_LIVE_DPI = 100
 
 
 # What each readout key is called in the numbers panel (other keys: underscores become spaces).
@@ -67,6 +75,7 @@ _READOUT_LABELS = {
     "values_per_scale": "values per scale",
     "weight_mse": "weight MSE",
     "relative_error": "relative error",
+    "mse_of_W8A32": "MSE of W8A32",
 }
 
 
@@ -112,7 +121,7 @@ def _html_table(matrix: Matrix) -> str:
     Built with element-wise string operations on object arrays (no loop over the cells).
     """
     rgba = _colours(matrix)
-    light = rgba[..., :3] @ np.array([0.299, 0.587, 0.114]) > 140
+    light = is_light(rgba / 255)
     texts = np.strings.replace(
         np.strings.mod(f"%{matrix.fmt}", matrix.values), "-", "\N{MINUS SIGN}"
     )
@@ -278,50 +287,66 @@ class Explorer(widgets.VBox):
             self._busy = False
 
     def snapshot(self):
-        """A static matplotlib Figure of the current view: numbers, plot and matrices."""
-
-        view, rows = self._view, []
+        """A static matplotlib Figure of the current view, 10 inches wide: the numbers and the
+        plot side by side, then the matrices (four small or two large ones to a row)."""
+        view, width = self._view, 10.0
+        per_row, matrix_height = _matrix_grid(view.matrices, width)
+        grid_rows = math.ceil(len(view.matrices) / per_row) if per_row else 0
+        plot_height = self._plot_class.figsize[1] if self._plot_class else 0.0
+        columns = 1 if self._plot_class else 2
+        readout_height = 0.21 * math.ceil(len(self.readout) / columns) + 0.2
+        heights = [max(plot_height, readout_height)] + ([matrix_height] if grid_rows else [])
+        fig = plt.figure(figsize=(width, sum(heights) + 0.4), layout="constrained")
+        fig.suptitle(self.title, fontsize=11)
+        parts = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
         if self._plot_class:
-            rows.append(self._plot_class.figsize[1])
-        if view.matrices:
-            rows.append(max(2.2, 3.6 * _matrix_aspect(view.matrices)))
-        fig = plt.figure(figsize=(13, sum(rows) + 0.6), layout="constrained")
-        fig.suptitle(self.title, fontsize=12)
-        numbers, pictures = fig.subfigures(1, 2, width_ratios=[1, 3.6])
-        _draw_readout(numbers, self.readout)
-        parts = pictures.subfigures(len(rows), 1, height_ratios=rows, squeeze=False)[:, 0]
-        if self._plot_class:
-            self._plot_class(parts[0].add_subplot()).update(view.plot)
-        if view.matrices:
-            axes = parts[-1].subplots(1, len(view.matrices), squeeze=False)[0]
+            numbers, plot = parts[0].subfigures(1, 2, width_ratios=[1, 2.1])
+            _draw_readout(numbers, self.readout, columns)
+            self._plot_class(plot.add_subplot()).update(view.plot)
+        else:
+            _draw_readout(parts[0], self.readout, columns)
+        if grid_rows:
+            axes = parts[1].subplots(grid_rows, per_row, squeeze=False).flat
             for ax, matrix in zip(axes, view.matrices):
                 _draw_matrix(ax, matrix)
+            for ax in list(axes):
+                ax.axis("off")
         plt.close(fig)
         return fig
 
 
-def _matrix_aspect(matrices: Sequence[Matrix]) -> float:
+def _matrix_grid(matrices: Sequence[Matrix], width: float) -> tuple[int, float]:
+    """How many matrices go in a row of the snapshot, and the height of all their rows: small
+    matrices (their values written in) get cells of at most 0.6 inch, four to a row."""
+    if not matrices:
+        return 0, 0.0
     rows, cols = matrices[0].values.shape
-    return min(1.0, rows / cols)
+    small = matrices[0].values.size <= MAX_ANNOTATED_CELLS
+    per_row = min(len(matrices), 4 if small else 2)
+    panel_width = width / per_row
+    if small:
+        height = rows * min(0.6, (panel_width - 0.3) / cols) + 0.5
+    else:  # one large matrix stays 6 inches wide at most
+        height = max(1.8, (min(panel_width, 6.0) - 1.0) * min(1.0, rows / cols) + 0.7)
+    return per_row, math.ceil(len(matrices) / per_row) * height
 
 
-def _draw_readout(subfigure, readout: dict) -> None:
-    ax = subfigure.add_subplot()
-    ax.axis("off")
+def _draw_readout(subfigure, readout: dict, columns: int = 1) -> None:
+    """The readout as aligned "label  value" lines, in ``columns`` columns."""
     lines = _readout_lines(readout)
-    width = max(len(label) for label, _ in lines)
-    text = "\n".join(f"{label:<{width}}  {value}" for label, value in lines)
-    ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=10)
+    per_column = math.ceil(len(lines) / columns)
+    for column, ax in enumerate(subfigure.subplots(1, columns, squeeze=False)[0]):
+        ax.axis("off")
+        part = lines[column * per_column : (column + 1) * per_column]
+        width = max(len(label) for label, _ in part)
+        text = "\n".join(f"{label:<{width}}  {value}" for label, value in part)
+        ax.text(0, 1, text, va="top", ha="left", family="monospace", fontsize=10)
 
 
 def _draw_matrix(ax, matrix: Matrix) -> None:
-    """The snapshot's heatmap of one matrix (helper's ``heatmap``) with lines between blocks."""
-    heatmap(ax, matrix.values, matrix.title, matrix.cmap, matrix.vmin, matrix.vmax, matrix.fmt)
-    rows, cols = matrix.values.shape
-    if matrix.block is not None:
-        block_rows, block_cols = matrix.block
-        ax.hlines(np.arange(block_rows, rows, block_rows) - 0.5, -0.5, cols - 0.5, color="white")
-        ax.vlines(np.arange(block_cols, cols, block_cols) - 0.5, -0.5, rows - 0.5, color="white")
+    """The snapshot's heatmap of one matrix, with the blocks that share a scale outlined."""
+    ids = None if matrix.block is None else block_ids(matrix.values.shape, matrix.block).numpy()
+    heatmap(ax, matrix.values, matrix.title, matrix.cmap, matrix.vmin, matrix.vmax, matrix.fmt, ids)
 
 
 STYLE = {"description_width": "initial"}

@@ -4,16 +4,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.collections import LineCollection
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.patches import Patch
 
 import helper
 from course.data import course_tensor, skewed_tensor
@@ -21,6 +19,7 @@ from course.plots import (
     BLUE,
     CLIPPED,
     DATA,
+    FP32,
     GRANULARITY_PANELS,
     GREEN,
     INTEGER,
@@ -35,10 +34,14 @@ from course.plots import (
     YELLOW,
     as_matrix,
     format_number,
+    granularity_block_ids,
+    is_light,
+    outline_blocks,
     plot_number_line,
     quantize_per_tensor,
+    text_colour,
 )
-from helper import Granularity, Mode
+from helper import Mode
 
 # Each block that shares a scale gets a colour of its own, cycling past eight blocks.
 _BLOCK_COLOURS = (ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILION, PURPLE, LIGHT_GREY)
@@ -103,34 +106,6 @@ def plot_levels_histogram(
     return fig
 
 
-def granularity_block_ids(
-    shape: Sequence[int],
-    granularity: Granularity,
-    dim: int | None = None,
-    group_size: int | None = None,
-) -> torch.Tensor:
-    """Which block (which scale) each value of a tensor of ``shape`` belongs to.
-
-    Returns an int64 tensor of ``shape`` whose entry is the index of the block holding that
-    value, blocks numbered in row-major order: all 0 per tensor, the row index per channel with
-    ``dim=0``, ``row * (n_cols // group_size) + col // group_size`` per group.
-    """
-    shape = tuple(shape)
-    if any(isinstance(size, bool) or not isinstance(size, int) or size <= 0 for size in shape):
-        raise ValueError(f"shape must hold positive ints, got {shape!r}")
-    block = helper.block_size_for(shape, granularity, dim=dim, group_size=group_size)
-    grid = [size // b for size, b in zip(shape, block)]
-    ids = torch.arange(math.prod(grid)).reshape([n for g in grid for n in (g, 1)])
-    return ids.expand([n for g, b in zip(grid, block) for n in (g, b)]).reshape(shape)
-
-
-def _text_colour(colour: str) -> str:
-    """Black on a light colour, white on a dark one (relative luminance)."""
-
-    red, green, blue = to_rgb(colour)
-    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.4 else "white"
-
-
 def _draw_blocks(ax, ids: np.ndarray, texts: np.ndarray | None, title: str) -> None:
     """Cells coloured by block id, with thick lines between blocks and optional cell texts."""
 
@@ -142,15 +117,10 @@ def _draw_blocks(ax, ids: np.ndarray, texts: np.ndarray | None, title: str) -> N
     ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
     ax.grid(which="minor", color="white", linewidth=1)
     ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    # Block boundaries: between horizontal neighbours (vertical lines) and vertical ones.
-    r, c = np.nonzero(ids[:, 1:] != ids[:, :-1])
-    vertical = [((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r, c)]
-    r, c = np.nonzero(ids[1:, :] != ids[:-1, :])
-    horizontal = [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r, c)]
-    ax.add_collection(LineCollection(vertical + horizontal, colors="black", linewidths=2.5))
+    outline_blocks(ax, ids)
     if texts is not None:
         for (row, col), text in np.ndenumerate(texts):
-            colour = _text_colour(_BLOCK_COLOURS[colour_index[row, col]])
+            colour = text_colour(_BLOCK_COLOURS[colour_index[row, col]])
             ax.text(col, row, text, ha="center", va="center", fontsize=9, color=colour)
     ax.set_title(title, fontsize=10)
 
@@ -189,14 +159,16 @@ def plot_granularity_blocks(
         raise ValueError(f"panels must be names from {list(GRANULARITY_PANELS)}, got {panels!r}")
     rows, cols = shape
     width = min(4.2, max(3.6, 0.5 * cols + 0.8))
+    per_row = min(2, len(panels))
+    grid_rows = -(-len(panels) // per_row)
     fig, axes = plt.subplots(
-        1,
-        len(panels),
-        figsize=(len(panels) * width, width * rows / cols + 1.0),
+        grid_rows,
+        per_row,
+        figsize=(per_row * width, grid_rows * (width * rows / cols + 0.5) + 0.4),
         layout="constrained",
         squeeze=False,
     )
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes.flat, panels):
         granularity, dim = GRANULARITY_PANELS[panel]
         ids = granularity_block_ids(shape, granularity, dim=dim, group_size=group_size).numpy()
         if values is not None and values.size <= MAX_ANNOTATED_CELLS:
@@ -223,7 +195,7 @@ def plot_broadcasting(tensor: torch.Tensor, scales: Sequence[torch.Tensor]):
     matrix = tensor.to(torch.float64)
     rows, cols = matrix.shape
     fig, axes = plt.subplots(
-        len(scales), 4, figsize=(11, 2.9 * len(scales)), layout="constrained", squeeze=False
+        len(scales), 4, figsize=(9.6, 2.6 * len(scales)), layout="constrained", squeeze=False
     )
     for row_axes, scale in zip(axes, scales):
         if not isinstance(scale, torch.Tensor) or scale.dim() != 2:
@@ -252,8 +224,10 @@ def plot_broadcasting(tensor: torch.Tensor, scales: Sequence[torch.Tensor]):
 def _draw_values(ax, values: np.ndarray, title: str, faded: np.ndarray | None) -> None:
     """A small annotated grid; NaN cells stay empty, ``faded`` cells are drawn lighter."""
     finite = values[np.isfinite(values)]
-    image = np.ma.masked_invalid(values)
-    ax.imshow(image, cmap="viridis", vmin=finite.min(), vmax=finite.max() + 1e-12)
+    image = ax.imshow(
+        np.ma.masked_invalid(values), cmap="viridis", vmin=finite.min(), vmax=finite.max() + 1e-12
+    )
+    light = is_light(image.cmap(image.norm(values)))
     if faded is not None:
         ax.imshow(np.where(faded, 1.0, np.nan), cmap="gray", vmin=0, vmax=1, alpha=0.55)
     rows, cols = values.shape
@@ -261,12 +235,18 @@ def _draw_values(ax, values: np.ndarray, title: str, faded: np.ndarray | None) -
     ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    middle = (finite.min() + finite.max()) / 2
     for (row, col), value in np.ndenumerate(values):
         if np.isfinite(value):
-            light = faded is not None and faded[row, col]
-            colour = "black" if light or value > middle else "white"
-            ax.text(col, row, format(value, ".3g"), ha="center", va="center", color=colour)
+            black = light[row, col] or (faded is not None and faded[row, col])
+            ax.text(
+                col,
+                row,
+                format(value, ".3g"),
+                ha="center",
+                va="center",
+                fontsize=10,
+                color="black" if black else "white",
+            )
     ax.set_title(title, fontsize=10)
 
 
@@ -285,7 +265,7 @@ def plot_group_reshape(shape: Sequence[int] = (2, 6), group_size: int = 3):
     fig, axes = plt.subplots(
         1,
         3,
-        figsize=(11, 0.45 * n_groups + 1.6),
+        figsize=(9.6, 0.45 * n_groups + 1.8),
         layout="constrained",
         width_ratios=(shape[1], group_size + 1, 2),
     )
@@ -349,20 +329,52 @@ def plot_bits_per_weight(
     return fig
 
 
-def _box(ax, x: float, y: float, text: str, colour: str) -> None:
-    ax.text(
-        x,
-        y,
-        text,
-        ha="center",
-        va="center",
-        fontsize=10,
-        bbox={"boxstyle": "round,pad=0.5", "facecolor": colour, "edgecolor": "black"},
-    )
-
-
-def _arrow(ax, start: tuple[float, float], end: tuple[float, float]) -> None:
-    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "linewidth": 1.5})
+def _diagram(
+    ax, boxes: dict[str, tuple], arrows: Sequence[tuple[str, str]], legend: str | None
+) -> None:
+    """Boxes of text, ``name: (x, y, text, colour)`` in axes coordinates, joined by arrows
+    ``(from, to)`` that run from edge to edge whatever the figure's size. A box's colour says
+    what kind of number it holds or makes: ``INTEGER`` or ``FP32`` (floating point); a legend
+    saying so goes at ``legend`` (a matplotlib location), if given."""
+    ax.axis("off")
+    artists = {
+        name: ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=10,
+            transform=ax.transAxes,
+            bbox={"boxstyle": "round,pad=0.45", "fc": to_rgba(colour, 0.3), "ec": LINE_GREY},
+        )
+        for name, (x, y, text, colour) in boxes.items()
+    }
+    for start, end in arrows:
+        ax.annotate(
+            "",
+            xy=(0.5, 0.5),
+            xycoords=artists[end],
+            xytext=(0.5, 0.5),
+            textcoords=artists[start],
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": LINE_GREY,
+                "patchA": artists[start].get_bbox_patch(),
+                "patchB": artists[end].get_bbox_patch(),
+                "shrinkA": 2,
+                "shrinkB": 2,
+            },
+        )
+    if legend:
+        ax.legend(
+            handles=[
+                Patch(facecolor=to_rgba(INTEGER, 0.3), edgecolor=LINE_GREY, label="integers"),
+                Patch(facecolor=to_rgba(FP32, 0.3), edgecolor=LINE_GREY, label="floating point"),
+            ],
+            loc=legend,
+            fontsize=10,
+        )
 
 
 def figure_l2a_number_line():
@@ -471,45 +483,32 @@ def figure_l3d_bits_per_weight():
 
 def figure_l3e_inference_modes():
     """L3-E: what W8A32 and W8A8 store and compute in, as two pipelines."""
-
-    integer, floating = YELLOW, SKY_BLUE
-    fig, ax = plt.subplots(figsize=(12, 5), layout="constrained")
-    ax.set_xlim(0, 12)
-    ax.set_ylim(-0.7, 6.2)
-    ax.axis("off")
-    ax.text(0.1, 5.9, "W8A32: int8 weights, float32 activations", fontsize=12, weight="bold")
-    _box(ax, 1.3, 4.9, "weights $q_w$\n(int8, stored)", integer)
-    _box(ax, 4.2, 4.9, "dequantize\n$W = s_w\\,(q_w - z_w)$", floating)
-    _box(ax, 4.2, 3.5, "input $x$\n(float32)", floating)
-    _box(ax, 7.3, 4.2, "float matmul\n$y = x\\,W^T$", floating)
-    _box(ax, 10.4, 4.2, "output $y$\n(float32)", floating)
-    for start, end in (
-        ((2.3, 4.9), (3.0, 4.9)),
-        ((5.45, 4.75), (6.35, 4.35)),
-        ((4.95, 3.55), (6.35, 4.05)),
-        ((8.3, 4.2), (9.6, 4.2)),
-    ):
-        _arrow(ax, start, end)
-    ax.text(0.1, 2.5, "W8A8: int8 weights, int8 activations", fontsize=12, weight="bold")
-    _box(ax, 1.3, 1.5, "weights $q_w$\n(int8, stored)", integer)
-    _box(ax, 1.3, 0.0, "input $q_x$\n(int8, quantized)", integer)
-    _box(ax, 4.4, 0.75, "integer matmul\nint32 accumulator acc", integer)
-    _box(ax, 7.6, 0.75, "rescale\n$y = s_x\\,s_w\\,\\mathrm{acc}$", floating)
-    _box(ax, 10.4, 0.75, "output $y$\n(float32)", floating)
-    for start, end in (
-        ((2.3, 1.4), (3.1, 0.95)),
-        ((2.45, 0.1), (3.1, 0.55)),
-        ((5.75, 0.75), (6.6, 0.75)),
-        ((8.6, 0.75), (9.6, 0.75)),
-    ):
-        _arrow(ax, start, end)
-    ax.legend(
-        handles=[
-            Patch(facecolor=integer, edgecolor="black", label="integer"),
-            Patch(facecolor=floating, edgecolor="black", label="floating point"),
-        ],
-        loc="upper right",
-        fontsize=10,
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.2), layout="constrained")
+    top.set_title("W8A32: int8 weights, float32 activations", loc="left", weight="bold")
+    _diagram(
+        top,
+        {
+            "q_w": (0.09, 0.72, "weights $q_w$\n(int8, stored)", INTEGER),
+            "W": (0.34, 0.72, "dequantize\n$W = s_w\\,(q_w - z_w)$", FP32),
+            "x": (0.34, 0.2, "input $x$\n(float32)", FP32),
+            "mm": (0.63, 0.46, "float matmul\n$y = x\\,W^{\\mathsf{T}}$", FP32),
+            "y": (0.9, 0.46, "output $y$\n(float32)", FP32),
+        },
+        [("q_w", "W"), ("W", "mm"), ("x", "mm"), ("mm", "y")],
+        legend="upper right",
+    )
+    bottom.set_title("W8A8: int8 weights, int8 activations", loc="left", weight="bold")
+    _diagram(
+        bottom,
+        {
+            "q_w": (0.09, 0.75, "weights $q_w$\n(int8, stored)", INTEGER),
+            "q_x": (0.09, 0.2, "input $q_x$\n(int8, symmetric)", INTEGER),
+            "mm": (0.38, 0.46, "integer matmul\nsummed in int32: acc", INTEGER),
+            "y": (0.66, 0.46, "rescale\n$y = s_x\\,s_w\\,\\mathrm{acc}$", FP32),
+            "out": (0.9, 0.46, "output $y$\n(float32)", FP32),
+        },
+        [("q_w", "mm"), ("q_x", "mm"), ("mm", "y"), ("y", "out")],
+        legend=None,
     )
     plt.close(fig)
     return fig
@@ -532,7 +531,7 @@ def figure_l4_bit_packing():
                 plt.Rectangle((x, 0), 1, 1, facecolor=SERIES[owner], alpha=0.55, ec="black")
             )
             ax.text(x + 0.5, 0.5, str(byte >> bit & 1), ha="center", va="center", fontsize=14)
-            ax.text(x + 0.5, 1.12, f"bit {bit}", ha="center", va="bottom", fontsize=8)
+            ax.text(x + 0.5, 1.12, f"bit {bit}", ha="center", va="bottom", fontsize=9)
         for index, value in enumerate(values.tolist()):
             centre = 8 - (index + 0.5) * bits
             ax.text(centre, -0.3, f"v{index} = {value}", ha="center", va="top", fontsize=10)
@@ -552,64 +551,32 @@ def figure_l4_bit_packing():
 
 def figure_l4_w8a8_pipeline():
     """L4 W8A8: the integer path of a linear layer, from float input to float output."""
-
-    fig, ax = plt.subplots(figsize=(11, 4.4), layout="constrained")
-    width, height = 0.16, 0.24
-    boxes = {  # name: (centre x, centre y, text, colour)
-        "x": (0.07, 0.75, "x\n(float32)", 0),
-        "qx": (0.27, 0.75, "quantize (each input):\nasymmetric, per tensor\nq_x int8, s_x, z_x", 1),
-        "mm": (0.5, 0.75, "int8 \u00d7 int8 products,\nsummed in int32:\nq_x q_w\u1d40", 2),
-        "y": (0.9, 0.75, "one rescale:\ny = s_x s_w \u00b7 acc\n(float32)", 3),
-        "w": (0.07, 0.22, "W\n(float32)", 0),
-        "qw": (0.27, 0.22, "quantize once:\nsymmetric, per channel\nq_w int8, s_w", 1),
-        "sum": (0.5, 0.22, "precompute once:\nrow sums \u03a3\u2096 q_w[:, k]\n(int32)", 2),
-        "sub": (0.71, 0.75, "acc =\nq_x q_w\u1d40 \u2212\nz_x \u00b7 row sums", 2),
+    fig, ax = plt.subplots(figsize=(10, 4.4), layout="constrained")
+    ax.set_title("W8A8: integer arithmetic inside, one floating-point rescale at the end")
+    product = r"$q_x\,q_w^{\mathsf{T}}$"
+    texts = {
+        "x": "$x$\n(float32)",
+        "q_x": "quantize each input:\nasymmetric, per tensor\n$q_x$ int8, $s_x$, $z_x$",
+        "mm": f"int8 \u00d7 int8 products,\nsummed in int32:\n{product}",
+        "acc": f"acc = {product}\n" + r"$-\ z_x \cdot$ row sums",
+        "y": "one rescale:\n" + r"$y = s_x\,s_w\,$acc" + "\n(float32)",
+        "w": "$W$\n(float32)",
+        "q_w": "quantize once:\nsymmetric, per channel\n$q_w$ int8, $s_w$",
+        "sums": "precompute once:\nrow sums " + r"$\sum_k q_w[:, k]$" + "\n(int32)",
     }
-    for name, (x, y, text, colour) in boxes.items():
-        w = 0.1 if name in ("x", "w") else 0.11 if name == "sub" else width
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - w / 2, y - height / 2),
-                w,
-                height,
-                boxstyle="round,pad=0.01",
-                fc=SERIES[colour],
-                alpha=0.35,
-                ec=LINE_GREY,
-            )
-        )
-        ax.text(x, y, text, ha="center", va="center", fontsize=9.5)
-
-    def edge(name: str, side: str) -> tuple[float, float]:
-        x, y = boxes[name][:2]
-        w = 0.1 if name in ("x", "w") else 0.11 if name == "sub" else width
-        offsets = {"left": (-w / 2 - 0.01, 0), "right": (w / 2 + 0.01, 0)}
-        offsets |= {"top": (0, height / 2 + 0.01), "bottom": (0, -height / 2 - 0.01)}
-        return x + offsets[side][0], y + offsets[side][1]
-
-    arrows = (
-        ("x", "right", "qx", "left"),
-        ("qx", "right", "mm", "left"),
-        ("mm", "right", "sub", "left"),
-        ("sub", "right", "y", "left"),
-        ("w", "right", "qw", "left"),
-        ("qw", "right", "sum", "left"),
-        ("qw", "top", "mm", "bottom"),
-        ("sum", "right", "sub", "bottom"),
-    )
-    for start, start_side, end, end_side in arrows:
-        ax.annotate(
-            "",
-            xy=edge(end, end_side),
-            xytext=edge(start, start_side),
-            arrowprops={"arrowstyle": "-|>", "color": LINE_GREY, "shrinkA": 0, "shrinkB": 0},
-        )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    ax.set_title(
-        "W8A8: integer arithmetic inside, one floating-point rescale at the end\n"
-        "(blue: float in, orange: quantize, green: integers, purple: float out)"
-    )
+    places = {
+        "x": (0.05, 0.78, FP32),
+        "q_x": (0.24, 0.78, INTEGER),
+        "mm": (0.48, 0.78, INTEGER),
+        "acc": (0.7, 0.78, INTEGER),
+        "y": (0.91, 0.78, FP32),
+        "w": (0.05, 0.2, FP32),
+        "q_w": (0.24, 0.2, INTEGER),
+        "sums": (0.48, 0.2, INTEGER),
+    }
+    arrows = [("x", "q_x"), ("q_x", "mm"), ("mm", "acc"), ("acc", "y"), ("w", "q_w")]
+    arrows += [("q_w", "sums"), ("q_w", "mm"), ("sums", "acc")]
+    boxes = {name: (x, y, texts[name], colour) for name, (x, y, colour) in places.items()}
+    _diagram(ax, boxes, arrows, legend="lower right")
     plt.close(fig)
     return fig

@@ -11,7 +11,18 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
-from course.plots import BLUE, DARK_GREEN, GREEN, GREY, ORANGE, VERMILION, format_number
+from course.plots import (
+    BLUE,
+    CLIPPED,
+    DARK_GREEN,
+    GREEN,
+    GREY,
+    INTEGER,
+    ORANGE,
+    W8A8,
+    W8A32,
+    format_number,
+)
 
 
 class Plot:
@@ -27,6 +38,7 @@ class Plot:
 
     def __init__(self, ax) -> None:
         self.ax = ax
+        ax.tick_params(labelsize=9)
 
     def update(self, data) -> None:
         raise NotImplementedError
@@ -64,11 +76,11 @@ class NumberLine(Plot):
                 lambda x: self.scale * (x - self.zero_point),
                 lambda r: r / self.scale + self.zero_point,
             ),
-        ).set_xlabel("real value r", fontsize=9)
-        ax.set_xlabel("integer q", fontsize=9)
+        ).set_xlabel("real value r", fontsize=10)
+        ax.set_xlabel("integer q", fontsize=10)
         ax.set_ylim(-0.6, 2.1)
         ax.set_yticks([])
-        ax.legend(loc="upper center", ncols=3, fontsize=8, frameon=False)
+        ax.legend(loc="upper center", ncols=3, fontsize=9, frameon=False)
         for side in ("left", "right"):
             ax.spines[side].set_visible(False)
 
@@ -112,17 +124,18 @@ class LevelHistogram(Plot):
         )
         self.histogram = ax.stairs([0], [0, 1], fill=True, color=BLUE, alpha=0.35)
         ax.set_xlabel(
-            "real value r (vertical lines: the levels s (q \N{MINUS SIGN} z))", fontsize=9
+            "real value r (vertical lines: the levels s (q \N{MINUS SIGN} z))", fontsize=10
         )
-        ax.set_ylabel("count", fontsize=9)
+        ax.set_ylabel("count", fontsize=10)
         ax.legend(
             handles=[
-                Line2D([], [], color=BLUE, label="level used"),
+                Line2D([], [], color=INTEGER, label="level used"),
                 Line2D([], [], color=GREY, label="inside the data, unused"),
-                Line2D([], [], color=VERMILION, label="outside the data (wasted)"),
+                Line2D([], [], color=CLIPPED, label="outside the data (wasted)"),
             ],
-            loc="upper right",
-            fontsize=8,
+            loc="upper left",
+            framealpha=1.0,
+            fontsize=9,
         )
 
     def update(self, data: dict) -> None:
@@ -130,12 +143,12 @@ class LevelHistogram(Plot):
         self.histogram.set_data(counts, edges)
         at = data["level_values"]
         self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
-        colours = np.where(data["used"], BLUE, GREY)
-        self.levels.set_colors(np.where(data["inside"], colours, VERMILION))
+        colours = np.where(data["used"], INTEGER, GREY)
+        self.levels.set_colors(np.where(data["inside"], colours, CLIPPED))
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
         pad = 0.03 * (high - low or 1.0)
         self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_ylim(0, 1.25 * max(counts.max(), 1))
+        self.ax.set_ylim(0, 1.3 * max(counts.max(), 1))
         self.ax.set_title(data["title"], fontsize=10)
 
 
@@ -145,10 +158,10 @@ class OutputScatter(Plot):
     def __init__(self, ax) -> None:
         super().__init__(ax)
         (self.diagonal,) = ax.plot([], [], color=GREY, lw=1, label="equal outputs")
-        (self.points,) = ax.plot([], [], "o", color=BLUE, ms=4, label="outputs")
-        ax.set_xlabel("fp32 layer output", fontsize=9)
-        ax.set_ylabel("quantized-weight output", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
+        (self.points,) = ax.plot([], [], "o", color=W8A32, ms=4, label="outputs")
+        ax.set_xlabel("fp32 layer output", fontsize=10)
+        ax.set_ylabel("quantized-weight output", fontsize=10)
+        ax.legend(loc="upper left", fontsize=9)
 
     def update(self, data: dict) -> None:
         reference, quantized = data["reference"], data["quantized"]
@@ -168,11 +181,11 @@ class W8A8Errors(Plot):
     def __init__(self, ax) -> None:
         super().__init__(ax)
         ax.axhline(0.0, color=GREY, lw=1)
-        (self.w8a8,) = ax.plot([], [], "o", color=BLUE, ms=3, label="W8A8")
-        (self.w8a32,) = ax.plot([], [], "o", color=ORANGE, ms=3, label="W8A32")
-        ax.set_xlabel("fp32 layer output y", fontsize=9)
-        ax.set_ylabel("error y' \N{MINUS SIGN} y", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
+        (self.w8a8,) = ax.plot([], [], "o", color=W8A8, ms=3, label="W8A8")
+        (self.w8a32,) = ax.plot([], [], "o", color=W8A32, ms=3, label="W8A32")
+        ax.set_xlabel("fp32 layer output y", fontsize=10)
+        ax.set_ylabel("error y' \N{MINUS SIGN} y", fontsize=10)
+        ax.legend(loc="upper left", fontsize=9)
 
     def update(self, data: dict) -> None:
         reference = data["fp32"]
@@ -198,8 +211,8 @@ class StorageBars(Plot):
         self.weights = ax.barh([0, 1], [0, 0], color=BLUE, label="weights")
         self.scales = ax.barh([0, 1], [0, 0], color=ORANGE, label="scales")
         ax.set_yticks([0, 1], ["fp32", "quantized"])
-        ax.set_xlabel("bytes", fontsize=9)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.set_xlabel("bytes", fontsize=10)
+        ax.legend(loc="lower right", fontsize=9)
 
     def update(self, data: dict) -> None:
         for bar, value, left in zip(self.weights, data["weight_bytes"], (0, 0)):

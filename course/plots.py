@@ -11,6 +11,8 @@ from typing import NamedTuple
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
 
 import helper
@@ -31,6 +33,9 @@ DATA, WINDOW, CLIPPED, INTEGER = BLUE, ORANGE, VERMILION, GREEN
 # quantized weights with float activations (W8A32, or any weight-only quantized model); weights
 # and activations quantized (W8A8); an error (like the data lost to clamping); torchao's results.
 FP32, W8A32, W8A8, ERROR, TORCHAO = BLUE, ORANGE, PURPLE, VERMILION, SKY_BLUE
+# The same, by the names the lessons give their results; and the granularities.
+ROLE_COLOURS = {"fp32": FP32, "W8A32": W8A32, "W8A8": W8A8, "torchao": TORCHAO}
+PER_TENSOR, PER_CHANNEL, PER_GROUP = VERMILION, SKY_BLUE, GREEN
 
 # Tensors with at most this many values get their numbers written in the cells.
 MAX_ANNOTATED_CELLS = 64
@@ -54,8 +59,67 @@ def as_matrix(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
     return array.reshape(1, -1) if array.ndim < 2 else array.reshape(-1, array.shape[-1])
 
 
-def heatmap(ax, matrix: np.ndarray, title: str, cmap: str, vmin: float, vmax: float, fmt: str):
-    """One annotated (small) or colour-barred (large) heatmap on ``ax``."""
+def is_light(rgb: np.ndarray) -> np.ndarray:
+    """Whether each colour (RGB in [0, 1], shape (..., 3) or more) is light, so that text on it
+    is black rather than white: its luma 0.299 R + 0.587 G + 0.114 B is above one half."""
+    return np.asarray(rgb, dtype=float)[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
+
+
+def text_colour(colour) -> str:
+    """Black on a light colour, white on a dark one (``is_light``)."""
+    return "black" if is_light(to_rgb(colour)) else "white"
+
+
+def granularity_block_ids(
+    shape: Sequence[int],
+    granularity: helper.Granularity,
+    dim: int | None = None,
+    group_size: int | None = None,
+) -> torch.Tensor:
+    """Which block (which scale) each value of a tensor of ``shape`` belongs to.
+
+    Returns an int64 tensor of ``shape`` whose entry is the index of the block holding that
+    value, blocks numbered in row-major order: all 0 per tensor, the row index per channel with
+    ``dim=0``, ``row * (n_cols // group_size) + col // group_size`` per group.
+    """
+    shape = tuple(shape)
+    if any(isinstance(size, bool) or not isinstance(size, int) or size <= 0 for size in shape):
+        raise ValueError(f"shape must hold positive ints, got {shape!r}")
+    block = helper.block_size_for(shape, granularity, dim=dim, group_size=group_size)
+    return block_ids(shape, block)
+
+
+def block_ids(shape: Sequence[int], block_size: Sequence[int]) -> torch.Tensor:
+    """The index of the block of ``block_size`` values that holds each value of ``shape``."""
+    grid = [size // b for size, b in zip(shape, block_size)]
+    ids = torch.arange(math.prod(grid)).reshape([n for g in grid for n in (g, 1)])
+    return ids.expand([n for g, b in zip(grid, block_size) for n in (g, b)]).reshape(tuple(shape))
+
+
+def outline_blocks(ax, ids: np.ndarray, colour: str = "black", width: float = 2.5) -> None:
+    """Thick lines between neighbouring cells of a 2-D map that belong to different blocks."""
+    rows, cols = np.nonzero(ids[:, 1:] != ids[:, :-1])
+    vertical = [((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(rows, cols)]
+    rows, cols = np.nonzero(ids[1:, :] != ids[:-1, :])
+    horizontal = [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(rows, cols)]
+    ax.add_collection(LineCollection(vertical + horizontal, colors=colour, linewidths=width))
+
+
+def heatmap(
+    ax,
+    matrix: np.ndarray,
+    title: str,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    fmt: str = ".4g",
+    ids: np.ndarray | None = None,
+):
+    """One heatmap on ``ax``: small matrices get their values written in the cells, large ones
+    a colour bar; ``ids`` (one block id per cell, as ``block_ids`` gives) outlines the blocks
+    of values that share a scale."""
+    vmin = matrix.min() if vmin is None else vmin
+    vmax = matrix.max() if vmax is None else vmax
     image = ax.imshow(
         matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
     )
@@ -63,19 +127,22 @@ def heatmap(ax, matrix: np.ndarray, title: str, cmap: str, vmin: float, vmax: fl
     ax.set_xticks([])
     ax.set_yticks([])
     if matrix.size <= MAX_ANNOTATED_CELLS:
-        middle = (vmin + vmax) / 2
+        light = is_light(image.cmap(image.norm(matrix)))
         for (row, col), value in np.ndenumerate(matrix):
+            text = format(value, fmt)
             ax.text(
                 col,
                 row,
-                format(value, fmt),
+                text,
                 ha="center",
                 va="center",
-                fontsize=8,
-                color="black" if value > middle else "white",
+                fontsize=9,
+                color="black" if light[row, col] else "white",
             )
     else:
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if ids is not None and ids.shape == matrix.shape:
+        outline_blocks(ax, ids, "white")
     return image
 
 
@@ -85,14 +152,16 @@ def plot_quantization_errors(
     dequantized_tensor: torch.Tensor,
     dtype: torch.dtype = torch.int8,
     n_bits: int = 8,
+    block_size: Sequence[int] | None = None,
 ):
-    """Original, quantized, dequantized and |original - dequantized|, side by side.
+    """Original, quantized, dequantized and |original - dequantized|, in a 2 x 2 grid.
 
     Small tensors have their values written in the cells; large ones get a colour bar instead.
     The quantized panel's colours span the range of ``dtype``, narrowed to ``n_bits`` when the
-    values use fewer bits than their container. Returns the matplotlib ``Figure``.
+    values use fewer bits than their container. With ``block_size`` (``helper.block_size_for``
+    of a 2-D tensor), white lines outline the blocks of values that share a scale. Returns the
+    matplotlib ``Figure``.
     """
-
     original, dequantized = as_matrix(original_tensor), as_matrix(dequantized_tensor)
     quantized = as_matrix(quantized_tensor)
     if not original.shape == quantized.shape == dequantized.shape:
@@ -100,32 +169,35 @@ def plot_quantization_errors(
             f"the three tensors must have one shape, got {tuple(original_tensor.shape)}, "
             f"{tuple(quantized_tensor.shape)} and {tuple(dequantized_tensor.shape)}"
         )
+    ids = None
+    if block_size is not None:
+        ids = block_ids(tuple(original_tensor.shape), block_size).reshape(original.shape).numpy()
     q_min, q_max = helper.q_range(dtype)
     if n_bits < helper.dtype_bits(dtype):
         q_min, q_max = helper.q_range(helper.integer_dtype(n_bits, signed=q_min < 0))
     error = np.abs(original - dequantized)
     low, high = min(original.min(), dequantized.min()), max(original.max(), dequantized.max())
-    width = max(3.0, min(4.5, 0.9 * original.shape[1] + 1))
+    rows, cols = original.shape
+    width = max(3.2, min(4.6, 0.8 * cols + 1.2))
     fig, axes = plt.subplots(
-        1,
-        4,
-        figsize=(4 * width, width * original.shape[0] / original.shape[1] + 0.8),
-        layout="constrained",
+        2, 2, figsize=(2 * width, 2 * (width * min(rows / cols, 1.2) + 0.5)), layout="constrained"
     )
-    heatmap(axes[0], original, "Original tensor", "viridis", low, high, ".4g")
-    heatmap(
-        axes[1],
-        quantized,
-        f"Quantized tensor ({str(dtype).removeprefix('torch.')})",
-        "viridis",
-        q_min,
-        q_max,
-        ".0f",
+    name = str(dtype).removeprefix("torch.")
+    panels = (
+        (original, "Original tensor r", "viridis", low, high, ".4g"),
+        (quantized, f"Quantized tensor q ({name})", "viridis", q_min, q_max, ".0f"),
+        (
+            dequantized,
+            "Dequantized tensor r' = s (q \N{MINUS SIGN} z)",
+            "viridis",
+            low,
+            high,
+            ".4g",
+        ),
+        (error, "Error |r \N{MINUS SIGN} r'|", "cividis", 0, max(error.max(), 1e-12), ".3g"),
     )
-    heatmap(axes[2], dequantized, "Dequantized tensor", "viridis", low, high, ".4g")
-    heatmap(
-        axes[3], error, "Quantization error |r - r'|", "cividis", 0, max(error.max(), 1e-12), ".3g"
-    )
+    for ax, (matrix, title, cmap, vmin, vmax, fmt) in zip(axes.flat, panels):
+        heatmap(ax, matrix, title, cmap, vmin, vmax, fmt, ids)
     plt.close(fig)
     return fig
 
@@ -452,7 +524,7 @@ def plot_layer_outputs(
     reference = reference_output.detach().double().flatten().numpy()
     quantized = quantized_output.detach().double().flatten().numpy()
     index = np.arange(reference.size)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     left.bar(index - 0.2, reference, 0.4, color=BLUE, label=names[0])
     left.bar(index + 0.2, quantized, 0.4, color=ORANGE, label=names[1])
     left.axhline(0, color="black", linewidth=0.8)
@@ -478,10 +550,11 @@ def plot_output_errors(reference: torch.Tensor, outputs: dict[str, torch.Tensor]
 
     y = reference.detach().double().flatten().numpy()
     errors = {name: out.detach().double().flatten().numpy() - y for name, out in outputs.items()}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     top = max(float(np.abs(e).max()) for e in errors.values()) * 1.05 or 1.0
     bins = np.linspace(-top, top, 61)
-    for (name, error), colour in zip(errors.items(), SERIES):
+    for (name, error), other in zip(errors.items(), SERIES):
+        colour = ROLE_COLOURS.get(name, other)
         mse = float(np.mean(error**2))
         left.plot(y, error, "o", ms=2, alpha=0.5, color=colour, label=f"{name} (MSE {mse:.2e})")
         right.hist(error, bins=bins, histtype="step", lw=1.5, color=colour, label=name)
@@ -524,7 +597,7 @@ def plot_storage(rows: Sequence[dict]):
     ax.set(xlabel="group size (values sharing one scale)", ylabel="bits per weight (measured)")
     ax.set_title("Real storage of packed weights plus their scales (x: the formula)", fontsize=11)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     plt.close(fig)
     return fig
 
@@ -532,7 +605,9 @@ def plot_storage(rows: Sequence[dict]):
 def plot_digits(images: torch.Tensor, titles: Sequence[str], suptitle: str = ""):
     """8x8 digit images (rows of 64 pixels) side by side, each with its title."""
 
-    fig, axes = plt.subplots(1, len(images), figsize=(1.1 * len(images), 1.6), layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(images), figsize=(0.95 * len(images), 1.5), layout="constrained"
+    )
     for ax, image, title in zip(np.atleast_1d(axes), images, titles):
         ax.imshow(image.reshape(8, 8).numpy(), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
@@ -545,32 +620,35 @@ def plot_digits(images: torch.Tensor, titles: Sequence[str], suptitle: str = "")
 
 def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_bytes: int):
     """Test accuracy against real model bytes, one point per setting (rows: dicts with
-    ``bits``, ``granularity``, ``accuracy`` and ``bytes``), the fp32 model as a star. Hollow
-    markers, so that settings of the same size (3 and 8 bits in int8) both show."""
-
+    ``bits``, ``granularity``, ``accuracy`` and ``bytes``): the colour is the granularity, the
+    marker the number of bits; the fp32 model is a star. Hollow markers, so that settings of
+    the same size (3 and 8 bits in int8) both show."""
     fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")
-    markers = {"per-tensor": "s", "per-channel": "o", "per-group": "^"}
-    colours = dict(zip(sorted({row["bits"] for row in results}, reverse=True), SERIES))
+    colours = {"per-tensor": PER_TENSOR, "per-channel": PER_CHANNEL, "per-group": PER_GROUP}
+    bit_widths = sorted({row["bits"] for row in results}, reverse=True)
+    markers = dict(zip(bit_widths, "osD^vp"))
     for row in results:
         ax.plot(
             row["bytes"] / 1024,
             100 * row["accuracy"],
-            markers[row["granularity"]],
-            color=colours[row["bits"]],
+            markers[row["bits"]],
+            color=colours[row["granularity"]],
             mfc="none",
             mew=2,
             ms=9,
         )
-    ax.plot(fp32_bytes / 1024, 100 * fp32_accuracy, "*", color="black", ms=14)
+    ax.plot(fp32_bytes / 1024, 100 * fp32_accuracy, "*", color=FP32, ms=14)
     ax.annotate("fp32", (fp32_bytes / 1024, 100 * fp32_accuracy), (6, -14), "data", "offset points")
     handles = [
-        plt.Line2D([], [], ls="", marker="o", color=colour, label=f"{bits} bits")
-        for bits, colour in colours.items()
+        plt.Line2D([], [], ls="", marker="o", mfc="none", mew=2, color=colour, label=name)
+        for name, colour in colours.items()
     ] + [
-        plt.Line2D([], [], ls="", marker=marker, color=DARK_GREY, label=name)
-        for name, marker in markers.items()
+        plt.Line2D(
+            [], [], ls="", marker=marker, mfc="none", mew=2, color=DARK_GREY, label=f"{bits} bits"
+        )
+        for bits, marker in markers.items()
     ]
-    ax.legend(handles=handles, fontsize=8, ncol=2, loc="lower right")
+    ax.legend(handles=handles, fontsize=9, ncol=2, loc="lower right")
     ax.set_xscale("log")
     smallest = min(row["bytes"] for row in results) / 1024
     ticks = [2**p for p in range(-4, 20) if smallest / 2 < 2**p < 2 * fp32_bytes / 1024]

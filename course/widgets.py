@@ -333,7 +333,7 @@ def explore_quantized_linear(
         error = np.abs(y - y_q)
         low, high = min(y.min(), y_q.min()), max(y.max(), y_q.max())
         matrices = [
-            Matrix("fp32 output y = x W^T", y, low, high, ".2f"),
+            Matrix("fp32 output y = x W\u1d40", y, low, high, ".2f"),
             Matrix("output with quantized W, y'", y_q, low, high, ".2f"),
             Matrix(
                 "error |y \N{MINUS SIGN} y'|", error, 0.0, max(error.max(), 1e-12), ".3f", "cividis"

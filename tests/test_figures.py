@@ -10,7 +10,6 @@ import pytest
 import torch
 from conftest import ROOT
 
-import helper
 from course import data, figures
 
 
@@ -63,52 +62,6 @@ def test_clamped_zero_point_figure_contrasts_the_course_and_the_fix():
     assert len(titles) == 2
     assert titles[0].startswith("The course") and "lost" in titles[0]
     assert titles[1].startswith("helper")
-
-
-def test_block_ids_per_tensor_is_one_block():
-    assert torch.equal(
-        figures.granularity_block_ids((3, 4), "per-tensor"), torch.zeros(3, 4).long()
-    )
-
-
-def test_block_ids_per_channel_rows_and_columns():
-    rows = figures.granularity_block_ids((3, 4), "per-channel", dim=0)
-    columns = figures.granularity_block_ids((3, 4), "per-channel", dim=1)
-    assert torch.equal(rows, torch.arange(3).view(3, 1).expand(3, 4))
-    assert torch.equal(columns, torch.arange(4).view(1, 4).expand(3, 4))
-    assert torch.equal(figures.granularity_block_ids((3, 4), "per-channel", dim=-1), columns)
-
-
-def test_block_ids_per_group_number_groups_row_by_row():
-    ids = figures.granularity_block_ids((2, 6), "per-group", group_size=3)
-    assert ids.tolist() == [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3, 3, 3]]
-
-
-def test_block_ids_match_the_scales_of_quantize_blocks():
-    """Values with one block id share one scale in helper's quantizer (3-D, per group)."""
-    torch.manual_seed(0)
-    tensor = torch.randn(2, 3, 8)
-    ids = figures.granularity_block_ids(tensor.shape, "per-group", group_size=4)
-    _, scale = helper.linear_q_symmetric_per_group(tensor, 4)
-    assert ids.max().item() + 1 == scale.numel()
-    spread = scale.flatten()[ids]
-    expected = tensor.abs().view(-1, 4).amax(dim=1).repeat_interleave(4).view(tensor.shape) / 127
-    assert torch.allclose(spread, expected)
-
-
-@pytest.mark.parametrize(
-    ("shape", "granularity", "kwargs", "error", "match"),
-    [
-        ((3, 0), "per-tensor", {}, ValueError, "shape must hold positive ints"),
-        ((3, 2.0), "per-tensor", {}, ValueError, "shape must hold positive ints"),
-        ((3, 5), "per-group", {"group_size": 2}, ValueError, "group_size 2 must divide"),
-        ((3, 5), "per-channel", {"dim": 2}, IndexError, "dim 2 is out of range"),
-        ((3, 5), "per-row", {}, ValueError, "granularity must be"),
-    ],
-)
-def test_block_ids_reject_bad_input(shape, granularity, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        figures.granularity_block_ids(shape, granularity, **kwargs)
 
 
 def test_plot_granularity_blocks_has_one_titled_panel_per_granularity():
@@ -225,10 +178,12 @@ def test_lesson_figures_are_figures(name):
 
 
 def test_inference_modes_figure_names_both_recipes():
-    texts = [text.get_text() for text in figures.figure_l3e_inference_modes().axes[0].texts]
-    assert any(text.startswith("W8A32") for text in texts)
-    assert any(text.startswith("W8A8") for text in texts)
-    assert any("int32 accumulator" in text for text in texts)
+    figure = figures.figure_l3e_inference_modes()
+    titles = [ax.get_title(loc="left") for ax in figure.axes]
+    assert titles[0].startswith("W8A32") and titles[1].startswith("W8A8")
+    texts = [text.get_text() for ax in figure.axes for text in ax.texts]
+    assert any("summed in int32" in text for text in texts)
+    assert any("dequantize" in text for text in texts)
 
 
 def test_l4_figures_are_figures():

@@ -2,6 +2,7 @@
 
 import matplotlib
 import matplotlib.figure
+import numpy as np
 import pytest
 import torch
 from conftest import COURSE_TENSOR
@@ -17,13 +18,36 @@ def test_plot_small_tensor_writes_values_in_cells():
     assert isinstance(figure, matplotlib.figure.Figure)
     titles = [ax.get_title() for ax in figure.axes]
     assert titles == [
-        "Original tensor",
-        "Quantized tensor (int8)",
-        "Dequantized tensor",
-        "Quantization error |r - r'|",
+        "Original tensor r",
+        "Quantized tensor q (int8)",
+        "Dequantized tensor r' = s (q \N{MINUS SIGN} z)",
+        "Error |r \N{MINUS SIGN} r'|",
     ]
     assert [len(ax.texts) for ax in figure.axes] == [9, 9, 9, 9]
     assert figure.axes[1].texts[0].get_text() == "-23"
+    assert figure.get_size_inches()[0] * figure.dpi <= 1000  # readable at 100 % in JupyterLab
+
+
+def test_plot_outlines_the_blocks_that_share_a_scale():
+    q, scale = helper.linear_q_symmetric_per_channel(COURSE_TENSOR, dim=0)
+    dequantized = helper.linear_dequantization(q, scale, 0)
+    figure = plots.plot_quantization_errors(COURSE_TENSOR, q, dequantized, block_size=(1, 3))
+    for ax in figure.axes:
+        (outlines,) = ax.collections
+        # two horizontal lines between the three rows, three cells long each
+        assert len(outlines.get_segments()) == 6
+        assert {tuple(segment[:, 1]) for segment in outlines.get_segments()} == {
+            (0.5, 0.5),
+            (1.5, 1.5),
+        }
+    no_outlines = plots.plot_quantization_errors(COURSE_TENSOR, q, dequantized)
+    assert not any(ax.collections for ax in no_outlines.axes)
+
+
+def test_text_on_a_colour_is_black_on_light_and_white_on_dark():
+    assert plots.text_colour("#F0E442") == "black"  # yellow
+    assert plots.text_colour("#0072B2") == "white"  # blue
+    assert plots.is_light(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])).tolist() == [True, False]
 
 
 def test_plot_large_tensor_uses_colour_bars():
@@ -190,3 +214,47 @@ def test_granularity_panels_name_2d_granularities():
         "per-channel columns": ("per-channel", 1),
         "per-group": ("per-group", None),
     }
+
+
+def test_block_ids_per_tensor_is_one_block():
+    assert torch.equal(plots.granularity_block_ids((3, 4), "per-tensor"), torch.zeros(3, 4).long())
+
+
+def test_block_ids_per_channel_rows_and_columns():
+    rows = plots.granularity_block_ids((3, 4), "per-channel", dim=0)
+    columns = plots.granularity_block_ids((3, 4), "per-channel", dim=1)
+    assert torch.equal(rows, torch.arange(3).view(3, 1).expand(3, 4))
+    assert torch.equal(columns, torch.arange(4).view(1, 4).expand(3, 4))
+    assert torch.equal(plots.granularity_block_ids((3, 4), "per-channel", dim=-1), columns)
+
+
+def test_block_ids_per_group_number_groups_row_by_row():
+    ids = plots.granularity_block_ids((2, 6), "per-group", group_size=3)
+    assert ids.tolist() == [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3, 3, 3]]
+
+
+def test_block_ids_match_the_scales_of_quantize_blocks():
+    """Values with one block id share one scale in helper's quantizer (3-D, per group)."""
+    torch.manual_seed(0)
+    tensor = torch.randn(2, 3, 8)
+    ids = plots.granularity_block_ids(tensor.shape, "per-group", group_size=4)
+    _, scale = helper.linear_q_symmetric_per_group(tensor, 4)
+    assert ids.max().item() + 1 == scale.numel()
+    spread = scale.flatten()[ids]
+    expected = tensor.abs().view(-1, 4).amax(dim=1).repeat_interleave(4).view(tensor.shape) / 127
+    assert torch.allclose(spread, expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "granularity", "kwargs", "error", "match"),
+    [
+        ((3, 0), "per-tensor", {}, ValueError, "shape must hold positive ints"),
+        ((3, 2.0), "per-tensor", {}, ValueError, "shape must hold positive ints"),
+        ((3, 5), "per-group", {"group_size": 2}, ValueError, "group_size 2 must divide"),
+        ((3, 5), "per-channel", {"dim": 2}, IndexError, "dim 2 is out of range"),
+        ((3, 5), "per-row", {}, ValueError, "granularity must be"),
+    ],
+)
+def test_block_ids_reject_bad_input(shape, granularity, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plots.granularity_block_ids(shape, granularity, **kwargs)
