@@ -191,23 +191,30 @@ def check_symmetric_quantization(learner_function: Callable) -> Verdict:
     )
 
 
-def _per_tensor_mae_reference(tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> float:
-    quantized, scale = helper.linear_q_symmetric(tensor, dtype)
-    return helper.quantization_error(
-        tensor, helper.linear_dequantization(quantized, scale, 0), "mae"
-    )
+def _asymmetric_per_row_reference(tensor: torch.Tensor, dtype: torch.dtype = torch.int8):
+    block = helper.block_size_for(tensor.shape, "per-channel", dim=0)
+    return helper.quantize_blocks(tensor, block, dtype, "asymmetric")
 
 
-def check_per_tensor_mae(learner_function: Callable) -> Verdict:
-    """L3-B "Your turn": ``learner_function(tensor, dtype)`` returns, as a float, the mean
-    absolute error ``mean|r - r'|`` of symmetric per-tensor quantization of ``tensor``."""
+def check_asymmetric_per_row(learner_function: Callable) -> Verdict:
+    """L3-B "Your turn": ``learner_function(tensor, dtype)`` quantizes a 2-D tensor in
+    asymmetric mode with one scale and one zero point per row, the range of each row widened
+    to include 0, and returns ``(quantized, scale, zero_point)``: ``quantized`` of the
+    dtype's container, ``scale`` float32 and ``zero_point`` int32, both shaped (rows, 1), as
+    ``helper.quantize_blocks(tensor, (1, columns), dtype, "asymmetric")`` does. The cases hold
+    the worked example, an all-positive row, an all-negative row, an all-zero row, and
+    ``uint8`` and 4-bit types."""
+    awkward = torch.stack([torch.linspace(2.0, 10.0, 6), -torch.linspace(1.0, 3.0, 6)])
     cases = [
         (course_tensor(), torch.int8),
-        (seeded_normal(1, 4, 4), torch.int8),
-        (seeded_normal(2, 2, 8, scale=50.0), torch.int8),
-        (seeded_normal(3, 5, 3), torch.int16),
+        (seeded_normal(16, 4, 6, scale=3.0), torch.int8),
+        (torch.cat([awkward, torch.zeros(1, 6)]), torch.int8),
+        (seeded_normal(17, 3, 8, shift=1.0), torch.uint8),
+        (seeded_normal(18, 5, 4), torch.int4),
     ]
-    return check_exercise(learner_function, _per_tensor_mae_reference, cases, "per_tensor_mae")
+    return check_exercise(
+        learner_function, _asymmetric_per_row_reference, cases, "asymmetric_per_row"
+    )
 
 
 def _per_channel_last_axis_reference(tensor: torch.Tensor, dtype: torch.dtype = torch.int8):

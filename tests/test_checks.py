@@ -139,23 +139,29 @@ def test_mae_checker_reports_a_result_of_several_values():
     assert "got a tensor of shape (3, 3)" in verdict.message
 
 
-def per_tensor_mae(tensor, dtype=torch.int8):
-    quantized_tensor, scale = helper.linear_q_symmetric(tensor, dtype)
-    dequantized_tensor = helper.linear_dequantization(quantized_tensor, scale, 0)
-    return helper.quantization_error(tensor, dequantized_tensor, error_type="mae")
+def asymmetric_per_row(tensor, dtype=torch.int8):
+    q_min, q_max = helper.q_range(dtype)
+    r_min = tensor.double().amin(dim=1, keepdim=True).clamp(max=0)
+    r_max = tensor.double().amax(dim=1, keepdim=True).clamp(min=0)
+    scale = ((r_max - r_min) / (q_max - q_min)).clamp(min=helper.ZERO_RANGE_SCALE)
+    zero_point = (q_min - r_min / scale).round()
+    quantized = helper.linear_q_with_scale_and_zero_point(tensor, scale.float(), zero_point, dtype)
+    return quantized, scale.float(), zero_point.to(torch.int32)
 
 
-def per_tensor_mse(tensor, dtype=torch.int8):  # a wrong answer: the MSE
-    quantized_tensor, scale = helper.linear_q_symmetric(tensor, dtype)
-    dequantized_tensor = helper.linear_dequantization(quantized_tensor, scale, 0)
-    return helper.quantization_error(tensor, dequantized_tensor)
+def asymmetric_per_row_not_widened(tensor, dtype=torch.int8):  # wrong: the original course's
+    q_min, q_max = helper.q_range(dtype)
+    r_min = tensor.double().amin(dim=1, keepdim=True)
+    r_max = tensor.double().amax(dim=1, keepdim=True)
+    scale = ((r_max - r_min) / (q_max - q_min)).clamp(min=helper.ZERO_RANGE_SCALE)
+    zero_point = (q_min - r_min / scale).round().clamp(q_min, q_max)
+    quantized = helper.linear_q_with_scale_and_zero_point(tensor, scale.float(), zero_point, dtype)
+    return quantized, scale.float(), zero_point.to(torch.int32)
 
 
-def per_tensor_mae_by_hand(tensor, dtype=torch.int8):  # correct, in float32
-    q_max = helper.q_range(dtype)[1]
-    scale = tensor.abs().max().item() / q_max
-    restored = scale * torch.round(tensor / scale).clamp(-q_max - 1, q_max)
-    return (tensor - restored).abs().mean().item()
+def asymmetric_per_row_float64_scale(tensor, dtype=torch.int8):  # wrong type: float64 scale
+    quantized, scale, zero_point = asymmetric_per_row(tensor, dtype)
+    return quantized, scale.double(), zero_point
 
 
 def per_channel_last_axis(tensor, dtype=torch.int8):
@@ -254,10 +260,10 @@ CHECKERS = [
         [symmetric_wrong_scale, symmetric_float],
     ),
     (
-        checks.check_per_tensor_mae,
-        "per_tensor_mae",
-        [per_tensor_mae, per_tensor_mae_by_hand],
-        [per_tensor_mse],
+        checks.check_asymmetric_per_row,
+        "asymmetric_per_row",
+        [asymmetric_per_row],
+        [asymmetric_per_row_not_widened, asymmetric_per_row_float64_scale],
     ),
     (
         checks.check_per_channel_last_axis,
@@ -321,12 +327,22 @@ def test_every_checker_is_in_the_table():
     assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}
 
 
+def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():
+    verdict = checks.check_asymmetric_per_row(asymmetric_per_row_not_widened)
+    assert "differs on input 3 of 5" in verdict.message  # the one with all-positive rows
+
+
 def test_a_mismatch_names_the_input_the_expected_and_the_received_value():
-    verdict = checks.check_per_tensor_mae(per_tensor_mse)
-    first_input = "per_tensor_mae(tensor of shape (3, 3) and dtype torch.float32, torch.int8)"
-    assert f"differs on input 1 of 4, {first_input}: the result should be " in verdict.message
-    expected = per_tensor_mae(COURSE_TENSOR)
-    assert f"should be {expected!r}, got {per_tensor_mse(COURSE_TENSOR)!r}" in verdict.message
+    verdict = checks.check_mean_absolute_error(mae_wrong)
+    tensor = "tensor of shape (3, 3) and dtype torch.float32"
+    first_input = f"mean_absolute_error({tensor}, {tensor})"
+    assert f"differs on input 1 of 5, {first_input}: the result should be " in verdict.message
+    original = COURSE_TENSOR
+    restored = helper.linear_dequantization(
+        helper.linear_q_with_scale_and_zero_point(original, 3.5, -70), 3.5, -70
+    )
+    expected = helper.quantization_error(original, restored, "mae")
+    assert f"should be {expected!r}, got {mae_wrong(original, restored)!r}" in verdict.message
 
 
 def test_a_mismatch_of_a_tensor_says_where_and_how_many_values_differ():
