@@ -44,3 +44,19 @@ def trained():
     from course import data
 
     return data.train_digits_mlp()
+
+
+def assert_readable(figure) -> None:
+    """A figure JupyterLab shows at 100 % without shrinking it (at most 1,000 px wide at the
+    inline backend's 100 dpi), every text in it at 9 pt or more."""
+    import matplotlib.text
+
+    width = figure.get_size_inches()[0] * 100
+    assert width <= 1000, f"{width:.0f} px wide"
+    figure.canvas.draw()  # lays out tick labels, so that they are found below
+    small = {
+        (text.get_text(), text.get_fontsize())
+        for text in figure.findobj(matplotlib.text.Text)
+        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < 9
+    }
+    assert not small, f"texts under 9 pt: {sorted(small)[:5]}"

@@ -8,7 +8,7 @@ import sys
 import matplotlib.figure
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, assert_readable
 
 from course import data, figures
 
@@ -219,3 +219,10 @@ def test_every_committed_image_is_generated_and_shown():
             if cell["cell_type"] == "markdown":
                 shown |= set(re.findall(r"\.\./images/([\w.-]+\.png)", "".join(cell["source"])))
     assert committed <= shown, f"images no lesson shows: {sorted(committed - shown)}"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name in dir(figures) if name.startswith("figure_"))
+)
+def test_every_figure_is_readable_at_100_percent(name):
+    assert_readable(getattr(figures, name)())

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,54 @@ def test_ruff_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Decimal numbers a lesson's prose may quote without an output showing them: constants that
+# no cell prints, each with its reason. Everything else must come from the lesson's outputs.
+PROSE_CONSTANTS = {
+    "L4_integer_inference_W8A8.ipynb": {"2.13": "the torch version the lesson was written for"},
+}
+PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\d.]*\d)(\s*%)?")
+OUTPUT_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+SECTION_NUMBER = re.compile(r"^#+\s*[\d.]+\s", re.MULTILINE)
+
+
+def printed_as(value: Decimal, quoted: Decimal) -> bool:
+    """Whether ``value`` prints as ``quoted`` at the quoted number's precision."""
+    step = Decimal(1).scaleb(quoted.as_tuple().exponent)
+    return any(
+        value.quantize(step, rounding) == quoted for rounding in (ROUND_HALF_UP, ROUND_HALF_EVEN)
+    )
+
+
+def test_every_number_the_prose_quotes_is_an_output_of_the_lesson(notebook):
+    """Every decimal number in the markdown (1.57, 0.857 %, 170.9) appears, at its printed
+    precision, in an output of the same lesson (a percentage also as a fraction), or in its
+    code (a value the lesson sets, such as a scale of 3.5), or in PROSE_CONSTANTS with a reason.
+    Section numbers of headings (### 2.3) are not quotes."""
+    cells = load(notebook)["cells"]
+    outputs = "\n".join(
+        "".join(output.get("text", ""))
+        + "".join(
+            "".join(value)
+            for kind, value in output.get("data", {}).items()
+            if kind.startswith("text/")
+        )
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+    )
+    printed = [Decimal(number) for number in OUTPUT_NUMBER.findall(outputs)]
+    in_code = set(re.findall(r"\d+\.\d+", "\n".join(source(c) for c in code_cells(notebook))))
+    allowed = PROSE_CONSTANTS.get(notebook.name, {})
+    missing = []
+    for cell in cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        for match in PROSE_NUMBER.finditer(SECTION_NUMBER.sub("", source(cell))):
+            quoted, percent = Decimal(match.group(1)), bool(match.group(2))
+            candidates = printed + ([100 * value for value in printed] if percent else [])
+            shown = any(printed_as(value, quoted) for value in candidates)
+            if not shown and match.group(1) not in in_code and match.group(1) not in allowed:
+                missing.append(match.group(0).strip())
+    assert not missing, f"quoted in the prose but printed by no cell: {missing}"

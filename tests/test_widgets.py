@@ -7,7 +7,7 @@ import ipywidgets
 import matplotlib.figure
 import pytest
 import torch
-from conftest import COURSE_TENSOR
+from conftest import COURSE_TENSOR, assert_readable
 
 import helper
 from course import data, widgets
@@ -425,3 +425,10 @@ def test_explore_trained_network_updates_quickly(trained):
         explorer.controls["bits"].value = bits
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.5  # about 0.03 s on an idle 2-core machine
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name in dir(widgets) if name.startswith("explore_"))
+)
+def test_every_snapshot_is_readable_at_100_percent(name):
+    assert_readable(getattr(widgets, name)().snapshot())
