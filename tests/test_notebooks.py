@@ -1,5 +1,7 @@
 """Hygiene of the lesson notebooks: what nbval alone would not catch."""
 
+import ast
+import itertools
 import json
 import re
 import subprocess
@@ -166,3 +168,70 @@ def test_every_number_the_prose_quotes_is_an_output_of_the_lesson(notebook):
             if not shown and match.group(1) not in in_code and match.group(1) not in allowed:
                 missing.append(match.group(0).strip())
     assert not missing, f"quoted in the prose but printed by no cell: {missing}"
+
+
+# --- No hidden state: a name an earlier cell reads is never bound again -----------------------
+
+
+def _names(node: ast.AST, context: type) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, context)}
+
+
+def cell_names(src: str) -> tuple[set[str], set[str]]:
+    """(names the cell reads before it binds them, names it binds), at its top level. A
+    function's body reads at call time, so its free names count as reads."""
+    bound, free = set(), set()
+    for statement in ast.parse(src).body:
+        local = {
+            name
+            for node in ast.walk(statement)
+            if isinstance(node, ast.comprehension)
+            for name in _names(node.target, ast.Store)
+        }
+        local |= {
+            argument.arg
+            for node in ast.walk(statement)
+            if isinstance(node, (ast.FunctionDef, ast.Lambda))
+            for argument in node.args.args + node.args.kwonlyargs
+        }
+        stores = _names(statement, ast.Store) | {
+            alias.asname or alias.name.split(".")[0]
+            for node in ast.walk(statement)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
+        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            free |= _names(statement, ast.Load) - stores - local - bound
+            bound.add(statement.name)
+            continue
+        compound = isinstance(statement, (ast.For, ast.While, ast.With, ast.If, ast.Try))
+        free |= _names(statement, ast.Load) - local - bound - (stores if compound else set())
+        bound |= stores - local
+    return free, bound
+
+
+def violations(cells: list[str]) -> list[tuple]:
+    """(name, first binding cell, second binding cell, the cells reading it in between)."""
+    info = [cell_names(cell) for cell in cells]
+    found = []
+    for name in set().union(*(bound for _, bound in info)):
+        binders = [i for i, (_, bound) in enumerate(info) if name in bound]
+        for first, second in itertools.pairwise(binders):
+            readers = [r for r in range(first + 1, second + 1) if name in info[r][0]]
+            if readers:
+                found.append((name, first, second, readers))
+    return found
+
+
+def test_no_cell_rebinds_a_name_that_an_earlier_cell_reads(notebook):
+    """Re-running any cell gives the same result: no name is bound in two cells when a cell in
+    between (or the second one itself) reads it (a loop variable or a helper's local does not
+    count: only names a cell reads before it binds them)."""
+    assert not violations([source(cell) for cell in code_cells(notebook)])
+
+
+def test_the_rebinding_check_finds_what_it_should():
+    assert violations(["x = 1", "print(x)", "x = 2"]) == [("x", 0, 2, [1])]
+    assert violations(["s = 1", "s = s * 2"]) == [("s", 0, 1, [1])]
+    assert not violations(["for d in (0, 1):\n    print(d)", "d = 0", "print(d)"])
+    assert not violations(["q = 1", "def f(q):\n    return q", "q = 2"])
