@@ -394,13 +394,14 @@ def figure_l2b_number_line():
     return plot_number_line(
         -184.0,
         728.6,
-        title="Asymmetric mode: r_min \N{RIGHTWARDS ARROW} q_min, r_max \N{RIGHTWARDS ARROW} "
-        "q_max, 0 \N{RIGHTWARDS ARROW} z (s \u2248 3.58, z = \N{MINUS SIGN}77)",
+        title=r"Asymmetric mode: $r_{\min} \to q_{\min}$, $r_{\max} \to q_{\max}$, $0 \to z$"
+        " (s \u2248 3.58, z = \N{MINUS SIGN}77)",
     )
 
 
 def figure_l2b_clamped_zero_point():
-    """L2-B: an all-positive range [2, 10]: the course's clamped zero point against helper's fix."""
+    """L2-B: an all-positive range [2, 10]: the original course's clamped zero point against
+    helper's fix."""
 
     course_range = torch.tensor([2.0, 10.0])
     scale, zero_point = helper.get_q_scale_and_zero_point(course_range, include_zero=False)
@@ -411,7 +412,7 @@ def figure_l2b_clamped_zero_point():
         scale,
         zero_point,
         ax=top,
-        title=f"The course: s = 8/255, z = round(\N{MINUS SIGN}191.75) = \N{MINUS SIGN}192, "
+        title=f"The original course: s = 8/255, z = round(\N{MINUS SIGN}191.75) = \N{MINUS SIGN}192, "
         f"clamped to {format_number(zero_point)}: values above 8 are lost",
     )
     plot_number_line(
@@ -433,15 +434,15 @@ def figure_l3a_number_line():
         -184.0,
         728.6,
         ax=top,
-        title="Asymmetric: [r_min, r_max] \N{RIGHTWARDS ARROW} [q_min, q_max], z = \N{MINUS SIGN}77",
+        title=r"Asymmetric: $[r_{\min}, r_{\max}] \to [q_{\min}, q_{\max}]$, z = "
+        "\N{MINUS SIGN}77",
     )
     plot_number_line(
         -184.0,
         728.6,
         mode="symmetric",
         ax=bottom,
-        title="Symmetric: [\N{MINUS SIGN}max|r|, max|r|] \N{RIGHTWARDS ARROW} "
-        "[\N{MINUS SIGN}q_max, q_max], z = 0",
+        title=r"Symmetric: $[-\max|r|, \max|r|] \to [-q_{\max}, q_{\max}]$, z = 0",
     )
     plt.close(fig)
     return fig

@@ -101,9 +101,9 @@ class NumberLine(Plot):
         self.rounded.set_data(data["quantized"], ones * 0)
         self.restored.set_data(data["quantized"], ones)
         self.r_text.set_text(
-            f"[r_min, r_max] = [{format_number(data['r_min'])}, {format_number(data['r_max'])}]"
+            rf"$[r_{{\min}}, r_{{\max}}]$ = [{format_number(data['r_min'])}, {format_number(data['r_max'])}]"
         )
-        self.q_text.set_text(f"[q_min, q_max] = [{format_number(q_min)}, {q_max}]")
+        self.q_text.set_text(rf"$[q_{{\min}}, q_{{\max}}]$ = [{format_number(q_min)}, {q_max}]")
         low, high = min(q_min, at.min(), ends[0]), max(q_max, at.max(), ends[1])
         pad = 0.04 * (high - low)
         self.ax.set_xlim(low - pad, high + pad)

@@ -314,7 +314,7 @@ def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mo
     """Data ends and 0 above the real line, window ends below it, integers below theirs."""
     top, bottom = 1.0, 0.0
     text = {"ha": "center", "fontsize": 10}
-    for name, value in (("r_min", line.r_min), ("r_max", line.r_max)):
+    for name, value in ((r"$r_{\min}$", line.r_min), (r"$r_{\max}$", line.r_max)):
         label = f"{name} = {format_number(value)}"
         ax.text(line.x_real(value), top + 0.12, label, va="bottom", color=DATA, **text)
     if min(abs(line.x_real(0.0) - line.x_real(end)) for end in (line.r_min, line.r_max)) > 0.06:
@@ -326,10 +326,10 @@ def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mo
             ax.text(
                 line.x_real(end), top - 0.12, label, va="top", color=DARK_ORANGE, bbox=white, **text
             )
-    low_name = "\N{MINUS SIGN}q_max" if mode == "symmetric" else "q_min"
+    low_name = r"$-q_{\max}$" if mode == "symmetric" else r"$q_{\min}$"
     labels = {
         line.q_low: f"{low_name} = {format_number(line.q_low)}",
-        line.q_high: f"q_max = {line.q_high}",
+        line.q_high: rf"$q_{{\max}}$ = {line.q_high}",
     }
     z_label = f"z = {format_number(line.zero_point)}"
     if line.zero_point in labels:
@@ -346,7 +346,7 @@ def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mo
 def _number_line_legend(ax, line: _NumberLineLayout) -> None:
 
     handles = [
-        Patch(color=DATA, label="data [r_min, r_max]"),
+        Patch(color=DATA, label=r"data [$r_{\min}$, $r_{\max}$]"),
         Patch(
             color=WINDOW,
             alpha=0.55,

@@ -60,7 +60,7 @@ def test_lesson_figures_are_figures_with_titles(name):
 def test_clamped_zero_point_figure_contrasts_the_course_and_the_fix():
     titles = _titles(figures.figure_l2b_clamped_zero_point())
     assert len(titles) == 2
-    assert titles[0].startswith("The course") and "lost" in titles[0]
+    assert titles[0].startswith("The original course") and "lost" in titles[0]
     assert titles[1].startswith("helper")
 
 

@@ -126,7 +126,7 @@ def test_plot_number_line_computes_the_parameters_of_each_mode():
     assert "data clamped (lost)" not in legend  # -184 is within half a step of the window
     symmetric = plots.plot_number_line(-184.0, 728.6, mode="symmetric", title="symmetric")
     assert _titles(symmetric) == ["symmetric"]
-    assert "\N{MINUS SIGN}q_max = \N{MINUS SIGN}127" in _texts(symmetric)
+    assert "$-q_{\\max}$ = \N{MINUS SIGN}127" in _texts(symmetric)
 
 
 def test_plot_number_line_draws_on_a_given_axes():
