@@ -235,3 +235,11 @@ def test_the_rebinding_check_finds_what_it_should():
     assert violations(["s = 1", "s = s * 2"]) == [("s", 0, 1, [1])]
     assert not violations(["for d in (0, 1):\n    print(d)", "d = 0", "print(d)"])
     assert not violations(["q = 1", "def f(q):\n    return q", "q = 2"])
+
+
+def test_markdown_cells_are_short(notebook):
+    """A learner reads a lesson a screen at a time: no markdown cell over 300 words."""
+    for cell in load(notebook)["cells"]:
+        if cell["cell_type"] == "markdown":
+            words = len(source(cell).split())
+            assert words <= 300, f"{words} words: {source(cell)[:60]!r}"
