@@ -221,9 +221,8 @@ class LivePlot:
 
     def show(self, data) -> None:
         self.plot.update(data)
-        buffer = io.BytesIO()
-        self.figure.canvas.print_png(buffer)
-        self.image.value = buffer.getvalue()
+        self.figure.canvas.draw()
+        self.image.value = _png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
 
 
 class Explorer(widgets.VBox):
