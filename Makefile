@@ -1,52 +1,74 @@
 # The linear quantization course.
 #   make lab    set up .venv (first time, or when a pinned file changed) and open JupyterLab
-#   make test   the same set-up, then every check: ruff, unit and property tests, nbval over
-#               every lesson, the widget logic, and the lessons in a real browser
+#   make test   the same set-up, then every check: ruff and the workflow lint, unit and property
+#               tests, nbval over every lesson, the widget logic, and the lessons in a real browser
 # Other targets: make refresh (re-run every notebook in place), make images, make bench,
-#                make clean.
+#                make clean. README.md gives the same commands for a shell without make.
 
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first Python 3.11, 3.12 or 3.13 found; `make lab PYTHON=/path/to/python3.12` chooses one.
+CANDIDATES := python3 python3.13 python3.12 python3.11 python
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(firstword $(foreach candidate,$(CANDIDATES),$(shell command -v $(candidate) \
+	>/dev/null 2>&1 && $(candidate) -c '$(SUPPORTED)' 2>/dev/null && command -v $(candidate))))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told; a learner's own account never needs this.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-# torchao is for `make bench` only (the comparison); it never enters the course's .venv.
-TORCHAO := torchao==0.18.0
-BENCH_DEPS := .bench-deps
 
-.PHONY: setup lab test lint unit browser refresh images bench clean
+# The commands themselves, in the `python -m` forms that README.md gives for a shell without
+# make (tests/test_setup.py keeps the two in step).
+PIP := -m pip install --disable-pip-version-check
+LAB := -m jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. \
+	--LabApp.default_url=/lab/tree/notebooks/L2_linear_I_quantize_dequantize_tensor.ipynb \
+	--LabApp.app_settings_dir=jupyterlab-settings
+UNIT := -m pytest -n 2 --dist loadfile --nbval --nbval-current-env \
+	--ignore=tests/test_browser.py tests notebooks
+BROWSER := -m pytest tests/test_browser.py
+
+.PHONY: setup check-python lab test lint unit browser refresh images bench clean
 
 setup: $(STAMP)
 
+# The Python that would build .venv is 3.11, 3.12 or 3.13, or a clear message says what to do.
+check-python:
+	@test -n "$(PYTHON)" || { echo "No Python 3.11, 3.12 or 3.13 found: install one, or run \
+	make PYTHON=/path/to/python3.12"; exit 1; }
+	@$(PYTHON) -c 'import sys; v = sys.version.split()[0]; sys.exit(None if (3, 11) <= \
+	sys.version_info[:2] <= (3, 13) else f"The course needs Python 3.11, 3.12 or 3.13 (found \
+	{v}): install one, or run make PYTHON=/path/to/python3.12")'
+
 # A fresh .venv whenever it is missing or older than the pinned files.
-$(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "The course needs Python 3.11 (found " + sys.version.split()[0] + "): install it, or run make PYTHON=/path/to/python3.11")'
+$(STAMP): requirements.txt pyproject.toml | check-python
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python $(PIP) --quiet -r requirements.txt
+	$(BIN)/python $(PIP) --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Serves the repository (the lessons' markdown shows ../images/) and opens on notebooks/.
+# Serves the repository (the lessons' markdown shows ../images/), opens the first lesson, and
+# reads the course's JupyterLab settings (no news pop-up) from jupyterlab-settings/.
 lab: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. \
-		--ServerApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
+	$(BIN)/python $(LAB) $(ROOT_FLAG)
 
 test: setup lint unit browser
 
+# ruff on the code and the notebooks; the GitHub workflow against its schema and zizmor's audits.
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --config .github/zizmor.yml .github/workflows/
 
-# Unit, property and widget tests, and strict nbval over every lesson, on both cores.
+# Unit, property, layout and widget tests, and strict nbval over every lesson, on both cores.
 unit: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval --nbval-current-env \
-		--ignore=tests/test_browser.py tests notebooks
+	$(BIN)/python $(UNIT)
 
+# Every lesson in JupyterLab and a real Chromium. Without one it says so in its last line
+# (and fails under CI=true).
 browser: setup
-	$(BIN)/python -m pytest tests/test_browser.py
+	$(BIN)/python $(BROWSER)
 
 refresh: setup
 	$(BIN)/python tools/refresh_notebooks.py
@@ -55,12 +77,10 @@ images: setup
 	$(BIN)/python tools/make_images.py
 
 bench: setup
-	@test -d $(BENCH_DEPS) || $(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		--no-deps --target $(BENCH_DEPS) $(TORCHAO)
-	PYTHONPATH=$(BENCH_DEPS) $(BIN)/python benchmarks/bench_quantize.py
+	$(BIN)/python benchmarks/bench_quantize.py
 	$(BIN)/python benchmarks/bench_notebooks.py
 	@for bench in benchmarks/bench_widgets.py benchmarks/bench_l4.py; do \
 		test ! -f $$bench || $(BIN)/python $$bench || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(BENCH_DEPS) .pytest_cache .ruff_cache .hypothesis .browser-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .browser-artifacts

@@ -60,3 +60,35 @@ def assert_readable(figure) -> None:
         if text.get_visible() and text.get_text().strip() and text.get_fontsize() < 9
     }
     assert not small, f"texts under 9 pt: {sorted(small)[:5]}"
+
+
+def make_variable(name: str) -> str:
+    """The value of ``NAME := ...`` in the Makefile, its continuation lines joined (the
+    variables the tests read hold no references to others)."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if line.startswith(f"{name} :="):
+            return " ".join(line.split(":=", 1)[1].split())
+    raise KeyError(f"{name} is not set in the Makefile")
+
+
+_NO_BROWSER_KEY = pytest.StashKey[bool]()
+# What `make test` says at its very end when it could not run the browser test.
+NO_BROWSER = (
+    "Browser test NOT run: no Chromium found. Install it (Debian or Ubuntu: sudo apt-get install "
+    "chromium; macOS: brew install --cask chromium; Windows: install Chrome) or set "
+    "CHROMIUM=/path/to/chrome, then run it again."
+)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Notes whether the browser test was skipped for want of a browser."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    config.stash[_NO_BROWSER_KEY] = any("no Chromium" in str(r.longrepr) for r in skipped)
+
+
+def pytest_unconfigure(config) -> None:
+    """Then says so in the run's very last line, after pytest's own summary."""
+    if config.stash.get(_NO_BROWSER_KEY, False):
+        writer = config.get_terminal_writer()
+        writer.line(NO_BROWSER, yellow=True, bold=True)

@@ -11,15 +11,23 @@ Environment variables:
                             (default: <repo>/.browser-artifacts).
     SAVE_README_SCREENSHOT  if set, a PNG of the README_NOTEBOOK widget after the
                             slider moved is saved at this path.
+    SAVE_FIRST_LESSON_SCREENSHOT
+                            where to save the picture of JupyterLab as a learner first
+                            sees it (default: <artifacts>/first_lesson.png).
     REQUIRE_SLIDER          "0" relaxes the every-lesson-has-a-slider rule.
     CHROMIUM                the Chromium/Chrome executable (default: chromium on PATH).
     CI                      if non-empty, a missing browser fails instead of skipping.
+
+JupyterLab is started with the flags of `make lab` (the Makefile's LAB variable: the first
+lesson as the default page, the course's settings in jupyterlab-settings/), plus what a test
+needs: its own port and token, no browser, no update check, no extension manager.
 """
 
 import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -31,6 +39,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import make_variable
 
 if os.environ.get("CI"):
     from playwright import sync_api
@@ -72,13 +81,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# User settings for the isolated JupyterLab: no news/update checks (they fetch from
-# the internet), every cell attached to the DOM, and no kernel-picker dialog.
+# User settings for the isolated JupyterLab: every cell attached to the DOM, and no
+# kernel-picker dialog. (No news setting here: the course's own, in jupyterlab-settings/, is what
+# keeps the news pop-up away, and the test checks that it does.)
 LAB_USER_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
     "@jupyterlab/notebook-extension/tracker": {
         "windowingMode": "none",
         "autoStartDefaultKernel": True,
@@ -149,6 +155,16 @@ class LabServer:
         with opener.open(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
+
+    def get(self, path: str) -> object:
+        """GET any server path (not only /api/) with the token, and decode its JSON."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/{path}",
+            headers={"Authorization": f"token {self.token}"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=10) as response:
+            return json.loads(response.read())
 
     def log_tail(self, lines: int = 60) -> str:
         """Last lines of the server log, for error messages."""
@@ -231,19 +247,15 @@ def isolated_jupyter_env(home: Path, course: Path, token: str) -> dict[str, str]
     return env
 
 
-def lab_command(port: int, root_dir: Path) -> list[str]:
-    """Command line of an offline JupyterLab bound to 127.0.0.1 only."""
+def lab_command(port: int) -> list[str]:
+    """`make lab`'s command line (bound to 127.0.0.1 already; run in the copy, so that its
+    relative paths point there), made offline, on `port` only."""
     command = [
         sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
+        *shlex.split(make_variable("LAB")),
         "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root_dir}",
-        "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
@@ -295,7 +307,7 @@ def lab_server(tmp_path_factory):
     server = LabServer(port=free_port(), token=token, log_path=base / "jupyterlab.log")
     with server.log_path.open("w") as log:
         process = subprocess.Popen(
-            lab_command(server.port, course),
+            lab_command(server.port),
             cwd=course,
             env=isolated_jupyter_env(base / "jupyter", course, token),
             stdin=subprocess.DEVNULL,
@@ -311,10 +323,11 @@ def lab_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless system Chromium; skipped if absent, except under CI where it fails."""
+    """Headless system Chromium; skipped if absent (conftest then says so in make test's last
+    line), except under CI where it fails."""
     executable = find_chromium()
     if executable is None:
-        reason = "no browser: $CHROMIUM or chromium on PATH (Debian's chromium package)"
+        reason = "no Chromium: set $CHROMIUM or put chromium on PATH"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI must run the browser test")
         pytest.skip(reason)
@@ -527,3 +540,40 @@ def test_notebook_runs_and_slider_reacts(
         shut_down_kernel(lab_server, notebook)
     record_property("slider_seconds", seconds)
     print(f"{notebook}: slider reaction time (s): {format_seconds(seconds)}")
+
+
+FIRST_LESSON = "L2_linear_I_quantize_dequantize_tensor.ipynb"
+NOTIFICATION_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:notification"
+TOASTS = ".Toastify__toast"
+
+
+def first_lesson_screenshot_path() -> Path:
+    path = os.environ.get("SAVE_FIRST_LESSON_SCREENSHOT")
+    return Path(path) if path else ARTIFACTS_DIR / "first_lesson.png"
+
+
+def test_first_lesson_opens_by_itself_without_a_news_pop_up(page, lab_server):
+    """A fresh start of `make lab`'s JupyterLab: the server's front page opens the first lesson,
+    the course's setting turns news fetching off, and no pop-up asks about Jupyter news."""
+    # The course's overrides become the defaults of the plugin's settings; a learner's own user
+    # settings (here none) could still change them.
+    notification = lab_server.get(NOTIFICATION_SETTINGS)
+    assert notification["schema"]["properties"]["fetchNews"]["default"] == "false"
+    assert "fetchNews" not in notification["settings"]
+    try:
+        page.goto(lab_server.url(""))  # the server's root: JupyterLab's default page
+        tab = page.locator(".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+        tab.get_by_text(FIRST_LESSON, exact=True).wait_for(timeout=KERNEL_READY_TIMEOUT_S * 1000)
+        page.locator(KERNEL_IDLE).wait_for(timeout=KERNEL_READY_TIMEOUT_S * 1000)
+        page.wait_for_timeout(2000)  # the news question comes once the page is restored
+        toasts = page.locator(TOASTS).all_inner_texts()
+        assert not toasts, f"pop-ups on a fresh start: {toasts}"
+        path = first_lesson_screenshot_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=path)
+    except (AssertionError, sync_api.Error) as error:
+        folder = save_artifacts(page, [], "first-start")
+        error.add_note(f"first start: screenshot and logs in {folder}")
+        raise
+    finally:
+        shut_down_kernel(lab_server, FIRST_LESSON)
