@@ -76,6 +76,10 @@ _READOUT_LABELS = {
     "weight_mse": "weight MSE",
     "relative_error": "relative error",
     "mse_of_W8A32": "MSE of W8A32",
+    "torchao_step_over_helper": "torchao's step / helper's",
+    "values_on_q_min_helper": "values on q_min, helper",
+    "values_on_q_min_torchao": "values on q_min, torchao",
+    "mse_torchao": "MSE, torchao",
 }
 
 
@@ -448,9 +452,12 @@ def _divisors(n: int) -> list[int]:
 
 
 def check_matrix(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """A widget's 2-D float tensor of finite values, or a clear error naming it."""
     tensor = helper._check_float_tensor(tensor, name)
     if tensor.dim() != 2:
         raise ValueError(f"{name} must be 2-D (rows, columns), got shape {tuple(tensor.shape)}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; they cannot be quantized")
     return tensor
 
 

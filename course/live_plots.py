@@ -19,6 +19,7 @@ from course.plots import (
     GREY,
     INTEGER,
     ORANGE,
+    TORCHAO,
     W8A8,
     W8A32,
     format_number,
@@ -266,4 +267,26 @@ class DigitMontage(Plot):
                 if i < len(data["true"])
                 else ""
             )
+        self.ax.set_title(data["title"], fontsize=10)
+
+
+class LevelCounts(Plot):
+    """How many values land on each integer level, for helper's symmetric convention and for
+    torchao's: two outlines over the levels ``q_min .. q_max``."""
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        self.helper = ax.stairs([0], [0, 1], color=W8A32, lw=2, label="helper")
+        self.torchao = ax.stairs([0], [0, 1], color=TORCHAO, lw=2, ls="--", label="torchao")
+        ax.set_xlabel("integer q", fontsize=10)
+        ax.set_ylabel("values on the level", fontsize=10)
+        ax.legend(loc="upper right", fontsize=9)
+
+    def update(self, data: dict) -> None:
+        edges = np.arange(data["q_min"], data["q_max"] + 2) - 0.5
+        self.helper.set_data(data["helper_counts"], edges)
+        self.torchao.set_data(data["torchao_counts"], edges)
+        self.ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.5)
+        top = max(data["helper_counts"].max(), data["torchao_counts"].max(), 1)
+        self.ax.set_ylim(0, 1.2 * top)
         self.ax.set_title(data["title"], fontsize=10)

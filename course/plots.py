@@ -661,3 +661,30 @@ def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_b
     ax.grid(True, alpha=0.3)
     plt.close(fig)
     return fig
+
+
+def plot_accuracy_and_size(rows: Sequence[dict]):
+    """Test accuracy (left) and saved size (right) of several models side by side, one bar each
+    (rows: dicts with ``name``, ``library`` ("fp32", "helper" or "torchao"), ``accuracy`` and
+    ``bytes``), each bar in its library's colour: fp32 blue, helper's weight-only orange (its
+    ``W8A32`` colour), torchao's sky blue. Returns the Figure."""
+    colours = {"fp32": FP32, "helper": W8A32, "torchao": TORCHAO}
+    names = [row["name"] for row in rows][::-1]
+    bar_colours = [colours[row["library"]] for row in rows][::-1]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.4), sharey=True)
+    fig.set_layout_engine("constrained")
+    accuracy = [100 * row["accuracy"] for row in rows][::-1]
+    kib = [row["bytes"] / 1024 for row in rows][::-1]
+    left.barh(names, accuracy, color=bar_colours)
+    right.barh(names, kib, color=bar_colours)
+    for ax, values, unit in ((left, accuracy, " %"), (right, kib, " KiB")):
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value:.4g}{unit}", va="center", fontsize=9)
+        ax.set_xlim(0, 1.25 * max(values))
+        ax.grid(axis="x", alpha=0.3)
+    left.set(xlabel="test accuracy (%)")
+    right.set(xlabel="saved state dict (KiB)")
+    left.set_title("Accuracy on the 360 test digits", fontsize=11)
+    right.set_title("Size on disk, torch.save of the state dict", fontsize=11)
+    plt.close(fig)
+    return fig

@@ -44,6 +44,7 @@ from course.explorer import (
 from course.live_plots import (
     MONTAGE_DIGITS,
     DigitMontage,
+    LevelCounts,
     LevelHistogram,
     NumberLine,
     OutputScatter,
@@ -551,4 +552,78 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
+    )
+
+
+# L5-B: the same quantization in torchao ---------------------------------------------------
+
+
+def explore_torchao_convention(
+    weight: torch.Tensor | None = None, bits: int = 4, granularity: str = "groups of 32"
+) -> Explorer:
+    """L5-B: one weight matrix quantized symmetric with ``bits`` bits, per row or in groups of
+    32, by helper (``s = max|w| / q_max``, ``q = round(w / s)``) and by torchao
+    (``IntxWeightOnlyConfig``: ``s = max|w| / ((q_max - q_min) / 2)``, ``q = round(w * (1 / s))``):
+    how many integers agree, how the levels are used, and each one's error. Each setting is
+    quantized once, by torchao itself, and cached."""
+    from course import torchao_bridge as ao  # torchao, without its known import warnings
+
+    weight = layer_weights(5, 64, 128) if weight is None else check_matrix(weight, "weight")
+    weight = weight.detach().float()
+    granularities = {"per row": (ao.PerAxis(0), (1, weight.shape[1])), "groups of 32": None}
+    if weight.shape[1] % 32 == 0:
+        granularities["groups of 32"] = (ao.PerGroup(32), (1, 32))
+    granularities = {name: value for name, value in granularities.items() if value is not None}
+    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    if granularity not in granularities:
+        raise ValueError(f"granularity must be one of {list(granularities)}, got {granularity!r}")
+    linear = ao.linear_holding(weight)
+    cache: dict[tuple, tuple] = {}
+
+    def quantized(bits: int, name: str) -> tuple:
+        if (bits, name) not in cache:
+            torchao_granularity, block = granularities[name]
+            dtype = helper.integer_dtype(bits)
+            config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
+            stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
+            q_h, s_h, _, restored_h = round_trip(weight, block, dtype, "symmetric")
+            restored_t = helper.dequantize_blocks(
+                stored["qdata"], stored["scale"], stored["zero_point"], block
+            )
+            cache[bits, name] = (q_h, s_h, restored_h, stored, restored_t)
+        return cache[bits, name]
+
+    controls = {
+        "bits": int_slider("bits", bits, 2, 8),
+        "granularity": buttons("scales", list(granularities), granularity),
+    }
+
+    def compute(bits: int, granularity: str) -> View:
+        q_h, s_h, restored_h, stored, restored_t = quantized(bits, granularity)
+        q_t = stored["qdata"]
+        q_min, q_max = helper.q_range(helper.integer_dtype(bits))
+        levels = torch.arange(q_min, q_max + 2)
+        equal = float((q_h == q_t).float().mean())
+        readout = {
+            "integers_equal": f"{equal:.1%}",
+            "torchao_step_over_helper": float((stored["scale"].reshape(-1) / s_h.reshape(-1))[0]),
+            "values_on_q_min_helper": int((q_h == q_min).sum()),
+            "values_on_q_min_torchao": int((q_t == q_min).sum()),
+            "mse": helper.quantization_error(weight, restored_h),
+            "mse_torchao": helper.quantization_error(weight, restored_t),
+        }
+        plot = {
+            "q_min": q_min,
+            "q_max": q_max,
+            "helper_counts": torch.histogram(q_h.float(), levels.float() - 0.5)[0].numpy(),
+            "torchao_counts": torch.histogram(q_t.float(), levels.float() - 0.5)[0].numpy(),
+            "title": f"{bits}-bit, {granularity}: {equal:.1%} of the integers agree",
+        }
+        return View(readout, [], plot)
+
+    return Explorer(
+        "helper against torchao: the same symmetric quantization, two conventions",
+        controls,
+        compute,
+        LevelCounts,
     )

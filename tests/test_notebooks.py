@@ -123,6 +123,7 @@ def test_ruff_clean():
 # no cell prints, each with its reason. Everything else must come from the lesson's outputs.
 PROSE_CONSTANTS = {
     "L4_integer_inference_W8A8.ipynb": {"2.13": "the torch version the lesson was written for"},
+    "L5_the_same_in_torchao.ipynb": {"7.5": "(q_max - q_min) / 2 of int4, worked out in the text"},
 }
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\d.]*\d)(\s*%)?")
 OUTPUT_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")

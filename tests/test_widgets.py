@@ -27,6 +27,7 @@ BUILDERS = {
     "explore_symmetric_vs_asymmetric": {"mode", "bits", "skew"},
     "explore_granularity": {"bits", "granularity", "group_size", "scale_bits"},
     "explore_quantized_linear": {"bits", "granularity", "group_size"},
+    "explore_torchao_convention": {"bits", "granularity"},
 }
 
 

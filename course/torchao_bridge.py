@@ -1,0 +1,112 @@
+"""torchao, PyTorch's quantization library, for lesson L5-B: imported without its two known
+warnings of a CPU-only machine, and the few steps the lesson repeats (quantize a copy of a model,
+open a quantized weight, measure a saved model).
+
+Importing this module imports torchao. Nothing else of the course imports torchao at load time.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import re
+
+import torch
+
+# What torchao 0.18 prints when it is imported on a machine without a GPU, and only that:
+# its two CUDA kernel libraries cannot load, and torch notes an API torchao still calls. Both go
+# through the `logging` module; anything else those loggers say still shows.
+KNOWN_IMPORT_NOISE = {
+    "torchao": re.compile(r"Failed to load \S*/_C_(mxfp8|cutlass_90a)[^/]*\.so: "),
+    "torch.utils._pytree": re.compile(r"<enum 'KernelPreference'> is an Enum subclass"),
+}
+
+
+class _KnownNoise(logging.Filter):
+    """Drops the log records of one logger whose message matches ``pattern``."""
+
+    def __init__(self, pattern: re.Pattern) -> None:
+        super().__init__()
+        self.pattern = pattern
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.search(record.getMessage())
+
+
+for _name, _pattern in KNOWN_IMPORT_NOISE.items():
+    logging.getLogger(_name).addFilter(_KnownNoise(_pattern))
+
+import torchao  # after the filters, which keep its known warnings out
+from torchao.quantization import (
+    Int8DynamicActivationInt8WeightConfig,
+    Int8WeightOnlyConfig,
+    IntxWeightOnlyConfig,
+    quantize_,
+)
+from torchao.quantization.granularity import PerAxis, PerGroup
+from torchao.quantization.quant_primitives import (
+    MappingType,
+    choose_qparams_affine,
+    quantize_affine,
+)
+
+# What the course uses of torchao, importable from here, so that no module of the course needs
+# to import torchao before this one (which a sort of the imports could do).
+__all__ = [
+    "Int8DynamicActivationInt8WeightConfig",
+    "Int8WeightOnlyConfig",
+    "IntxWeightOnlyConfig",
+    "MappingType",
+    "PerAxis",
+    "PerGroup",
+    "choose_qparams_affine",
+    "load_saved",
+    "quantize_",
+    "quantize_affine",
+    "quantized_copy",
+    "saved_bytes",
+    "stored_tensors",
+    "torchao",
+]
+
+VERSION = torchao.__version__
+
+
+def quantized_copy(model: torch.nn.Module, config) -> torch.nn.Module:
+    """A copy of ``model`` quantized in place by ``torchao.quantization.quantize_(copy, config)``
+    (the original is left untouched)."""
+    quantized = copy.deepcopy(model)
+    quantize_(quantized, config)
+    return quantized
+
+
+def linear_holding(weight: torch.Tensor) -> torch.nn.Linear:
+    """An ``nn.Linear`` (no bias) whose weight is a copy of ``weight`` (out, in), for torchao to
+    quantize; built without a random initialisation, so the global random state is untouched."""
+    linear = torch.nn.utils.skip_init(torch.nn.Linear, weight.shape[1], weight.shape[0], bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+    return linear
+
+
+def stored_tensors(weight: torch.Tensor) -> dict[str, object]:
+    """What a torchao weight stores: its tensors (``qdata``, ``scale``, ``zero_point`` ...) and
+    its attributes (``block_size``, ``dtype`` ...), by name."""
+    names = [*weight.tensor_data_names, *weight.tensor_attribute_names]
+    return {name: getattr(weight, name) for name in names}
+
+
+def saved_bytes(model: torch.nn.Module) -> tuple[int, bytes]:
+    """The size in bytes of ``torch.save(model.state_dict())``, and the saved bytes."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell(), buffer.getvalue()
+
+
+def load_saved(saved: bytes, fresh: torch.nn.Module) -> torch.nn.Module:
+    """``fresh`` (a model of the same layout, quantized the same way) with the saved state
+    loaded into it, the tensors taken as they were saved (``assign=True``)."""
+    state = torch.load(io.BytesIO(saved), weights_only=False)
+    fresh.load_state_dict(state, assign=True)
+    return fresh
