@@ -1,7 +1,7 @@
 """The course's answer key: linear quantization from scratch, in its final, tested form.
 
 Every lesson builds some of these functions step by step and then imports them from here. The
-sections follow the lessons, L2-A to L4-C. The maths is the course's own:
+sections follow the lessons, L2-A to L4-C, then L5-A. The maths is the course's own:
 
     quantize      q  = clamp(round(r / s + z), q_min, q_max)
     dequantize    r' = s * (q - z)
@@ -78,6 +78,14 @@ __all__ = [  # noqa: RUF022 (in lesson order, as the file)
     "QuantizedLinear",
     "quantize_model",
     "model_bytes",
+    # L5-A
+    "sqnr_db",
+    "block_range",
+    "percentile_range",
+    "range_scale_and_zero_point",
+    "rounding_and_clipping_error",
+    "CLIP_RATIOS",
+    "search_clip_ratio",
 ]
 
 Mode = Literal["symmetric", "asymmetric"]
@@ -531,6 +539,7 @@ def quantize_blocks(
     dtype: torch.dtype = torch.int8,
     mode: Mode = "asymmetric",
     scale_dtype: torch.dtype | None = None,
+    value_range: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Quantize ``tensor`` with one scale and zero point per block of ``block_size`` values.
 
@@ -540,7 +549,9 @@ def quantize_blocks(
     Per-tensor, per-channel and per-group quantization are this function with
     ``block_size_for(...)``. With ``scale_dtype`` (float16, say), the scale is rounded to that
     type first and ``q`` computed with the rounded scale: ``s q`` is what a reader of the stored
-    numbers gets back.
+    numbers gets back. ``value_range`` (L5-A): the ``(r_min, r_max)`` each block maps onto the
+    integers, one value per block, instead of the block's own min and max; values outside it
+    are clipped to ``q_min`` or ``q_max``.
     """
     tensor = _check_float_tensor(tensor)
     dtype = _check_dtype(dtype)
@@ -548,7 +559,11 @@ def quantize_blocks(
     # Asymmetric statistics in float64, as the course's Python-float arithmetic; a symmetric
     # scale max|r| / q_max is correctly rounded in float32 already.
     precision = torch.float64 if mode == "asymmetric" else _work_dtype(tensor)
-    r_min, r_max = (t.to(precision) for t in _block_min_max(view, axes))
+    if value_range is None:
+        r_min, r_max = (t.to(precision) for t in _block_min_max(view, axes))
+    else:
+        keep = [1 if axis in axes else size for axis, size in enumerate(view.shape)]
+        r_min, r_max = (_per_block(t, keep, "value_range").to(precision) for t in value_range)
     scale, zero_point = _scale_and_zero_point(r_min, r_max, dtype, mode)
     scale = scale.to(_work_dtype(tensor))
     if scale_dtype is not None:
@@ -560,6 +575,16 @@ def quantize_blocks(
     )
     grid = tuple(size // b for size, b in zip(tensor.shape, block_size))
     return quantized.reshape(tensor.shape), scale.reshape(grid), zero_point.reshape(grid)
+
+
+def _per_block(values: object, grid: Sequence[int], name: str) -> torch.Tensor:
+    """``values`` (a tensor with one value per block, in block order) shaped as ``grid``."""
+    values = _check_float_tensor(torch.as_tensor(values), name)
+    if values.numel() != math.prod(grid):
+        raise ValueError(
+            f"{name} has {values.numel()} values, but the tensor has {math.prod(grid)} blocks"
+        )
+    return values.reshape(grid)
 
 
 def _round_scale(scale: torch.Tensor, scale_dtype: torch.dtype) -> torch.Tensor:
@@ -587,19 +612,14 @@ def dequantize_blocks(
     view, axes = _block_view(quantized_tensor, block_size)
     grid = [1 if axis in axes else size for axis, size in enumerate(view.shape)]
     n_blocks = math.prod(grid)
-    scale = _check_scale(torch.as_tensor(scale, dtype=torch.float32))
-    if scale.numel() != n_blocks:
-        raise ValueError(
-            f"scale has {scale.numel()} values but the tensor has {n_blocks} blocks of "
-            f"{tuple(block_size)}"
-        )
+    scale = _per_block(_check_scale(torch.as_tensor(scale, dtype=torch.float32)), grid, "scale")
     zero_point = torch.as_tensor(zero_point)
     if zero_point.numel() not in (1, n_blocks):
         raise ValueError(f"zero_point has {zero_point.numel()} values, expected 1 or {n_blocks}")
     work = view.to(torch.float32).sub_(
         zero_point.reshape(grid) if zero_point.numel() > 1 else zero_point
     )
-    return work.mul_(scale.reshape(grid)).reshape(quantized_tensor.shape)
+    return work.mul_(scale).reshape(quantized_tensor.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1071,3 +1091,140 @@ def model_bytes(model: torch.nn.Module) -> int:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     unique = {id(t): t for t in (*model.parameters(), *model.buffers())}
     return tensor_bytes(*unique.values())
+
+
+# --------------------------------------------------------------------------------------------
+# L5-A: choosing the range: SQNR, clipping, calibration
+# --------------------------------------------------------------------------------------------
+
+
+def sqnr_db(original: torch.Tensor, dequantized: torch.Tensor) -> float:
+    """Signal-to-quantization-noise ratio in decibels: ``10 log10(mean(r**2) / mse)``.
+
+    Each bit more halves the step and quarters the noise: about ``20 log10(2) = 6.02`` dB per
+    bit. An exact reconstruction gives ``inf``.
+    """
+    mse = quantization_error(original, dequantized)
+    signal = float(torch.as_tensor(original).double().square().mean())
+    return math.inf if mse == 0 else 10 * math.log10(signal / mse)
+
+
+def _blocks_last(tensor: torch.Tensor, block_size: Sequence[int]) -> torch.Tensor:
+    """``tensor`` as ``grid + (values of one block,)``: one row per block, in block order."""
+    view, axes = _block_view(tensor, block_size)
+    outer = [axis for axis in range(view.dim()) if axis not in axes]
+    grid = [view.shape[axis] for axis in outer]
+    return view.permute(*outer, *axes).reshape(*grid, -1)
+
+
+def block_range(
+    tensor: torch.Tensor, block_size: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(r_min, r_max)`` of each block, shaped as the grid of blocks (what min/max calibrates)."""
+    return torch.aminmax(_blocks_last(_check_float_tensor(tensor), block_size), dim=-1)
+
+
+def percentile_range(
+    tensor: torch.Tensor, block_size: Sequence[int], percentile: float = 99.9
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(r_min, r_max)`` of each block: its ``100 - p`` and ``p`` percentiles (``p`` in (50, 100]).
+
+    Linear interpolation between the sorted values, as ``numpy.percentile``: position
+    ``p / 100 * (n - 1)`` of the ``n`` values of a block. ``p = 100`` is the min/max range.
+    """
+    if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
+        raise TypeError(f"percentile must be a number, got {percentile!r}")
+    if not 50 < percentile <= 100:
+        raise ValueError(f"percentile must lie in (50, 100], got {percentile}")
+    ordered = _blocks_last(_check_float_tensor(tensor), block_size).sort(dim=-1).values
+    n = ordered.shape[-1]
+    position = torch.tensor([100 - percentile, percentile], dtype=torch.float64) / 100 * (n - 1)
+    low, fraction = position.floor().long(), (position - position.floor()).to(ordered.dtype)
+    below, above = ordered[..., low], ordered[..., (low + 1).clamp(max=n - 1)]
+    values = below + fraction * (above - below)
+    return values[..., 0], values[..., 1]
+
+
+def range_scale_and_zero_point(
+    r_min: torch.Tensor,
+    r_max: torch.Tensor,
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and zero point for given ranges (one per block, or one), in the ranges' precision.
+
+    The formulas of L2-B and L3-A on ``[r_min, r_max]``, widened to include 0: asymmetric
+    ``s = (r_max - r_min) / (q_max - q_min)``, ``z = clamp(round(q_min - r_min / s))``;
+    symmetric ``s = max(-r_min, r_max) / q_max``, ``z = 0``. Returns ``(scale, zero_point)``.
+    """
+    r_min, r_max = (
+        _check_float_tensor(torch.as_tensor(t), name)
+        for t, name in ((r_min, "r_min"), (r_max, "r_max"))
+    )
+    if bool((r_min > r_max).any()):
+        raise ValueError("r_min must not exceed r_max")
+    r_min, r_max = r_min.clamp(max=0), r_max.clamp(min=0)
+    scale, zero_point = _scale_and_zero_point(r_min, r_max, _check_dtype(dtype), mode)
+    return scale, torch.zeros_like(scale) if zero_point is None else zero_point
+
+
+def rounding_and_clipping_error(
+    tensor: torch.Tensor,
+    scale: float | torch.Tensor,
+    zero_point: int | torch.Tensor,
+    dtype: torch.dtype = torch.int8,
+) -> tuple[float, float]:
+    """The MSE of quantizing with ``(s, z)``, split in two: ``(rounding, clipping)``.
+
+    A value is clipped when ``round(r / s + z)`` falls outside ``[q_min, q_max]``; the others are
+    rounded, each with an error of at most ``s / 2`` (``s**2 / 12`` on average for smooth data).
+    Each part is the sum of its values' squared errors over all ``n`` values: the two add up to
+    the MSE.
+    """
+    q = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
+    squared = (tensor.double() - linear_dequantization(q, scale, zero_point).double()).square()
+    unclamped = torch.round(
+        tensor.double() / torch.as_tensor(scale, dtype=torch.float64) + torch.as_tensor(zero_point)
+    )
+    q_min, q_max = q_range(dtype)
+    clipped = (unclamped < q_min) | (unclamped > q_max)
+    n = tensor.numel()
+    return float(squared[~clipped].sum()) / n, float(squared[clipped].sum()) / n
+
+
+# The clip ratios a search tries by default: 1.00, 0.99, ..., 0.05 of the min/max range.
+CLIP_RATIOS = torch.arange(100, 4, -1, dtype=torch.float64) / 100
+
+
+def search_clip_ratio(
+    tensor: torch.Tensor,
+    block_size: Sequence[int],
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "symmetric",
+    ratios: Sequence[float] | torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each block, the clip ratio ``c`` that minimises its MSE: ``(ratio, mse)`` per block.
+
+    Each candidate ``c`` (default ``CLIP_RATIOS``) shrinks every block's range to
+    ``[c r_min, c r_max]``; the block is quantized and dequantized with it, and each block keeps
+    the ``c`` with the smallest mean squared error (the first one tried, on a tie). The loop
+    runs over the candidates, never over the blocks.
+    """
+    ratios = CLIP_RATIOS if ratios is None else torch.as_tensor(ratios, dtype=torch.float64)
+    if ratios.dim() != 1 or ratios.numel() == 0 or not bool(((ratios > 0) & (ratios <= 1)).all()):
+        raise ValueError("ratios must be a non-empty 1-D sequence of numbers in (0, 1]")
+    r_min, r_max = block_range(tensor, block_size)
+    best_mse = torch.full(r_min.shape, math.inf, dtype=torch.float64)
+    best_ratio = torch.ones(r_min.shape, dtype=torch.float64)
+    for ratio in ratios.tolist():  # a loop over the candidate ratios only
+        q, scale, zero_point = quantize_blocks(
+            tensor, block_size, dtype, mode, value_range=(ratio * r_min, ratio * r_max)
+        )
+        restored = dequantize_blocks(q, scale, zero_point, block_size)
+        mse = _blocks_last((restored - tensor).square_(), block_size).mean(
+            dim=-1, dtype=torch.float64
+        )
+        better = mse < best_mse
+        best_mse = torch.where(better, mse, best_mse)
+        best_ratio = torch.where(better, ratio, best_ratio)
+    return best_ratio, best_mse

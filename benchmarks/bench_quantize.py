@@ -3,7 +3,8 @@
 On one 4096 x 4096 float32 tensor, in one run, this times int8 quantization by helper (per
 tensor, per channel, per group of 32), by the course's loop over rows, and by torchao's
 ``choose_qparams_affine`` + ``quantize_affine`` doing the same work, against a plain copy of the
-tensor (the memory-bandwidth floor), and prints each as a ratio to the copy.
+tensor (the memory-bandwidth floor), and prints each as a ratio to the copy; then the clip
+search of lesson L5-A per channel, as a ratio to one min/max quantization per channel.
 
     python benchmarks/bench_quantize.py   # or `make bench`, which runs every benchmark
 
@@ -92,6 +93,14 @@ def main() -> None:
         verdict = f"{times[ours] / copy:.2f}x copy (target <= 3)"
         verdict += f", {times[theirs] / times[ours]:.2f}x faster than torchao (target >= 1.5)"
         print(f"{granularity}: {verdict}")
+    # Lesson L5-A: the clip search tries every ratio of helper.CLIP_RATIOS per channel.
+    block = helper.block_size_for(tensor.shape, "per-channel", dim=0)
+    search = median_ms(lambda: helper.search_clip_ratio(tensor, block, torch.int8), 1)
+    print(
+        f"clip search per channel ({len(helper.CLIP_RATIOS)} ratios): {search:.0f} ms, "
+        f"{search / times['helper per-channel']:.0f}x one min/max quantization per channel "
+        f"({search / times['helper per-channel'] / len(helper.CLIP_RATIOS):.1f}x per ratio tried)"
+    )
 
 
 if __name__ == "__main__":

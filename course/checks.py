@@ -11,7 +11,13 @@ import numpy as np
 import torch
 
 import helper
-from course.data import course_tensor, layer_weights, seeded_normal, skewed_tensor
+from course.data import (
+    course_tensor,
+    heavy_tailed,
+    layer_weights,
+    seeded_normal,
+    skewed_tensor,
+)
 
 
 class Verdict:
@@ -100,17 +106,21 @@ def check_exercise(
     reference_function: Callable,
     cases: Sequence[tuple],
     name: str = "your function",
+    labels: Sequence[str] | None = None,
 ) -> Verdict:
     """Run ``learner_function`` and ``reference_function`` on each tuple of arguments in ``cases``.
 
     Returns a ``Verdict``: "pass" when every result matches, otherwise the first case where
     it does not ("mismatch": the input, and what was expected and received), raised an
     exception ("error"), or raised ``NotImplementedError`` ("not done yet": the exercise as
-    shipped, whose body is only ``raise NotImplementedError``).
+    shipped, whose body is only ``raise NotImplementedError``). ``labels`` name the cases in
+    words, in the messages.
     """
     for number, args in enumerate(cases, start=1):
         expected = reference_function(*args)
         call = f"{name}({', '.join(_show(arg) for arg in args)})"
+        if labels is not None:
+            call = f"{labels[number - 1]}: {call}"
         try:
             got = learner_function(*args)
         except NotImplementedError:
@@ -373,3 +383,31 @@ def check_torchao_intx(learner_function: Callable) -> Verdict:
         (seeded_normal(43, 5, 32), 2, 8),
     ]
     return check_exercise(learner_function, _torchao_intx_reference, cases, "torchao_intx")
+
+
+def _clip_search_reference(tensor: torch.Tensor, bits: int) -> tuple[float, float]:
+    ratio, mse = helper.search_clip_ratio(tensor, tensor.shape, helper.integer_dtype(bits))
+    return float(ratio), float(mse)
+
+
+def check_clip_search(learner_function: Callable) -> Verdict:
+    """L5-A "Your turn": ``learner_function(tensor, bits)`` returns ``(ratio, mse)``, Python
+    floats: the clip ratio of ``helper.CLIP_RATIOS`` (the first one on a tie) whose symmetric
+    per-tensor quantization with ``s = c max|r| / q_max`` has the smallest MSE, and that MSE."""
+    outlier = seeded_normal(52, 1000)
+    outlier[7] = 60.0
+    cases = [
+        (seeded_normal(50, 2000), 8),
+        (heavy_tailed(2000, seed=51), 4),
+        (heavy_tailed(2000, seed=51), 2),
+        (outlier, 3),
+        (torch.zeros(16), 4),
+    ]
+    labels = [
+        "normal values at 8 bits",
+        "heavy-tailed values at 4 bits",
+        "the same at 2 bits",
+        "one outlier of 60 at 3 bits",
+        "all zeros (every ratio ties: keep the first, 1.0)",
+    ]
+    return check_exercise(learner_function, _clip_search_reference, cases, "clip_search", labels)

@@ -44,17 +44,27 @@ def layer_weights(
     cols: int,
     log10_sizes: tuple[float, float] = (math.log10(0.05), math.log10(2.0)),
     outliers: bool = True,
+    outlier_factor: float = 8.0,
 ) -> torch.Tensor:
     """Seeded weights shaped like a trained layer's: row i is ``N(0, 1) * size_i``, the sizes
     spread evenly on a log scale from ``10**log10_sizes[0]`` to ``10**log10_sizes[1]`` and
-    shuffled; with ``outliers``, one value in 256 (at least one) is made 8 times larger."""
+    shuffled; with ``outliers``, one value in 256 (at least one) is made ``outlier_factor``
+    times larger."""
     generator = torch.Generator().manual_seed(seed)
     sizes = torch.logspace(*log10_sizes, rows)[torch.randperm(rows, generator=generator)]
     weight = torch.randn(rows, cols, generator=generator) * sizes[:, None]
     if outliers:
         picked = torch.randperm(rows * cols, generator=generator)[: max(1, rows * cols // 256)]
-        weight.view(-1)[picked] *= 8
+        weight.view(-1)[picked] *= outlier_factor
     return weight
+
+
+def heavy_tailed(n: int = 10_000, seed: int = 0, degrees_of_freedom: float = 3.0) -> torch.Tensor:
+    """``n`` seeded draws of Student's t with ``degrees_of_freedom`` (3: heavy tails, a few values
+    many standard deviations out), as float32 (lesson L5-A)."""
+    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    draws = np.random.default_rng(seed).standard_t(degrees_of_freedom, size=n)
+    return torch.from_numpy(draws).to(torch.float32)
 
 
 class Digits:

@@ -80,6 +80,14 @@ _READOUT_LABELS = {
     "values_on_q_min_helper": "values on q_min, helper",
     "values_on_q_min_torchao": "values on q_min, torchao",
     "mse_torchao": "MSE, torchao",
+    "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
+    "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+    "values_clipped": "values clipped",
+    "rounding_mse": "rounding part of the MSE",
+    "clipping_mse": "clipping part of the MSE",
+    "sqnr_db": "SQNR (dB)",
+    "best_clip_ratio": "best clip ratio (search)",
+    "sqnr_db_at_best": "SQNR at the best ratio (dB)",
 }
 
 

@@ -149,8 +149,12 @@ class LevelHistogram(Plot):
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
         pad = 0.03 * (high - low or 1.0)
         self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_ylim(0, 1.3 * max(counts.max(), 1))
+        self.ax.set_ylim(self.count_limits(counts))
         self.ax.set_title(data["title"], fontsize=10)
+
+    def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
+        """The count axis' limits for these histogram counts."""
+        return 0, 1.3 * max(counts.max(), 1)
 
 
 class OutputScatter(Plot):
@@ -290,3 +294,42 @@ class LevelCounts(Plot):
         top = max(data["helper_counts"].max(), data["torchao_counts"].max(), 1)
         self.ax.set_ylim(0, 1.2 * top)
         self.ax.set_title(data["title"], fontsize=10)
+
+
+class ClipHistogram(LevelHistogram):
+    """``LevelHistogram`` on a log count axis (so that a few outliers show), with the clip
+    range ``[-alpha, alpha]`` as two dashed lines: values beyond them are clipped."""
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        ax.set_ylim(0.7, 10)
+        ax.set_yscale("log")
+        # Fixed decades and no minor ticks: a log axis' automatic ticks cost a third of a redraw.
+        ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator([1, 10, 100, 1000, 10_000]))
+        ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        self.clip = ax.add_collection(
+            LineCollection(
+                [],
+                colors=CLIPPED,
+                linewidths=2,
+                linestyles="--",
+                transform=ax.get_xaxis_transform(),
+            )
+        )
+        ax.legend(
+            handles=[
+                *ax.get_legend().legend_handles[:2],
+                Line2D([], [], color=CLIPPED, ls="--", lw=2, label="clip range"),
+            ],
+            loc="upper left",
+            framealpha=1.0,
+            fontsize=9,
+        )
+
+    def update(self, data: dict) -> None:
+        super().update(data)
+        alpha = data["alpha"]
+        self.clip.set_segments([[(-alpha, 0), (-alpha, 1)], [(alpha, 0), (alpha, 1)]])
+
+    def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
+        return 0.7, 8 * max(counts.max(), 1)

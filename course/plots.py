@@ -36,6 +36,9 @@ FP32, W8A32, W8A8, ERROR, TORCHAO = BLUE, ORANGE, PURPLE, VERMILION, SKY_BLUE
 # The same, by the names the lessons give their results; and the granularities.
 ROLE_COLOURS = {"fp32": FP32, "W8A32": W8A32, "W8A8": W8A8, "torchao": TORCHAO}
 PER_TENSOR, PER_CHANNEL, PER_GROUP = VERMILION, SKY_BLUE, GREEN
+# The two parts of a quantization error (lesson L5-A): rounding to the levels (the integers'
+# colour), clipping (the clamped data's), and their sum.
+ROUNDING, CLIPPING, TOTAL = INTEGER, CLIPPED, LINE_GREY
 
 # Tensors with at most this many values get their numbers written in the cells.
 MAX_ANNOTATED_CELLS = 64
@@ -686,5 +689,93 @@ def plot_accuracy_and_size(rows: Sequence[dict]):
     right.set(xlabel="saved state dict (KiB)")
     left.set_title("Accuracy on the 360 test digits", fontsize=11)
     right.set_title("Size on disk, torch.save of the state dict", fontsize=11)
+    plt.close(fig)
+    return fig
+
+
+def clip_sweep(tensor: torch.Tensor, bits: int, ratios: torch.Tensor = helper.CLIP_RATIOS) -> dict:
+    """Symmetric per-tensor quantization of ``tensor`` at ``bits`` bits with the range clipped
+    to ``±c max|r|`` for each ratio ``c``: the rounding, clipping and total MSE of each."""
+    largest, dtype = float(tensor.abs().max()), helper.integer_dtype(bits)
+    q_max = helper.q_range(dtype)[1]
+    parts = [
+        helper.rounding_and_clipping_error(tensor, max(c * largest, 1e-30) / q_max, 0, dtype)
+        for c in ratios.tolist()
+    ]
+    rounding, clipping = (np.array(part) for part in zip(*parts))
+    return {"ratios": ratios.numpy(), "rounding": rounding, "clipping": clipping}
+
+
+def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
+    """One panel per bit width (two per row): the rounding, clipping and total MSE of
+    ``tensor`` as its range is clipped to ``±c max|r|``, with the best ``c`` marked. Returns
+    the Figure."""
+    rows = math.ceil(len(bits) / 2)
+    fig, axes = plt.subplots(
+        rows, min(len(bits), 2), figsize=(9.6, 3.0 * rows + 0.6), squeeze=False
+    )
+    fig.set_layout_engine("constrained")
+    for ax, b in zip(axes.flat, bits):
+        sweep = clip_sweep(tensor, b)
+        total = sweep["rounding"] + sweep["clipping"]
+        ratios, best = sweep["ratios"], int(np.argmin(total))
+        ax.plot(ratios, sweep["rounding"], color=ROUNDING, lw=2, label="rounding part")
+        ax.plot(ratios, sweep["clipping"], color=CLIPPING, lw=2, label="clipping part")
+        ax.plot(ratios, total, color=TOTAL, lw=1.5, ls="--", label="total: the MSE")
+        ax.axvline(ratios[best], color=TOTAL, lw=1, ls=":")
+        ax.text(
+            0.98,
+            0.06,
+            f"best c = {ratios[best]:.2f}",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=10,
+            bbox={"facecolor": "white", "edgecolor": "none"},
+        )
+        ax.set_yscale("log")
+        ax.set_ylim(max(total.min() / 30, 1e-8), total.max() * 3)
+        ax.set_title(f"{b} bits", fontsize=11)
+        ax.set_xlabel(r"clip ratio $c = \alpha / \max|r|$", fontsize=10)
+        ax.set_ylabel("MSE (log scale)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+    for ax in axes.flat[len(bits) :]:
+        ax.set_visible(False)
+    fig.legend(
+        *axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=10
+    )
+    fig.suptitle(
+        "Clipping the range to ±c max|r|: rounding error falls, clipping error rises", fontsize=11
+    )
+    plt.close(fig)
+    return fig
+
+
+def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: dict[str, float]):
+    """Static activation ranges against the calibration set's size: the SQNR of the quantized
+    activations (left) and the test accuracy (right) for each observer (``results[name]`` holds
+    ``"sqnr"`` and ``"accuracy"`` lists, one per size), with dynamic ranges dashed. Returns the
+    Figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig.set_layout_engine("constrained")
+    for ax, key, label in (
+        (axes[0], "sqnr", "SQNR of the activations (dB)"),
+        (axes[1], "accuracy", "test accuracy (%)"),
+    ):
+        scale = 100 if key == "accuracy" else 1
+        for colour, (name, result) in zip(SERIES, results.items()):
+            ax.plot(
+                sizes, scale * np.asarray(result[key]), "o-", color=colour, lw=2, ms=4, label=name
+            )
+        ax.axhline(
+            scale * dynamic[key], color=DARK_GREY, ls="--", lw=1.5, label="dynamic, per token"
+        )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(sizes), [str(size) for size in sizes], fontsize=9)
+        ax.minorticks_off()
+        ax.set(xlabel="calibration digits seen by the observer", ylabel=label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=9)
+    axes[0].set_title("Activations quantized with the observer's range", fontsize=11)
+    axes[1].set_title("The digits MLP with those activations (1 test digit = 0.28 %)", fontsize=11)
     plt.close(fig)
     return fig

@@ -43,6 +43,7 @@ from course.explorer import (
 )
 from course.live_plots import (
     MONTAGE_DIGITS,
+    ClipHistogram,
     DigitMontage,
     LevelCounts,
     LevelHistogram,
@@ -626,4 +627,69 @@ def explore_torchao_convention(
         controls,
         compute,
         LevelCounts,
+    )
+
+
+def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: int = 8) -> Explorer:
+    """L5-A: 4096 standard normal values, one in 256 made ``outlier_strength`` times larger,
+    quantized symmetric per tensor with the range clipped to ``[-alpha, alpha]``, ``alpha = c
+    max|r|``: the histogram with the levels and the clip lines, the rounding and clipping parts
+    of the MSE, the SQNR, and the best ``c`` of ``helper.search_clip_ratio``."""
+    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    searches: dict[tuple, tuple] = {}
+    controls = {
+        "bits": int_slider("bits", bits, 2, 8),
+        "clip_ratio": widgets.FloatSlider(
+            value=clip_ratio,
+            min=0.05,
+            max=1.0,
+            step=0.01,
+            description="clip ratio c",
+            continuous_update=True,
+            style=STYLE,
+        ),
+        "outlier_strength": int_slider("outlier strength", outlier_strength, 1, 16),
+    }
+
+    def compute(bits: int, clip_ratio: float, outlier_strength: int) -> View:
+        data = layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=outlier_strength).flatten()
+        dtype = helper.integer_dtype(bits)
+        q_min, q_max = helper.q_range(dtype)
+        alpha = clip_ratio * float(data.abs().max())
+        scale = alpha / q_max
+        quantized = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
+        restored = helper.linear_dequantization(quantized, scale, 0)
+        rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)
+        if (bits, outlier_strength) not in searches:
+            best, _ = helper.search_clip_ratio(data, data.shape, dtype)
+            best_scale = float(best) * float(data.abs().max()) / q_max
+            best_q = helper.linear_q_with_scale_and_zero_point(data, best_scale, 0, dtype)
+            best_sqnr = helper.sqnr_db(data, helper.linear_dequantization(best_q, best_scale, 0))
+            searches[bits, outlier_strength] = (float(best), best_sqnr)
+        levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
+        readout = {
+            "clip_ratio": f"{clip_ratio:.2f}",
+            "alpha": alpha,
+            "scale": scale,
+            "values_clipped": int((data.abs() > alpha).sum()),
+            "rounding_mse": rounding,
+            "clipping_mse": clipping,
+            "mse": rounding + clipping,
+            "sqnr_db": f"{helper.sqnr_db(data, restored):.1f}",
+            "best_clip_ratio": f"{searches[bits, outlier_strength][0]:.2f}",
+            "sqnr_db_at_best": f"{searches[bits, outlier_strength][1]:.1f}",
+        }
+        plot = {
+            "values": data.double().numpy(),
+            "level_values": (scale * levels.double()).numpy(),
+            "used": torch.isin(levels, quantized).numpy(),
+            "inside": np.ones(levels.numel(), dtype=bool),
+            "alpha": alpha,
+            "title": f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
+            f"SQNR {readout['sqnr_db']} dB (best c = {readout['best_clip_ratio']})",
+        }
+        return View(readout, [], plot)
+
+    return Explorer(
+        "Clipping the range: rounding against clipping error", controls, compute, ClipHistogram
     )

@@ -1,6 +1,8 @@
 """course.checks: check_exercise, and every "Your turn" checker against a right answer, a
 wrong answer, the unfinished stub and a function that raises."""
 
+import math
+
 import pytest
 import torch
 from conftest import COURSE_TENSOR
@@ -267,6 +269,30 @@ def torchao_intx_helper_scale(weight, bits, group_size):  # wrong: helper's max|
     return q, scale
 
 
+def clip_search(tensor, bits):
+    dtype = helper.integer_dtype(bits)
+    q_max = helper.q_range(dtype)[1]
+    best = (1.0, math.inf)
+    for ratio in helper.CLIP_RATIOS.tolist():
+        scale = max(ratio * float(tensor.abs().max()) / q_max, helper.ZERO_RANGE_SCALE)
+        q = helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, dtype)
+        mse = helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
+        if mse < best[1]:
+            best = (ratio, mse)
+    return best
+
+
+def clip_search_last_on_a_tie(tensor, bits):  # wrong: <= keeps the last of equal ratios
+    ratio, mse = clip_search(tensor, bits)
+    return (0.05, mse) if mse == 0 else (ratio, mse)
+
+
+def clip_search_no_clip(tensor, bits):  # wrong: never clips
+    dtype = helper.integer_dtype(bits)
+    q, scale = helper.linear_q_symmetric(tensor, dtype)
+    return 1.0, helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
+
+
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
     (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
@@ -314,6 +340,12 @@ CHECKERS = [
         "torchao_intx",
         [torchao_intx],
         [torchao_intx_divided, torchao_intx_helper_scale],
+    ),
+    (
+        checks.check_clip_search,
+        "clip_search",
+        [clip_search],
+        [clip_search_last_on_a_tie, clip_search_no_clip],
     ),
 ]
 IDS = [name for _, name, _, _ in CHECKERS]
@@ -399,3 +431,8 @@ def test_an_int_is_wanted_where_the_reference_gives_an_int():
 def test_small_inputs_are_shown_in_full():
     verdict = checks.check_pack_2bit(pack_2bit_first_value_highest)
     assert "pack_2bit(torch.tensor([1, 2, 3, 0], dtype=torch.uint8))" in verdict.message
+
+
+def test_clip_search_checker_names_the_failing_case():
+    verdict = checks.check_clip_search(clip_search_last_on_a_tie)
+    assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message

@@ -84,3 +84,20 @@ def test_digits_are_scikit_learns_bundled_digits():
     assert torch.equal(pixels, expected)
     assert torch.equal(labels, torch.tensor(sklearn_digits.target)[order])
     assert len(digits.y_test) == 360 and len(digits.y_train) == 1437
+
+
+def test_heavy_tailed_is_seeded_and_has_heavy_tails():
+    values = data.heavy_tailed(20_000, seed=0)
+    assert values.dtype == torch.float32 and torch.equal(values, data.heavy_tailed(20_000, seed=0))
+    standardised = (values - values.mean()) / values.std()
+    assert float(standardised.abs().max()) > 8  # a normal sample of 20,000 stays below about 5
+    with pytest.raises(ValueError, match="n"):
+        data.heavy_tailed(0)
+
+
+def test_layer_weights_outlier_factor_scales_the_outliers_only():
+    plain = data.layer_weights(3, 4, 64, outliers=False)
+    strong = data.layer_weights(3, 4, 64, outlier_factor=100.0)
+    changed = plain != strong
+    assert int(changed.sum()) == 1 and torch.allclose(strong[changed], 100 * plain[changed])
+    assert torch.equal(data.layer_weights(3, 4, 64), data.layer_weights(3, 4, 64, outlier_factor=8))

@@ -815,3 +815,141 @@ def test_model_bytes(trained):
     assert helper.model_bytes(tied) == 64
     with pytest.raises(TypeError, match="model"):
         helper.model_bytes(torch.zeros(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# L5-A: SQNR, ranges, the split of the error, the clip search
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sqnr_is_signal_over_noise_in_decibels():
+    original = torch.tensor([3.0, -4.0])  # mean square 12.5
+    assert helper.sqnr_db(original, original + 0.5) == pytest.approx(10 * math.log10(12.5 / 0.25))
+    assert helper.sqnr_db(original, original) == math.inf
+
+
+def test_sqnr_gains_about_six_decibels_per_bit():
+    values = torch.rand(100_000, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    sqnr = []
+    for bits in range(3, 9):
+        q, s = helper.linear_q_symmetric(values, helper.integer_dtype(bits))
+        sqnr.append(helper.sqnr_db(values, helper.linear_dequantization(q, s, 0)))
+    steps = np.diff(sqnr)
+    # The step shrinks by q_max(b + 1) / q_max(b) = (2**b - 1) / (2**(b - 1) - 1), a bit more
+    # than 2 (6.02 dB) at few bits: 7 / 3 from 3 to 4 bits, 7.4 dB.
+    expected = [20 * math.log10((2**b - 1) / (2 ** (b - 1) - 1)) for b in range(3, 8)]
+    assert np.allclose(steps, expected, atol=0.1), steps
+    assert steps[-1] == pytest.approx(20 * math.log10(2), abs=0.1)
+
+
+@pytest.mark.parametrize("block", [(1, 12), (8, 1), (8, 12), (1, 4), (2, 3)])
+def test_block_range_is_the_min_and_max_of_each_block(block):
+    tensor = torch.randn(8, 12, generator=torch.Generator().manual_seed(1))
+    r_min, r_max = helper.block_range(tensor, block)
+    grid = (8 // block[0], 12 // block[1])
+    assert r_min.shape == r_max.shape == grid
+    blocks = tensor.reshape(grid[0], block[0], grid[1], block[1])
+    assert torch.equal(r_min, blocks.amin(dim=(1, 3)))
+    assert torch.equal(r_max, blocks.amax(dim=(1, 3)))
+
+
+@pytest.mark.parametrize("percentile", [99.9, 99, 90, 75.5, 100])
+def test_percentile_range_is_numpy_percentile_per_block(percentile):
+    tensor = torch.randn(6, 64, generator=torch.Generator().manual_seed(2))
+    for block, rows in (((1, 64), tensor.numpy()), ((1, 16), tensor.reshape(-1, 16).numpy())):
+        r_min, r_max = helper.percentile_range(tensor, block, percentile)
+        assert np.allclose(r_max.reshape(-1), np.percentile(rows, percentile, axis=1), atol=1e-6)
+        assert np.allclose(
+            r_min.reshape(-1), np.percentile(rows, 100 - percentile, axis=1), atol=1e-6
+        )
+    whole = helper.percentile_range(tensor, tensor.shape, 100)
+    assert all(torch.equal(a, b) for a, b in zip(whole, helper.block_range(tensor, tensor.shape)))
+
+
+@pytest.mark.parametrize(
+    ("percentile", "error"),
+    [(50, ValueError), (100.5, ValueError), ("99", TypeError), (True, TypeError)],
+)
+def test_percentile_range_rejects_a_bad_percentile(percentile, error):
+    with pytest.raises(error, match="percentile"):
+        helper.percentile_range(torch.randn(8), (8,), percentile)
+
+
+def test_range_scale_and_zero_point_is_l2b_and_l3a_on_a_given_range():
+    tensor = torch.tensor([-1.5, 0.25, 3.0], dtype=torch.float64)
+    scale, zero_point = helper.range_scale_and_zero_point(tensor.min(), tensor.max())
+    assert (float(scale), int(zero_point)) == helper.get_q_scale_and_zero_point(tensor)
+    scale, zero_point = helper.range_scale_and_zero_point(
+        torch.tensor(-1.5), torch.tensor(3.0), mode="symmetric"
+    )
+    assert float(scale) == pytest.approx(3.0 / 127) and int(zero_point) == 0
+    scale, zero_point = helper.range_scale_and_zero_point(torch.tensor(2.0), torch.tensor(4.0))
+    assert float(scale) == pytest.approx(4.0 / 255)  # widened to include 0
+    with pytest.raises(ValueError, match="r_min must not exceed r_max"):
+        helper.range_scale_and_zero_point(torch.tensor(1.0), torch.tensor(0.0))
+
+
+def test_quantize_blocks_with_a_value_range_clips_outside_it():
+    tensor = torch.tensor([[-4.0, -1.0, 0.5, 1.0], [2.0, -2.0, 0.0, 8.0]])
+    block = (1, 4)
+    q, scale, _ = helper.quantize_blocks(
+        tensor,
+        block,
+        torch.int8,
+        "symmetric",
+        value_range=(torch.tensor([-1.0, -2.0]), torch.tensor([1.0, 2.0])),
+    )
+    assert torch.allclose(scale.reshape(-1), torch.tensor([1 / 127, 2 / 127]))
+    assert q[0, 0] == -128 and q[1, 3] == 127  # clipped to the ends of the int8 range
+    with pytest.raises(ValueError, match="value_range has 1 values, but the tensor has 2 blocks"):
+        helper.quantize_blocks(
+            tensor, block, value_range=(torch.tensor([0.0]), torch.tensor([1.0]))
+        )
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5, 0.1])
+def test_rounding_and_clipping_error_add_up_to_the_mse(ratio):
+    tensor = data.heavy_tailed(5000, seed=3)
+    scale = ratio * float(tensor.abs().max()) / 7
+    rounding, clipping = helper.rounding_and_clipping_error(tensor, scale, 0, torch.int4)
+    q = helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, torch.int4)
+    mse = helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
+    assert rounding + clipping == pytest.approx(mse, rel=1e-9)
+    assert rounding <= scale**2 / 4  # each rounded value is at most half a step off
+    assert (clipping == 0) == (ratio == 1.0)
+
+
+def test_clip_search_trades_rounding_for_clipping_at_low_bits():
+    tensor = data.heavy_tailed(20_000, seed=4).reshape(1, -1)
+    ratios = {}
+    for bits in (8, 4, 2):
+        ratio, mse = helper.search_clip_ratio(tensor, tensor.shape, helper.integer_dtype(bits))
+        q, s, z = helper.quantize_blocks(
+            tensor, tensor.shape, helper.integer_dtype(bits), "symmetric"
+        )
+        full = helper.quantization_error(tensor, helper.dequantize_blocks(q, s, z, tensor.shape))
+        assert float(mse) <= full
+        ratios[bits] = float(ratio)
+    assert ratios[8] > ratios[4] > ratios[2]
+    assert ratios[2] < 0.25
+
+
+@pytest.mark.parametrize("mode", ["symmetric", "asymmetric"])
+def test_clip_search_per_channel_is_each_rows_own_search(mode):
+    weight = data.layer_weights(5, 6, 64)
+    ratio, mse = helper.search_clip_ratio(weight, (1, 64), torch.int4, mode)
+    assert ratio.shape == mse.shape == (6, 1)
+    for row in range(6):
+        own_ratio, own_mse = helper.search_clip_ratio(
+            weight[row : row + 1], (1, 64), torch.int4, mode
+        )
+        assert float(own_ratio) == float(ratio[row, 0])
+        assert float(own_mse) == pytest.approx(float(mse[row, 0]))
+
+
+def test_clip_search_of_zeros_keeps_the_first_ratio_and_rejects_bad_ratios():
+    ratio, mse = helper.search_clip_ratio(torch.zeros(4, 8), (1, 8), ratios=[1.0, 0.5])
+    assert torch.all(ratio == 1.0) and torch.all(mse == 0)
+    for bad in ([], [0.0], [1.5], [[0.5]]):
+        with pytest.raises(ValueError, match="ratios"):
+            helper.search_clip_ratio(torch.ones(8), (8,), ratios=bad)

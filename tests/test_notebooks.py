@@ -124,6 +124,9 @@ def test_ruff_clean():
 PROSE_CONSTANTS = {
     "L4_integer_inference_W8A8.ipynb": {"2.13": "the torch version the lesson was written for"},
     "L5_the_same_in_torchao.ipynb": {"7.5": "(q_max - q_min) / 2 of int4, worked out in the text"},
+    "L5_calibration_and_clipping.ipynb": {
+        "127.5": "PyTorch's symmetric divisor for int8, (q_max - q_min) / 2, shown in lesson L5-B",
+    },
 }
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\d.]*\d)(\s*%)?")
 OUTPUT_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")

@@ -323,9 +323,27 @@ def _every_plot():
         "output_errors": lambda: plots.plot_output_errors(reference, outputs),
         "storage": lambda: plots.plot_storage(rows),
         "digits": lambda: plots.plot_digits(torch.rand(10, 64), list("0123456789")),
+        "clip_sweep": lambda: plots.plot_clip_sweep(data.heavy_tailed(2000)),
+        "calibration": lambda: plots.plot_calibration(
+            [1, 4, 16],
+            {"min/max": {"sqnr": [20, 19, 18], "accuracy": [0.95, 0.96, 0.94]}},
+            {"sqnr": 21.0, "accuracy": 0.96},
+        ),
     }
 
 
 @pytest.mark.parametrize("name", list(_every_plot()))
 def test_every_plot_is_readable_at_100_percent(name):
     assert_readable(_every_plot()[name]())
+
+
+def test_clip_sweep_parts_add_up_and_the_best_ratio_is_the_searchs():
+    tensor = data.heavy_tailed(3000, seed=5)
+    sweep = plots.clip_sweep(tensor, 3)
+    assert sweep["clipping"][0] == 0  # ratio 1: nothing clipped
+    total = sweep["rounding"] + sweep["clipping"]
+    ratio, mse = helper.search_clip_ratio(tensor, tensor.shape, helper.integer_dtype(3))
+    assert sweep["ratios"][total.argmin()] == pytest.approx(float(ratio))
+    assert total.min() == pytest.approx(float(mse), rel=1e-5)
+    lines = plots.plot_clip_sweep(tensor, (3,)).axes[0].lines
+    assert [line.get_color() for line in lines[:3]] == [plots.ROUNDING, plots.CLIPPING, plots.TOTAL]
