@@ -11,11 +11,9 @@ sections follow the lessons, L2-A to L4-C, then L5-A. The maths is the course's 
 Per-tensor, per-channel and per-group quantization are one operation (``quantize_blocks``):
 they differ only by the shape of the block of values that shares one scale and zero point.
 
-Two deliberate steps past the course, both explained in the lessons:
-
-* the asymmetric range is widened to include 0 (``r_min <= 0 <= r_max``), so that 0 is
-  represented exactly and an all-positive tensor (a ReLU output) keeps its full resolution;
-* a range of width 0 (an all-zero tensor or row) gets a tiny positive scale, never a division by 0.
+Two steps past the course, which the lessons explain: the asymmetric range is widened to
+include 0, so that 0 is exact and an all-positive tensor (a ReLU output) keeps its resolution;
+and a range of width 0 (an all-zero row) gets a tiny positive scale, never a division by 0.
 
 This file is maths only (torch, NumPy and the standard library). The pictures, widgets, exercise
 checkers and example data of the lessons live in the ``course`` package beside it.
@@ -32,61 +30,29 @@ from typing import Literal
 import numpy as np
 import torch
 
-__all__ = [  # noqa: RUF022 (in lesson order, as the file)
-    "Mode",
-    "Granularity",
-    "ZERO_RANGE_SCALE",
-    # L2-A
-    "dtype_bits",
-    "q_range",
-    "storage_dtype",
-    "integer_dtype",
-    "linear_q_with_scale_and_zero_point",
-    "linear_dequantization",
-    "representable_range",
-    "quantization_error",
-    # L2-B
-    "get_q_scale_and_zero_point",
+# The public names, in lesson order, as the file defines them (several to a line).
+# fmt: off
+__all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
+    "Mode", "Granularity", "ZERO_RANGE_SCALE",
+    # L2-A, L2-B
+    "dtype_bits", "q_range", "storage_dtype", "integer_dtype",
+    "linear_q_with_scale_and_zero_point", "linear_dequantization", "representable_range",
+    "quantization_error", "range_scale_and_zero_point", "get_q_scale_and_zero_point",
     "linear_quantization",
-    # L3-A
-    "get_q_scale_symmetric",
-    "linear_q_symmetric",
-    "levels_used",
-    # L3-B, L3-C, L3-D
-    "block_size_for",
-    "quantize_blocks",
-    "dequantize_blocks",
-    "linear_q_symmetric_per_channel",
-    "linear_q_symmetric_per_group",
-    "linear_dequantization_per_group",
-    "bits_per_weight",
-    # L3-E
+    # L3-A, L3-B, L3-C, L3-D, L3-E
+    "get_q_scale_symmetric", "linear_q_symmetric", "levels_used",
+    "block_size_for", "quantize_blocks", "dequantize_blocks", "linear_q_symmetric_per_channel",
+    "linear_q_symmetric_per_group", "linear_dequantization_per_group", "bits_per_weight",
     "quantized_linear_W8A32_without_bias",
-    # L4-A
-    "INT8_PRODUCT_MAX",
-    "int_mm_supported",
-    "int8_matmul",
-    "quantized_linear_W8A8_without_bias",
-    # L4-B
-    "PACKABLE_BITS",
-    "packed_length",
-    "pack_weights",
-    "unpack_weights",
-    "tensor_bytes",
-    # L4-C
-    "quantize_weight_symmetric",
-    "QuantizedLinear",
-    "quantize_model",
-    "model_bytes",
+    # L4-A, L4-B, L4-C
+    "INT8_PRODUCT_MAX", "int_mm_supported", "int8_matmul", "quantized_linear_W8A8_without_bias",
+    "PACKABLE_BITS", "packed_length", "pack_weights", "unpack_weights", "tensor_bytes",
+    "quantize_weight_symmetric", "QuantizedLinear", "quantize_model", "model_bytes",
     # L5-A
-    "sqnr_db",
-    "block_range",
-    "percentile_range",
-    "range_scale_and_zero_point",
-    "rounding_and_clipping_error",
-    "CLIP_RATIOS",
+    "sqnr_db", "percentile_range", "rounding_and_clipping_error", "CLIP_RATIOS",
     "search_clip_ratio",
 ]
+# fmt: on
 
 Mode = Literal["symmetric", "asymmetric"]
 Granularity = Literal["per-tensor", "per-channel", "per-group"]
@@ -105,9 +71,7 @@ _SUB_BYTE = {
 _POSITIVE = range(1, sys.maxsize)
 
 
-# --------------------------------------------------------------------------------------------
-# Checks on arguments: one for each kind of argument
-# --------------------------------------------------------------------------------------------
+# --- Checks on arguments: one for each kind of argument ------------------------------------------
 
 
 def _check_dtype(dtype: object) -> torch.dtype:
@@ -213,9 +177,7 @@ def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
     return torch.float64 if tensor.dtype == torch.float64 else torch.float32
 
 
-# --------------------------------------------------------------------------------------------
-# L2-A: integer data types and their ranges
-# --------------------------------------------------------------------------------------------
+# --- L2-A: integer data types and their ranges ---------------------------------------------------
 
 
 def dtype_bits(dtype: torch.dtype) -> int:
@@ -226,7 +188,6 @@ def dtype_bits(dtype: torch.dtype) -> int:
 
 def q_range(dtype: torch.dtype = torch.int8) -> tuple[int, int]:
     """``(q_min, q_max)`` of an integer ``dtype``, sub-byte types included.
-
     A signed b-bit type holds ``[-2**(b-1), 2**(b-1) - 1]``, an unsigned one ``[0, 2**b - 1]``:
     ``q_range(torch.int8) == (-128, 127)``, ``q_range(torch.uint4) == (0, 15)``.
     """
@@ -255,9 +216,7 @@ def integer_dtype(bits: int, signed: bool = True) -> torch.dtype:
     return getattr(torch, name)
 
 
-# --------------------------------------------------------------------------------------------
-# L2-A: quantize and dequantize with a given scale and zero point
-# --------------------------------------------------------------------------------------------
+# --- L2-A: quantize and dequantize with a given scale and zero point -----------------------------
 
 
 def _quantize(
@@ -296,9 +255,7 @@ def linear_q_with_scale_and_zero_point(
 
 
 def linear_dequantization(
-    quantized_tensor: torch.Tensor,
-    scale: float | torch.Tensor,
-    zero_point: int | torch.Tensor,
+    quantized_tensor: torch.Tensor, scale: float | torch.Tensor, zero_point: int | torch.Tensor
 ) -> torch.Tensor:
     """Dequantize: ``r' = s * (q - z)``, as a float32 tensor."""
     quantized_tensor = _check_int_tensor(quantized_tensor, "quantized_tensor")
@@ -312,7 +269,6 @@ def representable_range(
     scale: float, zero_point: int, dtype: torch.dtype = torch.int8
 ) -> tuple[float, float]:
     """The real values a quantizer can give back: ``[s (q_min - z), s (q_max - z)]``.
-
     A value outside this range is clamped to ``q_min`` or ``q_max`` and comes back as one of
     the two ends: ``representable_range(3.5, -70) == (-203.0, 689.5)``.
     """
@@ -323,9 +279,7 @@ def representable_range(
     return scale * (q_min - zero_point), scale * (q_max - zero_point)
 
 
-# --------------------------------------------------------------------------------------------
-# L2-A: the quantization error, as one number
-# --------------------------------------------------------------------------------------------
+# --- L2-A: the quantization error, as one number -------------------------------------------------
 
 
 def quantization_error(
@@ -338,25 +292,19 @@ def quantization_error(
     ``mse = mean((r - r')**2)``, ``mae = mean(|r - r'|)``. Both arguments are PyTorch tensors
     or both are NumPy arrays, of the same shape.
     """
-    kinds = (torch.Tensor, np.ndarray)
-    if not isinstance(original, kinds) or not isinstance(dequantized, kinds):
+    pair = (original, dequantized)
+    if not any(
+        all(isinstance(value, kind) for value in pair) for kind in (torch.Tensor, np.ndarray)
+    ):
         raise TypeError(
-            "original and dequantized must be torch tensors or NumPy arrays, got "
-            f"{type(original).__name__} and {type(dequantized).__name__}"
-        )
-    if isinstance(original, torch.Tensor) != isinstance(dequantized, torch.Tensor):
-        raise TypeError(
-            "original and dequantized must be of the same kind (both torch or both NumPy), got "
-            f"{type(original).__name__} and {type(dequantized).__name__}"
+            "original and dequantized must be of the same kind, both torch tensors or both NumPy "
+            f"arrays, got {type(original).__name__} and {type(dequantized).__name__}"
         )
     if tuple(original.shape) != tuple(dequantized.shape):
-        raise ValueError(
-            f"shapes differ: original {tuple(original.shape)}, dequantized "
-            f"{tuple(dequantized.shape)}"
-        )
+        raise ValueError(f"shapes differ: {tuple(original.shape)} and {tuple(dequantized.shape)}")
     if error_type not in ("mse", "mae"):
         raise ValueError(f"error_type must be 'mse' or 'mae', got {error_type!r}")
-    if original.size == 0 if isinstance(original, np.ndarray) else original.numel() == 0:
+    if math.prod(original.shape) == 0:
         raise ValueError("original is empty: the error of nothing is undefined")
     if isinstance(original, torch.Tensor):
         diff = original.double() - dequantized.double()
@@ -366,25 +314,27 @@ def quantization_error(
     return float((diff * diff if error_type == "mse" else diff).mean())
 
 
-# --------------------------------------------------------------------------------------------
-# L2-B: the scale and zero point from the data's range (asymmetric mode)
-# --------------------------------------------------------------------------------------------
+# --- L2-B: the scale and zero point from the data's range (asymmetric mode) ----------------------
 
 
-def _scale_and_zero_point(
+def range_scale_and_zero_point(
     r_min: torch.Tensor,
     r_max: torch.Tensor,
-    dtype: torch.dtype,
-    mode: Mode,
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
     include_zero: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Scale and zero point from ranges (one per block), in the ranges' precision.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, zero_point)`` for ranges ``[r_min, r_max]`` (tensors, one range per block or
+    one), in the ranges' precision; the zero point is a whole number held in a float tensor.
 
     asymmetric: ``s = (r_max - r_min) / (q_max - q_min)`` over ``r_min <= 0 <= r_max`` (unless
     ``include_zero`` is False, as in the course), ``z = clamp(round(q_min - r_min / s), q_min,
-    q_max)``; symmetric (L3-A): ``s = max|r| / q_max``, and ``None`` for the zero point, which
-    is 0. No scale is below ``ZERO_RANGE_SCALE``, which is what a block of width 0 gets.
+    q_max)``; symmetric (L3-A): ``s = max(-r_min, r_max) / q_max``, ``z = 0``. No scale is below
+    ``ZERO_RANGE_SCALE``, which is what a block of width 0 gets.
     """
+    r_min, r_max = (_check_float_tensor(torch.as_tensor(r), "r_min, r_max") for r in (r_min, r_max))
+    if bool((r_min > r_max).any()):
+        raise ValueError("r_min must not exceed r_max")
     q_min, q_max = q_range(dtype)
     if mode == "symmetric":
         if q_min >= 0 or q_max < 1:
@@ -403,7 +353,7 @@ def _scale_and_zero_point(
         raise ValueError("tensor contains NaN or infinite values; they cannot be quantized")
     scale.clamp_(min=ZERO_RANGE_SCALE)
     if mode == "symmetric":
-        return scale, None
+        return scale, torch.zeros_like(scale)
     return scale, (q_min - r_min / scale).round_().clamp_(q_min, q_max)
 
 
@@ -413,8 +363,8 @@ def _per_tensor_scale_and_zero_point(
     """One scale and zero point for the whole tensor, as Python numbers (float64 statistics)."""
     tensor = _check_float_tensor(tensor)
     r_min, r_max = (t.to(torch.float64) for t in torch.aminmax(tensor))
-    scale, zero_point = _scale_and_zero_point(r_min, r_max, _check_dtype(dtype), mode, include_zero)
-    return scale.item(), 0 if zero_point is None else int(zero_point.item())
+    scale, zero_point = range_scale_and_zero_point(r_min, r_max, dtype, mode, include_zero)
+    return scale.item(), int(zero_point.item())
 
 
 def get_q_scale_and_zero_point(
@@ -437,9 +387,7 @@ def linear_quantization(
     return _quantize(tensor, scale, zero_point, dtype), scale, zero_point
 
 
-# --------------------------------------------------------------------------------------------
-# L3-A: symmetric mode
-# --------------------------------------------------------------------------------------------
+# --- L3-A: symmetric mode ------------------------------------------------------------------------
 
 
 def get_q_scale_symmetric(tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> float:
@@ -457,7 +405,6 @@ def linear_q_symmetric(
 
 def levels_used(quantized_tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> tuple[int, int]:
     """``(levels the data spans, levels of dtype)``: ``(q.max() - q.min() + 1, q_max - q_min + 1)``.
-
     Quantization keeps order, so every integer between the smallest and the largest ``q`` is
     a level some value inside the data's range would use; the others are never used.
     """
@@ -466,9 +413,7 @@ def levels_used(quantized_tensor: torch.Tensor, dtype: torch.dtype = torch.int8)
     return int(quantized_tensor.max()) - int(quantized_tensor.min()) + 1, q_max - q_min + 1
 
 
-# --------------------------------------------------------------------------------------------
-# L3-B, L3-C, L3-D: one primitive for every granularity, the block of values sharing a scale
-# --------------------------------------------------------------------------------------------
+# --- L3-B, L3-C, L3-D: one primitive for every granularity, the block of values sharing a scale ---
 
 
 def block_size_for(
@@ -478,7 +423,6 @@ def block_size_for(
     group_size: int | None = None,
 ) -> tuple[int, ...]:
     """The block of values that shares one scale, for a tensor of ``shape``.
-
     per-tensor: the whole tensor; per-channel: one slice along ``dim`` (every axis but ``dim``);
     per-group: ``group_size`` consecutive values along the last axis.
     """
@@ -504,7 +448,6 @@ def block_size_for(
 
 def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.Tensor, tuple]:
     """View ``tensor`` as (n_0, b_0, n_1, b_1, ...), where block i spans b_i values of axis i.
-
     Reducing over the odd axes gives one number per block, shaped (n_0, 1, n_1, 1, ...).
     """
     block_size = tuple(block_size)
@@ -549,9 +492,8 @@ def quantize_blocks(
     Per-tensor, per-channel and per-group quantization are this function with
     ``block_size_for(...)``. With ``scale_dtype`` (float16, say), the scale is rounded to that
     type first and ``q`` computed with the rounded scale: ``s q`` is what a reader of the stored
-    numbers gets back. ``value_range`` (L5-A): the ``(r_min, r_max)`` each block maps onto the
-    integers, one value per block, instead of the block's own min and max; values outside it
-    are clipped to ``q_min`` or ``q_max``.
+    numbers gets back. ``value_range`` (L5-A): a given ``(r_min, r_max)`` per block instead of
+    the block's min and max; values outside it are clipped to ``q_min`` or ``q_max``.
     """
     tensor = _check_float_tensor(tensor)
     dtype = _check_dtype(dtype)
@@ -564,11 +506,10 @@ def quantize_blocks(
     else:
         keep = [1 if axis in axes else size for axis, size in enumerate(view.shape)]
         r_min, r_max = (_per_block(t, keep, "value_range").to(precision) for t in value_range)
-    scale, zero_point = _scale_and_zero_point(r_min, r_max, dtype, mode)
+    scale, zero_point = range_scale_and_zero_point(r_min, r_max, dtype, mode)
     scale = scale.to(_work_dtype(tensor))
     if scale_dtype is not None:
         scale = _round_scale(scale, scale_dtype)
-    zero_point = torch.zeros_like(scale) if zero_point is None else zero_point
     zero_point = zero_point.to(torch.int32)
     quantized = _quantize(
         view, scale.to(_work_dtype(tensor)), 0 if mode == "symmetric" else zero_point, dtype
@@ -604,7 +545,6 @@ def dequantize_blocks(
     block_size: Sequence[int],
 ) -> torch.Tensor:
     """Dequantize ``r' = s * (q - z)`` with one scale and zero point per block, as float32.
-
     ``scale`` and ``zero_point`` hold one value per block, in block order (any shape with that
     many values, such as the grid ``quantize_blocks`` returns).
     """
@@ -622,9 +562,7 @@ def dequantize_blocks(
     return work.mul_(scale).reshape(quantized_tensor.shape)
 
 
-# --------------------------------------------------------------------------------------------
-# L3-C: per channel
-# --------------------------------------------------------------------------------------------
+# --- L3-C: per channel ---------------------------------------------------------------------------
 
 
 def linear_q_symmetric_per_channel(
@@ -641,16 +579,13 @@ def linear_q_symmetric_per_channel(
     return quantized, scale
 
 
-# --------------------------------------------------------------------------------------------
-# L3-D: per group, and what a weight really costs
-# --------------------------------------------------------------------------------------------
+# --- L3-D: per group, and what a weight really costs ---------------------------------------------
 
 
 def linear_q_symmetric_per_group(
     tensor: torch.Tensor, group_size: int, dtype: torch.dtype = torch.int8
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric quantization with one scale per group of ``group_size`` values of a row.
-
     Returns ``(q, scale)`` with ``scale`` shaped ``(*tensor.shape[:-1], n_groups_per_row)``.
     """
     tensor = _check_float_tensor(tensor)
@@ -672,7 +607,6 @@ def bits_per_weight(
     bits: int, group_size: int | None, scale_bits: int = 16, zero_point_bits: int = 0
 ) -> float:
     """Real storage per weight: ``bits + (scale_bits + zero_point_bits) / group_size``.
-
     4-bit weights in groups of 32 with an fp16 scale cost ``4 + 16 / 32 = 4.5`` bits each.
     ``group_size=None`` means one scale for the whole (large) tensor: just ``bits``.
     """
@@ -682,9 +616,7 @@ def bits_per_weight(
     return bits + (scale_bits + zero_point_bits) / group_size
 
 
-# --------------------------------------------------------------------------------------------
-# L3-E: inference with quantized weights (W8A32)
-# --------------------------------------------------------------------------------------------
+# --- L3-E: inference with quantized weights (W8A32) ----------------------------------------------
 
 
 def _check_linear_shapes(x: torch.Tensor, x_name: str, q_w: torch.Tensor) -> None:
@@ -697,10 +629,7 @@ def _check_linear_shapes(x: torch.Tensor, x_name: str, q_w: torch.Tensor) -> Non
 
 
 def quantized_linear_W8A32_without_bias(
-    input: torch.Tensor,
-    q_w: torch.Tensor,
-    s_w: float | torch.Tensor,
-    z_w: int | torch.Tensor,
+    input: torch.Tensor, q_w: torch.Tensor, s_w: float | torch.Tensor, z_w: int | torch.Tensor
 ) -> torch.Tensor:
     """A linear layer with int8 weights and float32 activations: ``y = x @ (s_w (q_w - z_w))^T``.
 
@@ -714,9 +643,7 @@ def quantized_linear_W8A32_without_bias(
     return torch.nn.functional.linear(input, weight)
 
 
-# --------------------------------------------------------------------------------------------
-# L4-A: integer inference (W8A8): int8 products accumulated in int32, one rescale
-# --------------------------------------------------------------------------------------------
+# --- L4-A: integer inference (W8A8): int8 products accumulated in int32, one rescale -------------
 
 # The largest magnitude of a product of two int8 values: (-128) * (-128) = 16384.
 INT8_PRODUCT_MAX = 128 * 128
@@ -848,9 +775,7 @@ def quantized_linear_W8A8_without_bias(
     return output.reshape(*q_x.shape[:-1], out_features)
 
 
-# --------------------------------------------------------------------------------------------
-# L4-B: packing low-bit weights into bytes, and measuring real storage
-# --------------------------------------------------------------------------------------------
+# --- L4-B: packing low-bit weights into bytes, and measuring real storage ------------------------
 
 # Bit widths that tile a byte exactly: 8 // bits values per byte.
 PACKABLE_BITS = (1, 2, 4)
@@ -901,7 +826,6 @@ def unpack_weights(
     packed: torch.Tensor, bits: int, shape: Sequence[int], signed: bool = False
 ) -> torch.Tensor:
     """Undo ``pack_weights``: the values of ``shape``, as uint8 (or int8 when ``signed``).
-
     Every byte is shifted right by ``0, bits, 2 bits, ...`` and masked to its low ``bits`` bits;
     signed values are sign-extended from bit ``bits - 1``.
     """
@@ -930,9 +854,7 @@ def tensor_bytes(*tensors: torch.Tensor | None) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-# --------------------------------------------------------------------------------------------
-# L4-C: quantizing a trained network: a linear layer that stores quantized weights
-# --------------------------------------------------------------------------------------------
+# --- L4-C: quantizing a trained network: a linear layer that stores quantized weights ------------
 
 
 def _check_weight_bits(bits: object) -> int:
@@ -1066,7 +988,6 @@ def quantize_model(
     scale_dtype: torch.dtype = torch.float16,
 ) -> torch.nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` replaced by a ``QuantizedLinear``.
-
     The original model is left untouched. (A loop over the modules, not over their values.)
     """
     if not isinstance(model, torch.nn.Module):
@@ -1093,17 +1014,12 @@ def model_bytes(model: torch.nn.Module) -> int:
     return tensor_bytes(*unique.values())
 
 
-# --------------------------------------------------------------------------------------------
-# L5-A: choosing the range: SQNR, clipping, calibration
-# --------------------------------------------------------------------------------------------
+# --- L5-A: choosing the range: SQNR, clipping, calibration ---------------------------------------
 
 
 def sqnr_db(original: torch.Tensor, dequantized: torch.Tensor) -> float:
-    """Signal-to-quantization-noise ratio in decibels: ``10 log10(mean(r**2) / mse)``.
-
-    Each bit more halves the step and quarters the noise: about ``20 log10(2) = 6.02`` dB per
-    bit. An exact reconstruction gives ``inf``.
-    """
+    """Signal-to-quantization-noise ratio in dB: ``10 log10(mean(r**2) / mse)`` (``inf`` if exact).
+    One bit more halves the step and quarters the noise: about 6.02 dB per bit."""
     mse = quantization_error(original, dequantized)
     signal = float(torch.as_tensor(original).double().square().mean())
     return math.inf if mse == 0 else 10 * math.log10(signal / mse)
@@ -1113,59 +1029,26 @@ def _blocks_last(tensor: torch.Tensor, block_size: Sequence[int]) -> torch.Tenso
     """``tensor`` as ``grid + (values of one block,)``: one row per block, in block order."""
     view, axes = _block_view(tensor, block_size)
     outer = [axis for axis in range(view.dim()) if axis not in axes]
-    grid = [view.shape[axis] for axis in outer]
-    return view.permute(*outer, *axes).reshape(*grid, -1)
-
-
-def block_range(
-    tensor: torch.Tensor, block_size: Sequence[int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(r_min, r_max)`` of each block, shaped as the grid of blocks (what min/max calibrates)."""
-    return torch.aminmax(_blocks_last(_check_float_tensor(tensor), block_size), dim=-1)
+    return view.permute(*outer, *axes).reshape(*(view.shape[axis] for axis in outer), -1)
 
 
 def percentile_range(
     tensor: torch.Tensor, block_size: Sequence[int], percentile: float = 99.9
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(r_min, r_max)`` of each block: its ``100 - p`` and ``p`` percentiles (``p`` in (50, 100]).
-
-    Linear interpolation between the sorted values, as ``numpy.percentile``: position
-    ``p / 100 * (n - 1)`` of the ``n`` values of a block. ``p = 100`` is the min/max range.
-    """
+    """``(r_min, r_max)`` of each block: its ``100 - p`` and ``p`` percentiles, ``50 < p <= 100``
+    (``p = 100``: min and max), interpolated as ``numpy.percentile`` does: position
+    ``p / 100 * (n - 1)`` of the block's ``n`` sorted values."""
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
-        raise TypeError(f"percentile must be a number, got {percentile!r}")
+        raise TypeError(f"percentile must be a number in (50, 100], got {percentile!r}")
     if not 50 < percentile <= 100:
         raise ValueError(f"percentile must lie in (50, 100], got {percentile}")
     ordered = _blocks_last(_check_float_tensor(tensor), block_size).sort(dim=-1).values
     n = ordered.shape[-1]
     position = torch.tensor([100 - percentile, percentile], dtype=torch.float64) / 100 * (n - 1)
-    low, fraction = position.floor().long(), (position - position.floor()).to(ordered.dtype)
+    low, fraction = position.floor().long(), position.frac().to(ordered.dtype)
     below, above = ordered[..., low], ordered[..., (low + 1).clamp(max=n - 1)]
     values = below + fraction * (above - below)
     return values[..., 0], values[..., 1]
-
-
-def range_scale_and_zero_point(
-    r_min: torch.Tensor,
-    r_max: torch.Tensor,
-    dtype: torch.dtype = torch.int8,
-    mode: Mode = "asymmetric",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale and zero point for given ranges (one per block, or one), in the ranges' precision.
-
-    The formulas of L2-B and L3-A on ``[r_min, r_max]``, widened to include 0: asymmetric
-    ``s = (r_max - r_min) / (q_max - q_min)``, ``z = clamp(round(q_min - r_min / s))``;
-    symmetric ``s = max(-r_min, r_max) / q_max``, ``z = 0``. Returns ``(scale, zero_point)``.
-    """
-    r_min, r_max = (
-        _check_float_tensor(torch.as_tensor(t), name)
-        for t, name in ((r_min, "r_min"), (r_max, "r_max"))
-    )
-    if bool((r_min > r_max).any()):
-        raise ValueError("r_min must not exceed r_max")
-    r_min, r_max = r_min.clamp(max=0), r_max.clamp(min=0)
-    scale, zero_point = _scale_and_zero_point(r_min, r_max, _check_dtype(dtype), mode)
-    return scale, torch.zeros_like(scale) if zero_point is None else zero_point
 
 
 def rounding_and_clipping_error(
@@ -1174,22 +1057,15 @@ def rounding_and_clipping_error(
     zero_point: int | torch.Tensor,
     dtype: torch.dtype = torch.int8,
 ) -> tuple[float, float]:
-    """The MSE of quantizing with ``(s, z)``, split in two: ``(rounding, clipping)``.
-
-    A value is clipped when ``round(r / s + z)`` falls outside ``[q_min, q_max]``; the others are
-    rounded, each with an error of at most ``s / 2`` (``s**2 / 12`` on average for smooth data).
-    Each part is the sum of its values' squared errors over all ``n`` values: the two add up to
-    the MSE.
-    """
+    """The MSE of quantizing with ``(s, z)``, split: ``(rounding, clipping)``, each the sum of its
+    values' squared errors over all ``n`` values. A value is clipped when ``round(r / s + z)``
+    falls outside ``[q_min, q_max]``; a rounded one is off by at most ``s / 2`` (``s**2 / 12``
+    on average for smooth data)."""
     q = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
     squared = (tensor.double() - linear_dequantization(q, scale, zero_point).double()).square()
-    unclamped = torch.round(
-        tensor.double() / torch.as_tensor(scale, dtype=torch.float64) + torch.as_tensor(zero_point)
-    )
-    q_min, q_max = q_range(dtype)
-    clipped = (unclamped < q_min) | (unclamped > q_max)
-    n = tensor.numel()
-    return float(squared[~clipped].sum()) / n, float(squared[clipped].sum()) / n
+    unclamped = torch.div(tensor.to(_work_dtype(tensor)), scale).add_(zero_point).round_()
+    clipped = unclamped != unclamped.clamp(*q_range(dtype))
+    return float(squared[~clipped].sum()) / q.numel(), float(squared[clipped].sum()) / q.numel()
 
 
 # The clip ratios a search tries by default: 1.00, 0.99, ..., 0.05 of the min/max range.
@@ -1203,28 +1079,20 @@ def search_clip_ratio(
     mode: Mode = "symmetric",
     ratios: Sequence[float] | torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each block, the clip ratio ``c`` that minimises its MSE: ``(ratio, mse)`` per block.
-
-    Each candidate ``c`` (default ``CLIP_RATIOS``) shrinks every block's range to
-    ``[c r_min, c r_max]``; the block is quantized and dequantized with it, and each block keeps
-    the ``c`` with the smallest mean squared error (the first one tried, on a tie). The loop
-    runs over the candidates, never over the blocks.
-    """
+    """``(ratio, mse)`` per block: the ratio ``c`` of ``ratios`` (default ``CLIP_RATIOS``) whose
+    range ``[c r_min, c r_max]`` quantizes the block with the smallest MSE (the first on a tie).
+    The loop runs over the candidate ratios, never over the blocks."""
     ratios = CLIP_RATIOS if ratios is None else torch.as_tensor(ratios, dtype=torch.float64)
     if ratios.dim() != 1 or ratios.numel() == 0 or not bool(((ratios > 0) & (ratios <= 1)).all()):
         raise ValueError("ratios must be a non-empty 1-D sequence of numbers in (0, 1]")
-    r_min, r_max = block_range(tensor, block_size)
+    r_min, r_max = _blocks_last(_check_float_tensor(tensor), block_size).aminmax(dim=-1)
     best_mse = torch.full(r_min.shape, math.inf, dtype=torch.float64)
     best_ratio = torch.ones(r_min.shape, dtype=torch.float64)
-    for ratio in ratios.tolist():  # a loop over the candidate ratios only
-        q, scale, zero_point = quantize_blocks(
-            tensor, block_size, dtype, mode, value_range=(ratio * r_min, ratio * r_max)
-        )
-        restored = dequantize_blocks(q, scale, zero_point, block_size)
-        mse = _blocks_last((restored - tensor).square_(), block_size).mean(
-            dim=-1, dtype=torch.float64
-        )
-        better = mse < best_mse
-        best_mse = torch.where(better, mse, best_mse)
-        best_ratio = torch.where(better, ratio, best_ratio)
+    for ratio in ratios.tolist():
+        value_range = (ratio * r_min, ratio * r_max)
+        q, scale, zero_point = quantize_blocks(tensor, block_size, dtype, mode, None, value_range)
+        error = dequantize_blocks(q, scale, zero_point, block_size).sub_(tensor).square_()
+        mse = _blocks_last(error, block_size).mean(dim=-1, dtype=torch.float64)
+        best_ratio = torch.where(mse < best_mse, ratio, best_ratio)
+        best_mse = torch.minimum(mse, best_mse)
     return best_ratio, best_mse
