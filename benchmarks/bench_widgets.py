@@ -1,10 +1,10 @@
 """How fast does each explore_* widget re-render when a control moves?
 
-Builds every ``course.widgets.explore_*`` widget, drives each of its controls through
-``CHANGES_PER_CONTROL`` values, and times each change: from setting the control's ``.value``
-in Python to the end of the synchronous observer (the compute, the HTML, the PNG). Prints the
-median and 90th percentile per widget in milliseconds, and whether they meet the course's
-targets (median <= 100 ms, p90 <= 250 ms).
+Builds every ``explore_*`` widget (of ``course.widgets`` and ``course.model_widgets``),
+drives each of its controls through ``CHANGES_PER_CONTROL`` values, and times each change:
+from setting the control's ``.value`` in Python to the end of the synchronous observer (the
+compute, the HTML, the PNG). Prints the median and 90th percentile per widget in
+milliseconds, and whether they meet the course's targets (median <= 100 ms, p90 <= 250 ms).
 
 Two measurements, on the same code path:
 - "python": in this process, where the widgets have no front end (no comm messages);
@@ -28,10 +28,16 @@ from pathlib import Path
 
 import ipywidgets
 
-from course import widgets
+from course import model_widgets, widgets
 
-# Every explore_* builder, in the order course.widgets defines them.
-BUILDERS = tuple(name for name in vars(widgets) if name.startswith("explore_"))
+# Every explore_* builder, in the order the two modules define them.
+MODULES = (widgets, model_widgets)
+BUILDERS = {
+    name: builder
+    for module in MODULES
+    for name, builder in vars(module).items()
+    if name.startswith("explore_")
+}
 CHANGES_PER_CONTROL = 20
 MEDIAN_TARGET_MS, P90_TARGET_MS = 100.0, 250.0
 
@@ -52,8 +58,8 @@ def setters(control: ipywidgets.Widget, n: int) -> list:
 
 
 def time_widget(name: str, changes: int = CHANGES_PER_CONTROL) -> list[float]:
-    """Milliseconds of each control change of the widget ``course.widgets.<name>()``."""
-    explorer = getattr(widgets, name)()
+    """Milliseconds of each control change of the widget ``BUILDERS[name]()``."""
+    explorer = BUILDERS[name]()
     times = []
     for control in explorer.controls.values():
         for set_value in setters(control, changes):

@@ -1,6 +1,7 @@
-"""The lessons' widgets: one ``explore_*`` builder per lesson, each an ``Explorer`` (see
-``course.explorer``) whose numbers come from ``helper``'s functions, so that what a learner
-sees is what the library computes. Lessons call them; nothing else imports this module.
+"""The lessons' widgets of single tensors: one ``explore_*`` builder per lesson, each an
+``Explorer`` (see ``course.explorer``) whose numbers come from ``helper``'s functions, so that
+what a learner sees is what the library computes. (The widgets of layers and models are in
+``course.model_widgets``.) Lessons call them; nothing else imports this module.
 """
 
 from __future__ import annotations
@@ -13,20 +14,14 @@ import torch
 
 import helper
 from course.data import (
-    Digits,
-    accuracy,
     course_tensor,
     layer_weights,
-    load_digits_data,
     seeded_normal,
-    train_digits_mlp,
 )
 from course.explorer import (
     STYLE,
     Explorer,
-    Matrix,
     View,
-    bits_granularity_group_controls,
     buttons,
     check_matrix,
     dtype_name,
@@ -34,26 +29,19 @@ from course.explorer import (
     granularity_block,
     granularity_controls,
     granularity_sync,
-    group_size_slider,
     int_slider,
-    per_value,
     round_trip,
     round_trip_matrices,
     set_bounds,
 )
 from course.live_plots import (
-    MONTAGE_DIGITS,
     ClipHistogram,
-    DigitMontage,
     LevelCounts,
     LevelHistogram,
     NumberLine,
-    OutputScatter,
-    StorageBars,
-    W8A8Errors,
 )
-from course.plots import as_matrix, format_number
-from helper import Granularity, Mode
+from course.plots import format_number
+from helper import Mode
 
 _EXPLORE_DTYPES = tuple(
     helper.integer_dtype(bits, signed) for bits in (8, 4, 3, 2) for signed in (True, False)
@@ -289,273 +277,6 @@ def explore_granularity(
     )
 
 
-def explore_quantized_linear(
-    weight: torch.Tensor | None = None,
-    input: torch.Tensor | None = None,
-    bits: int = 8,
-    granularity: str = "per-channel rows",
-    group_size: int | None = None,
-) -> Explorer:
-    """L3-E: ``y = x W'^T`` with ``W' = s (q - z)``, the weights quantized (symmetric) to
-    ``bits`` with the chosen granularity (helper's ``quantized_linear_W8A32_without_bias``),
-    against the fp32 layer ``y = x W^T``.
-    """
-    weight = layer_weights(2, 8, 32) if weight is None else check_matrix(weight, "weight")
-    input = (
-        seeded_normal(3, 4, weight.shape[1])
-        if input is None
-        else helper._check_float_tensor(input, "input")
-    )
-    if input.dim() == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"input of shape {tuple(input.shape)} must end with weight's {weight.shape[1]} columns"
-        )
-    weight, input = weight.float(), input.float()
-    reference = torch.nn.functional.linear(input, weight)
-    controls = granularity_controls(weight.shape, granularity, group_size, bits)
-
-    def compute(bits: int, granularity: str, group_size: int) -> View:
-        block = granularity_block(weight.shape, granularity, group_size)
-        q, scale, zero_point, dequantized = round_trip(
-            weight, block, helper.integer_dtype(bits), "symmetric"
-        )
-        output = helper.quantized_linear_W8A32_without_bias(
-            input, q, per_value(scale, block, q.shape), per_value(zero_point, block, q.shape)
-        )
-        readout = {
-            "granularity": granularity,
-            "dtype": dtype_name(helper.integer_dtype(bits)),
-            **error_readout(reference, output),
-            "relative_error": float(
-                (output - reference).norm() / reference.norm().clamp_min(helper.ZERO_RANGE_SCALE)
-            ),
-            "weight_mse": helper.quantization_error(weight, dequantized),
-        }
-        y, y_q = as_matrix(reference), as_matrix(output)
-        error = np.abs(y - y_q)
-        low, high = min(y.min(), y_q.min()), max(y.max(), y_q.max())
-        matrices = [
-            Matrix("fp32 output y = x W\u1d40", y, low, high, ".2f"),
-            Matrix("output with quantized W, y'", y_q, low, high, ".2f"),
-            Matrix(
-                "error |y \N{MINUS SIGN} y'|", error, 0.0, max(error.max(), 1e-12), ".3f", "cividis"
-            ),
-        ]
-        plot = {
-            "reference": y.ravel(),
-            "quantized": y_q.ravel(),
-            "title": f"W{bits}A32 ({granularity}): relative error {readout['relative_error']:.2%}",
-        }
-        return View(readout, matrices, plot)
-
-    return Explorer(
-        "A linear layer with quantized weights against the fp32 layer",
-        controls,
-        compute,
-        OutputScatter,
-        sync=granularity_sync,
-    )
-
-
-def explore_w8a8(
-    input: torch.Tensor | None = None,
-    weight: torch.Tensor | None = None,
-    bits: int = 8,
-    outlier: float = 1.0,
-) -> Explorer:
-    """L4 W8A8: activations quantized asymmetric per tensor to ``bits`` (held in int8), weights
-    symmetric per channel in int8, the layer computed in integers
-    (``quantized_linear_W8A8_without_bias``), against W8A32 and fp32. ``outlier`` sets one
-    activation to ``outlier`` times the largest of the others: a single large value stretches
-    the one activation scale ``s_x`` that every value shares.
-    """
-    weight = seeded_normal(41, 16, 64) * 0.1 if weight is None else weight
-    weight = helper._check_float_tensor(weight, "weight").float()
-    if input is None:
-        input = seeded_normal(40, 8, weight.shape[1]).relu_() + 0.1
-    input = helper._check_float_tensor(input, "input").float()
-    if weight.dim() != 2 or input.dim() != 2 or input.shape[1] != weight.shape[1]:
-        raise ValueError(
-            f"input (batch, k) and weight (out, k) must share k, got {tuple(input.shape)} and "
-            f"{tuple(weight.shape)}"
-        )
-    q_w, s_w = helper.linear_q_symmetric_per_channel(weight, dim=0)
-    controls = {
-        "bits": int_slider("activation bits", bits, 2, 8),
-        "outlier": widgets.FloatLogSlider(
-            value=outlier,
-            base=10,
-            min=0,
-            max=2,
-            step=0.02,
-            description="one activation \u00d7",
-            continuous_update=True,
-            readout_format=".3g",
-            style=STYLE,
-        ),
-    }
-
-    def compute(bits: int, outlier: float) -> View:
-        x = input.clone()
-        x[0, 0] = outlier * float(input.abs().max())
-        fp32 = torch.nn.functional.linear(x, weight)
-        q_x, s_x, z_x = helper.linear_quantization(x, helper.integer_dtype(bits))
-        w8a8 = helper.quantized_linear_W8A8_without_bias(q_x, s_x, z_x, q_w, s_w)
-        w8a32 = helper.quantized_linear_W8A32_without_bias(x, q_w, s_w, 0)
-        readout = {
-            "activations": f"int{bits}",
-            "activation_scale": s_x,
-            "activation_zero_point": z_x,
-            "mse": helper.quantization_error(fp32, w8a8),
-            "mse_of_W8A32": helper.quantization_error(fp32, w8a32),
-            "relative_error": float((w8a8 - fp32).norm() / fp32.norm()),
-            "activation_levels_used": int(torch.unique(q_x).numel()),
-        }
-        error = as_matrix((w8a8 - fp32).abs())
-        top = max(error.max(), 1e-12)
-        matrices = [Matrix("W8A8 error |y \N{MINUS SIGN} y'|", error, 0.0, top, ".3g", "cividis")]
-        plot = {
-            "fp32": fp32.flatten().numpy(),
-            "w8a8": w8a8.flatten().numpy(),
-            "w8a32": w8a32.flatten().numpy(),
-            "title": f"W8A8 ({bits}-bit activations): relative error "
-            f"{readout['relative_error']:.2%}",
-        }
-        return View(readout, matrices, plot)
-
-    return Explorer(
-        "A linear layer in integers (W8A8) against W8A32 and fp32", controls, compute, W8A8Errors
-    )
-
-
-def explore_storage(
-    weight: torch.Tensor | None = None, bits: int = 4, group_size: int = 32, scale_bits: int = 16
-) -> Explorer:
-    """L4 packing: symmetric per-group quantization of ``weight``, the values packed with
-    ``pack_weights`` (2 and 4 bits; 3 and 8 bits stay in int8) and the scales in fp16 or fp32.
-    The bytes are measured on the real tensors (``tensor_bytes``); ``ideal_bits`` is
-    ``bits_per_weight``, which assumes every value takes exactly ``bits`` bits."""
-    if weight is None:  # rows of different sizes, as in a trained layer
-        weight = layer_weights(4, 64, 256, log10_sizes=(-1.3, 0.3), outliers=False)
-    weight = check_matrix(weight, "weight")
-    sizes = [d for d in (8, 16, 32, 64, 128, 256, 512, 1024) if weight.shape[1] % d == 0]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
-    controls = {
-        "bits": buttons("bits", [2, 3, 4, 8], bits),
-        "group_size": group_size_slider(sizes, group_size),
-        "scale_bits": buttons("scales stored as", [("fp16", 16), ("fp32", 32)], scale_bits),
-    }
-    fp32_bytes = helper.tensor_bytes(weight.float())
-
-    def compute(bits: int, group_size: int, scale_bits: int) -> View:
-        scale_dtype = torch.float16 if scale_bits == 16 else torch.float32
-        q, scale = helper.quantize_weight_symmetric(
-            weight, bits, "per-group", group_size, scale_dtype
-        )
-        stored = helper.pack_weights(q, bits) if bits in helper.PACKABLE_BITS else q
-        block = helper.block_size_for(weight.shape, "per-group", group_size=group_size)
-        dequantized = helper.dequantize_blocks(q, scale.float(), 0, block)
-        weight_bytes, scale_bytes = helper.tensor_bytes(stored), helper.tensor_bytes(scale)
-        measured = 8 * (weight_bytes + scale_bytes) / weight.numel()
-        readout = {
-            "weights_in": "packed uint8" if bits in helper.PACKABLE_BITS else "int8",
-            "scales_in": str(scale_dtype).removeprefix("torch."),
-            "weight_bytes": weight_bytes,
-            "scale_bytes": scale_bytes,
-            "bits_per_weight": measured,
-            "ideal_bits": helper.bits_per_weight(bits, group_size, scale_bits),
-            "compression": fp32_bytes / (weight_bytes + scale_bytes),
-            "mse": helper.quantization_error(weight, dequantized),
-        }
-        plot = {
-            "weight_bytes": (fp32_bytes, weight_bytes),
-            "scale_bytes": (0, scale_bytes),
-            "fp32_bytes": fp32_bytes,
-            "title": f"{bits}-bit, group {group_size}: {measured:.4g} bits per weight, "
-            f"{readout['compression']:.3g}\u00d7 smaller than fp32",
-        }
-        return View(readout, [], plot)
-
-    return Explorer(
-        "What a quantized weight really costs: packed values plus scales",
-        controls,
-        compute,
-        StorageBars,
-    )
-
-
-def explore_trained_network(
-    model: torch.nn.Module | None = None,
-    data: Digits | None = None,
-    bits: int = 4,
-    granularity: Granularity = "per-channel",
-    group_size: int = 32,
-) -> Explorer:
-    """L4: the digits MLP with every ``nn.Linear`` quantized (``quantize_model``) to ``bits``,
-    per tensor, per channel or per group; its test accuracy, its real bytes
-    (``model_bytes``) and the test digits it now gets wrong. Quantized models are cached per
-    setting, so moving back to a setting is instant. ``model=None`` trains
-    ``train_digits_mlp()``; ``mse`` is the weights' mean squared error over all layers."""
-    if model is None:
-        model, data = train_digits_mlp() if data is None else (train_digits_mlp()[0], data)
-    data = load_digits_data() if data is None else data
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise ValueError("model has no nn.Linear layer to quantize")
-    widths = [m.in_features for m in linears]
-    sizes = [d for d in (4, 8, 16, 32, 64, 128) if all(w % d == 0 for w in widths)]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
-    weights = torch.cat([m.weight.detach().flatten() for m in linears])
-    fp32_accuracy, fp32_bytes = accuracy(model, data.x_test, data.y_test), helper.model_bytes(model)
-    cache: dict[tuple, tuple] = {}
-
-    def evaluate(bits: int, granularity: str, group_size: int | None) -> tuple:
-        key = (bits, granularity, group_size)
-        if key not in cache:
-            quantized = helper.quantize_model(model, bits, granularity, group_size)
-            with torch.no_grad():
-                predicted = quantized(data.x_test).argmax(dim=-1)
-            layers = [m for m in quantized.modules() if isinstance(m, helper.QuantizedLinear)]
-            restored = torch.cat([m.dequantized_weight().flatten() for m in layers])
-            cache[key] = (quantized, predicted, helper.quantization_error(weights, restored))
-        return cache[key]
-
-    controls = bits_granularity_group_controls(
-        bits, ["per-tensor", "per-channel", "per-group"], granularity, sizes, group_size
-    )
-
-    def compute(bits: int, granularity: str, group_size: int) -> View:
-        group = group_size if granularity == "per-group" else None
-        quantized, predicted, mse = evaluate(bits, granularity, group)
-        wrong = torch.nonzero(predicted != data.y_test).flatten()
-        readout = {
-            "accuracy": float((predicted == data.y_test).float().mean()),
-            "fp32_accuracy": fp32_accuracy,
-            "misclassified": int(wrong.numel()),
-            "model_bytes": helper.model_bytes(quantized),
-            "fp32_bytes": fp32_bytes,
-            "mse": mse,
-        }
-        shown = wrong[:MONTAGE_DIGITS]
-        plot = {
-            "images": data.x_test[shown],
-            "true": data.y_test[shown].tolist(),
-            "predicted": predicted[shown].tolist(),
-            "title": f"{bits}-bit {granularity}{f' (group {group})' if group else ''}: "
-            f"{wrong.numel()} of {len(data.y_test)} test digits wrong"
-            f"{f' (first {MONTAGE_DIGITS} shown)' if wrong.numel() > MONTAGE_DIGITS else ''}",
-        }
-        return View(readout, [], plot)
-
-    return Explorer(
-        "The digits MLP, quantized: accuracy, bytes and the digits it gets wrong",
-        controls,
-        compute,
-        DigitMontage,
-        sync=granularity_sync,
-    )
-
-
 # L5-B: the same quantization in torchao ---------------------------------------------------
 
 
@@ -637,6 +358,22 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     of the MSE, the SQNR, and the best ``c`` of ``helper.search_clip_ratio``."""
     helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
     searches: dict[tuple, tuple] = {}
+
+    def values(outlier_strength: int) -> torch.Tensor:
+        return layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=outlier_strength).flatten()
+
+    def best_clip(bits: int, outlier_strength: int) -> tuple[float, float]:
+        """The best ratio of helper's search and its SQNR, computed once per setting."""
+        if (bits, outlier_strength) not in searches:
+            data, dtype = values(outlier_strength), helper.integer_dtype(bits)
+            best = float(helper.search_clip_ratio(data, data.shape, dtype)[0])
+            scale = best * float(data.abs().max()) / helper.q_range(dtype)[1]
+            q = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
+            searches[bits, outlier_strength] = (best, helper.sqnr_db(data, scale * q.float()))
+        return searches[bits, outlier_strength]
+
+    for width in range(2, 9):  # searched in advance: moving the bits slider only redraws
+        best_clip(width, outlier_strength)
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "clip_ratio": widgets.FloatSlider(
@@ -652,20 +389,14 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     }
 
     def compute(bits: int, clip_ratio: float, outlier_strength: int) -> View:
-        data = layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=outlier_strength).flatten()
-        dtype = helper.integer_dtype(bits)
+        data, dtype = values(outlier_strength), helper.integer_dtype(bits)
         q_min, q_max = helper.q_range(dtype)
         alpha = clip_ratio * float(data.abs().max())
         scale = alpha / q_max
         quantized = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
         restored = helper.linear_dequantization(quantized, scale, 0)
         rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)
-        if (bits, outlier_strength) not in searches:
-            best, _ = helper.search_clip_ratio(data, data.shape, dtype)
-            best_scale = float(best) * float(data.abs().max()) / q_max
-            best_q = helper.linear_q_with_scale_and_zero_point(data, best_scale, 0, dtype)
-            best_sqnr = helper.sqnr_db(data, helper.linear_dequantization(best_q, best_scale, 0))
-            searches[bits, outlier_strength] = (float(best), best_sqnr)
+        best_ratio, best_sqnr = best_clip(bits, outlier_strength)
         levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
         readout = {
             "clip_ratio": f"{clip_ratio:.2f}",
@@ -676,8 +407,8 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             "clipping_mse": clipping,
             "mse": rounding + clipping,
             "sqnr_db": f"{helper.sqnr_db(data, restored):.1f}",
-            "best_clip_ratio": f"{searches[bits, outlier_strength][0]:.2f}",
-            "sqnr_db_at_best": f"{searches[bits, outlier_strength][1]:.1f}",
+            "best_clip_ratio": f"{best_ratio:.2f}",
+            "sqnr_db_at_best": f"{best_sqnr:.1f}",
         }
         plot = {
             "values": data.double().numpy(),

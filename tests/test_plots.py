@@ -1,4 +1,4 @@
-"""course.plots: the plots the lessons call, their palette and number format."""
+"""course.plots: the plots of single tensors the lessons call, their palette and number format."""
 
 import matplotlib
 import matplotlib.figure
@@ -185,28 +185,6 @@ def test_plot_group_size_tradeoff_rejects_bad_input():
         plots.plot_group_size_tradeoff(torch.ones(4, 8, dtype=torch.int8), [4])
 
 
-def test_plot_layer_outputs_draws_outputs_and_their_difference():
-    reference = torch.tensor([-3.0, 3.85, -1.23])
-    quantized = torch.tensor([-2.9921, 3.8583, -1.1969])
-    figure = plots.plot_layer_outputs(reference, quantized)
-    left, right = figure.axes
-    assert left.get_title() == "Outputs of the two layers"
-    assert right.get_title() == "Error: W8A32 layer - fp32 layer"
-    assert left.get_xlabel() == right.get_xlabel() == "output index"
-    assert [t.get_text() for t in left.get_legend().get_texts()] == ["fp32 layer", "W8A32 layer"]
-    heights = [patch.get_height() for patch in right.patches]
-    assert heights == pytest.approx((quantized - reference).tolist(), abs=1e-6)
-
-
-def test_plot_layer_outputs_rejects_bad_input():
-    with pytest.raises(ValueError, match="one shape"):
-        plots.plot_layer_outputs(torch.zeros(3), torch.zeros(4))
-    with pytest.raises(TypeError, match="quantized_output must be a floating-point"):
-        plots.plot_layer_outputs(torch.zeros(3), torch.zeros(3, dtype=torch.int8))
-    with pytest.raises(TypeError, match="reference_output must be a floating-point"):
-        plots.plot_layer_outputs([0.0, 1.0], torch.zeros(2))
-
-
 def test_granularity_panels_name_2d_granularities():
     assert plots.GRANULARITY_PANELS == {
         "per-tensor": ("per-tensor", None),
@@ -260,55 +238,9 @@ def test_block_ids_reject_bad_input(shape, granularity, kwargs, error, match):
         plots.granularity_block_ids(shape, granularity, **kwargs)
 
 
-def _outputs():
-    generator = torch.Generator().manual_seed(3)
-    reference = torch.randn(64, 8, generator=generator)
-    noise = torch.randn(64, 8, generator=generator)
-    return reference, {"W8A32": reference + 0.01 * noise, "W8A8": reference + 0.02 * noise}
-
-
-def test_output_errors_use_the_colour_of_each_recipe():
-    reference, outputs = _outputs()
-    figure = plots.plot_output_errors(reference, outputs)
-    left, right = figure.axes
-    assert [line.get_color() for line in right.lines] == [plots.W8A32, plots.W8A8]
-    assert [text.get_text() for text in left.get_legend().get_texts()] == ["W8A32", "W8A8"]
-    shares = right.lines[0].get_ydata()
-    assert shares[0] > 0 and shares[-1] == 100  # the share of outputs, up to all of them
-    assert "MSE" in right.get_legend().get_texts()[0].get_text()
-
-
-def test_storage_plot_has_one_line_per_bit_width_and_scale_and_the_formula():
-    rows = [
-        {"bits": bits, "group_size": g, "scale_bits": 16, "measured": bits + 16 / g}
-        for bits in (2, 4)
-        for g in (32, 64)
-    ]
-    (ax,) = plots.plot_storage(rows).axes
-    labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert labels == ["2-bit, fp16 scales", "4-bit, fp16 scales"]
-
-
-def test_digits_and_accuracy_plots():
-    images = torch.rand(5, 64, generator=torch.Generator().manual_seed(0))
-    figure = plots.plot_digits(images, list("01234"), "five digits")
-    assert [ax.get_title() for ax in figure.axes] == list("01234")
-    results = [
-        {"bits": bits, "granularity": granularity, "accuracy": 0.9, "bytes": 1000 * bits}
-        for bits in (8, 4)
-        for granularity in ("per-tensor", "per-channel", "per-group")
-    ]
-    (ax,) = plots.plot_accuracy_vs_bytes(results, 0.95, 64_000).axes
-    colours = {line.get_color() for line in ax.lines[:-1]}
-    assert colours == {plots.PER_TENSOR, plots.PER_CHANNEL, plots.PER_GROUP}
-    assert ax.lines[-1].get_color() == plots.FP32
-
-
 def _every_plot():
     q, s, z = helper.linear_quantization(COURSE_TENSOR)
-    reference, outputs = _outputs()
     weight = data.seeded_normal(0, 16, 64)
-    rows = [{"bits": 4, "group_size": g, "scale_bits": 16, "measured": 4.5} for g in (32, 64)]
     return {
         "quantization_errors": lambda: plots.plot_quantization_errors(
             COURSE_TENSOR, q, helper.linear_dequantization(q, s, z)
@@ -319,16 +251,7 @@ def _every_plot():
         "number_line": lambda: plots.plot_number_line(-184.0, 728.6),
         "mode_errors": lambda: plots.plot_mode_errors(data.skewed_tensor(1000)),
         "group_size_tradeoff": lambda: plots.plot_group_size_tradeoff(weight, [8, 16, 32]),
-        "layer_outputs": lambda: plots.plot_layer_outputs(reference[0], outputs["W8A32"][0]),
-        "output_errors": lambda: plots.plot_output_errors(reference, outputs),
-        "storage": lambda: plots.plot_storage(rows),
-        "digits": lambda: plots.plot_digits(torch.rand(10, 64), list("0123456789")),
         "clip_sweep": lambda: plots.plot_clip_sweep(data.heavy_tailed(2000)),
-        "calibration": lambda: plots.plot_calibration(
-            [1, 4, 16],
-            {"min/max": {"sqnr": [20, 19, 18], "accuracy": [0.95, 0.96, 0.94]}},
-            {"sqnr": 21.0, "accuracy": 0.96},
-        ),
     }
 
 

@@ -10,7 +10,7 @@ import torch
 from conftest import COURSE_TENSOR, assert_readable
 
 import helper
-from course import data, widgets
+from course import data, model_widgets, widgets
 from course.explorer import Explorer
 
 SLIDERS = (
@@ -29,6 +29,11 @@ BUILDERS = {
     "explore_quantized_linear": {"bits", "granularity", "group_size"},
     "explore_torchao_convention": {"bits", "granularity"},
 }
+
+
+def builder(name: str):
+    """The builder ``explore_<name>``, from course.widgets or course.model_widgets."""
+    return getattr(widgets, name, None) or getattr(model_widgets, name)
 
 
 def round_trip_mse(tensor, quantized, scale, zero_point=0):
@@ -61,7 +66,7 @@ def png(figure) -> bytes:
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_builds_with_its_controls_and_a_readout(name):
-    explorer = getattr(widgets, name)()
+    explorer = builder(name)()
     assert isinstance(explorer, Explorer) and isinstance(explorer, ipywidgets.VBox)
     assert set(explorer.controls) == BUILDERS[name]
     assert isinstance(explorer.readout["mse"], float) and explorer.readout["mse"] >= 0
@@ -69,7 +74,7 @@ def test_builds_with_its_controls_and_a_readout(name):
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_sliders_update_while_dragging(name):
-    explorer = getattr(widgets, name)()
+    explorer = builder(name)()
     sliders = [c for c in explorer.controls.values() if isinstance(c, SLIDERS)]
     assert sliders and all(slider.continuous_update for slider in sliders)
 
@@ -77,7 +82,7 @@ def test_sliders_update_while_dragging(name):
 @pytest.mark.parametrize("name", BUILDERS)
 def test_moving_the_first_slider_changes_the_text(name):
     """The browser test presses an arrow key on the first slider and waits for text to change."""
-    explorer = getattr(widgets, name)()
+    explorer = builder(name)()
     slider, before = first_slider(explorer), texts(explorer)
     assert slider is not None
     if isinstance(slider, ipywidgets.SelectionSlider):
@@ -90,7 +95,7 @@ def test_moving_the_first_slider_changes_the_text(name):
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_snapshot_is_a_deterministic_figure(name):
-    first, second = getattr(widgets, name)().snapshot(), getattr(widgets, name)().snapshot()
+    first, second = builder(name)().snapshot(), builder(name)().snapshot()
     assert isinstance(first, matplotlib.figure.Figure)
     assert png(first) == png(second)
 
@@ -98,8 +103,8 @@ def test_snapshot_is_a_deterministic_figure(name):
 @pytest.mark.parametrize("name", BUILDERS)
 def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
     state = torch.random.get_rng_state()
-    first = getattr(widgets, name)().readout
-    assert getattr(widgets, name)().readout == first
+    first = builder(name)().readout
+    assert builder(name)().readout == first
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
@@ -116,7 +121,7 @@ def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
 )
 def test_bad_tensor_is_refused_clearly(name, bad, error):
     with pytest.raises(error, match="tensor|weight"):
-        getattr(widgets, name)(bad)
+        builder(name)(bad)
 
 
 def test_quantize_dequantize_starts_from_the_course_guess():
@@ -309,130 +314,17 @@ def test_granularity_bad_arguments(kwargs, error):
         widgets.explore_granularity(**kwargs)
 
 
-@pytest.mark.parametrize("bits", [8, 4])
-def test_quantized_linear_output_is_the_w8a32_output(bits):
-    generator = torch.Generator().manual_seed(7)
-    weight, x = torch.randn(5, 8, generator=generator), torch.randn(3, 8, generator=generator)
-    explorer = widgets.explore_quantized_linear(weight, x, bits=bits, granularity="per-tensor")
-    dtype = helper.integer_dtype(bits)
-    reference = torch.nn.functional.linear(x, weight)
-    for granularity in ("per-tensor", "per-channel rows"):
-        explorer.controls["granularity"].value = granularity
-        if granularity == "per-tensor":
-            q, scale = helper.linear_q_symmetric(weight, dtype)
-        else:
-            q, scale = helper.linear_q_symmetric_per_channel(weight, 0, dtype)
-        output = helper.quantized_linear_W8A32_without_bias(x, q, scale, 0)
-        assert explorer.readout["mse"] == pytest.approx(
-            helper.quantization_error(reference, output)
-        )
-        weight_mse = helper.quantization_error(weight, helper.linear_dequantization(q, scale, 0))
-        assert explorer.readout["weight_mse"] == pytest.approx(weight_mse)
-
-
-def test_quantized_linear_error_grows_as_bits_fall():
-    explorer = widgets.explore_quantized_linear()
-    errors = []
-    for bits in (8, 6, 4, 2):
-        explorer.controls["bits"].value = bits
-        errors.append(explorer.readout["mse"])
-    assert errors == sorted(errors) and errors[0] < errors[-1] / 100
-
-
 @pytest.mark.parametrize(
-    ("weight", "x", "error"),
-    [
-        (torch.randn(4, 8), torch.randn(2, 7), ValueError),
-        (torch.randn(4, 8), [[1.0] * 8], TypeError),
-        ("weights", None, TypeError),
-        (torch.randn(8), None, ValueError),
-        (torch.randn(4, 8), torch.tensor(1.0), ValueError),
-    ],
-)
-def test_quantized_linear_bad_arguments(weight, x, error):
-    with pytest.raises(error, match="input|weight"):
-        widgets.explore_quantized_linear(weight, x)
-
-
-def test_quantized_linear_of_a_zero_input_has_no_nan():
-    readout = widgets.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
-    assert readout["mse"] == 0.0 and readout["relative_error"] == 0.0
-
-
-# --- L4 widgets ------------------------------------------------------------------------------
-
-
-def test_explore_w8a8_outlier_stretches_the_activation_scale():
-    explorer = widgets.explore_w8a8()
-    assert set(explorer.controls) == {"bits", "outlier"}
-    before = dict(explorer.readout)
-    assert before["mse_of_W8A32"] <= before["mse"] < 1e-3
-    explorer.controls["outlier"].value = 30.0
-    assert explorer.readout["activation_scale"] > 10 * before["activation_scale"]
-    assert explorer.readout["mse"] > 10 * before["mse"]
-    explorer.controls["bits"].value = 4
-    assert explorer.readout["activations"] == "int4"
-    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
-    with pytest.raises(ValueError, match="share k"):
-        widgets.explore_w8a8(torch.randn(4, 8), torch.randn(3, 9))
-
-
-def test_explore_storage_measures_real_bytes():
-    explorer = widgets.explore_storage()
-    assert set(explorer.controls) == {"bits", "group_size", "scale_bits"}
-    assert explorer.readout["bits_per_weight"] == explorer.readout["ideal_bits"] == 4.5
-    explorer.controls["bits"].value = 3  # not packed: an int8 container per value
-    assert explorer.readout["bits_per_weight"] == 8.5 and explorer.readout["ideal_bits"] == 3.5
-    explorer.controls["scale_bits"].value = 32
-    explorer.controls["bits"].value = 2
-    explorer.controls["group_size"].value = 64
-    assert explorer.readout["bits_per_weight"] == 2.5 == helper.bits_per_weight(2, 64, 32)
-    with pytest.raises(ValueError, match="group_size"):
-        widgets.explore_storage(group_size=48)
-
-
-def test_explore_trained_network(trained):
-    model, digits = trained
-    explorer = widgets.explore_trained_network(model, digits, bits=8)
-    assert set(explorer.controls) == {"bits", "granularity", "group_size"}
-    assert explorer.controls["group_size"].disabled
-    assert explorer.readout["accuracy"] == pytest.approx(
-        explorer.readout["fp32_accuracy"], abs=0.01
-    )
-    assert explorer.readout["fp32_bytes"] == helper.model_bytes(model)
-    explorer.controls["bits"].value = 2
-    explorer.controls["granularity"].value = "per-tensor"
-    wrong = explorer.readout["misclassified"]
-    accuracy = 1 - wrong / len(digits.y_test)
-    assert explorer.readout["accuracy"] == pytest.approx(accuracy)
-    expected = helper.quantize_model(model, 2, "per-tensor")
-    assert explorer.readout["model_bytes"] == helper.model_bytes(expected)
-    assert explorer.readout["accuracy"] == data.accuracy(expected, digits.x_test, digits.y_test)
-    explorer.controls["granularity"].value = "per-group"
-    assert not explorer.controls["group_size"].disabled
-    assert explorer.readout["accuracy"] > accuracy
-    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
-
-
-def test_explore_trained_network_updates_quickly(trained):
-    import statistics
-    import time
-
-    model, digits = trained
-    explorer = widgets.explore_trained_network(model, digits)
-    times = []
-    for bits in (8, 3, 2, 8, 3, 2):  # the second round hits the cache
-        start = time.perf_counter()
-        explorer.controls["bits"].value = bits
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.5  # about 0.03 s on an idle 2-core machine
-
-
-@pytest.mark.parametrize(
-    "name", sorted(name for name in dir(widgets) if name.startswith("explore_"))
+    "name",
+    sorted(
+        name
+        for module in (widgets, model_widgets)
+        for name in dir(module)
+        if name.startswith("explore_")
+    ),
 )
 def test_every_snapshot_is_readable_at_100_percent(name):
-    assert_readable(getattr(widgets, name)().snapshot())
+    assert_readable(builder(name)().snapshot())
 
 
 def test_explore_clipping_shows_the_library_split_of_the_error():

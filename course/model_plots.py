@@ -1,0 +1,249 @@
+"""The plots of layers and models that the lessons call, from L3-E on: a layer's outputs
+against the fp32 layer's, W8A8's errors, real storage, the digits and the accuracy of the
+quantized networks, and activation calibration. Colours and number formats come from
+``course.plots``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import helper
+from course.plots import (
+    BLUE,
+    DARK_GREY,
+    FP32,
+    ORANGE,
+    PER_CHANNEL,
+    PER_GROUP,
+    PER_TENSOR,
+    ROLE_COLOURS,
+    SERIES,
+    TORCHAO,
+    VERMILION,
+    W8A32,
+)
+
+
+def plot_layer_outputs(
+    reference_output: torch.Tensor,
+    quantized_output: torch.Tensor,
+    names: tuple[str, str] = ("fp32 layer", "W8A32 layer"),
+):
+    """Two layers' outputs side by side, and their difference (quantized - reference).
+
+    Both outputs are flattened (a batch becomes one long row of outputs). Returns the
+    matplotlib ``Figure``.
+    """
+
+    outputs = {"reference_output": reference_output, "quantized_output": quantized_output}
+    for name, value in outputs.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point torch.Tensor")
+    if reference_output.shape != quantized_output.shape:
+        raise ValueError(
+            f"the outputs must have one shape, got {tuple(reference_output.shape)} and "
+            f"{tuple(quantized_output.shape)}"
+        )
+    reference = reference_output.detach().double().flatten().numpy()
+    quantized = quantized_output.detach().double().flatten().numpy()
+    index = np.arange(reference.size)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    left.bar(index - 0.2, reference, 0.4, color=BLUE, label=names[0])
+    left.bar(index + 0.2, quantized, 0.4, color=ORANGE, label=names[1])
+    left.axhline(0, color="black", linewidth=0.8)
+    left.set_title("Outputs of the two layers", fontsize=11)
+    left.set_ylabel("output value")
+    left.legend(fontsize=9)
+    right.bar(index, quantized - reference, 0.6, color=VERMILION)
+    right.axhline(0, color="black", linewidth=0.8)
+    right.set_title(f"Error: {names[1]} - {names[0]}", fontsize=11)
+    right.set_ylabel("difference")
+    for ax in (left, right):
+        ax.set_xlabel("output index")
+        if reference.size <= 16:
+            ax.set_xticks(index)
+        ax.grid(axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_output_errors(reference: torch.Tensor, outputs: dict[str, torch.Tensor]):
+    """The error ``y' - y`` of each named output against the reference ``y``: how it is spread
+    (histograms, left) and the share of outputs whose error is below each size (right), two
+    views where the series do not hide one another. Returns the matplotlib Figure."""
+    y = reference.detach().double().flatten().numpy()
+    errors = {name: out.detach().double().flatten().numpy() - y for name, out in outputs.items()}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    top = max(float(np.abs(e).max()) for e in errors.values()) * 1.05 or 1.0
+    bins = np.linspace(-top, top, 61)
+    for (name, error), other in zip(errors.items(), SERIES):
+        colour = ROLE_COLOURS.get(name, other)
+        mse = float(np.mean(error**2))
+        left.hist(error, bins=bins, histtype="step", lw=1.8, color=colour, label=name)
+        sizes = np.sort(np.abs(error))
+        share = np.arange(1, sizes.size + 1) / sizes.size
+        right.plot(sizes, 100 * share, color=colour, lw=2, label=f"{name} (MSE {mse:.2e})")
+    left.set(xlabel="error y' \N{MINUS SIGN} y", ylabel="number of outputs")
+    left.set_title("How the errors are spread", fontsize=11)
+    left.legend(fontsize=9)
+    right.set(xlabel="size of the error |y' \N{MINUS SIGN} y|", ylabel="outputs (%)", ylim=(0, 101))
+    right.set_title("Share of outputs with an error up to that size", fontsize=11)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=9, loc="lower right")
+    plt.close(fig)
+    return fig
+
+
+def plot_storage(rows: Sequence[dict]):
+    """Measured bits per weight against group size: one line per bit width and scale dtype
+    (rows: dicts with ``bits``, ``group_size``, ``scale_bits`` and ``measured``), the
+    formula ``bits + scale_bits / group_size`` as grey crosses. Returns the Figure."""
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    keys = sorted({(row["bits"], row["scale_bits"]) for row in rows})
+    for (bits, scale_bits), colour in zip(keys, SERIES):
+        mine = [row for row in rows if (row["bits"], row["scale_bits"]) == (bits, scale_bits)]
+        groups = [row["group_size"] for row in mine]
+        style = "-" if scale_bits == 16 else "--"
+        ax.plot(
+            groups,
+            [row["measured"] for row in mine],
+            style,
+            marker="o",
+            color=colour,
+            label=f"{bits}-bit, fp{scale_bits} scales",
+        )
+        ax.plot(
+            groups, [helper.bits_per_weight(bits, g, scale_bits) for g in groups], "x", c=DARK_GREY
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({row["group_size"] for row in rows}))
+    ax.set_xticklabels([str(g) for g in sorted({row["group_size"] for row in rows})])
+    ax.set(xlabel="group size (values sharing one scale)", ylabel="bits per weight (measured)")
+    ax.set_title("Real storage of packed weights plus their scales (x: the formula)", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9, ncol=2)
+    plt.close(fig)
+    return fig
+
+
+def plot_digits(images: torch.Tensor, titles: Sequence[str], suptitle: str = ""):
+    """8x8 digit images (rows of 64 pixels) side by side, each with its title."""
+
+    fig, axes = plt.subplots(
+        1, len(images), figsize=(0.95 * len(images), 1.5), layout="constrained"
+    )
+    for ax, image, title in zip(np.atleast_1d(axes), images, titles):
+        ax.imshow(image.reshape(8, 8).numpy(), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    plt.close(fig)
+    return fig
+
+
+def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_bytes: int):
+    """Test accuracy against real model bytes, one point per setting (rows: dicts with
+    ``bits``, ``granularity``, ``accuracy`` and ``bytes``): the colour is the granularity, the
+    marker the number of bits; the fp32 model is a star. Hollow markers, so that settings of
+    the same size (3 and 8 bits in int8) both show."""
+    fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")
+    colours = {"per-tensor": PER_TENSOR, "per-channel": PER_CHANNEL, "per-group": PER_GROUP}
+    bit_widths = sorted({row["bits"] for row in results}, reverse=True)
+    markers = dict(zip(bit_widths, "osD^vp"))
+    for row in results:
+        ax.plot(
+            row["bytes"] / 1024,
+            100 * row["accuracy"],
+            markers[row["bits"]],
+            color=colours[row["granularity"]],
+            mfc="none",
+            mew=2,
+            ms=9,
+        )
+    ax.plot(fp32_bytes / 1024, 100 * fp32_accuracy, "*", color=FP32, ms=14)
+    ax.annotate("fp32", (fp32_bytes / 1024, 100 * fp32_accuracy), (6, -14), "data", "offset points")
+    handles = [
+        plt.Line2D([], [], ls="", marker="o", mfc="none", mew=2, color=colour, label=name)
+        for name, colour in colours.items()
+    ] + [
+        plt.Line2D(
+            [], [], ls="", marker=marker, mfc="none", mew=2, color=DARK_GREY, label=f"{bits} bits"
+        )
+        for bits, marker in markers.items()
+    ]
+    ax.legend(handles=handles, fontsize=9, ncol=2, loc="lower right")
+    ax.set_xscale("log")
+    smallest = min(row["bytes"] for row in results) / 1024
+    ticks = [2**p for p in range(-4, 20) if smallest / 2 < 2**p < 2 * fp32_bytes / 1024]
+    ax.set_xticks(ticks, [str(tick) for tick in ticks])
+    ax.minorticks_off()
+    ax.set(xlabel="model size (KiB, measured from its tensors)", ylabel="test accuracy (%)")
+    ax.set_title("The digits MLP, weights quantized: accuracy against real size", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_accuracy_and_size(rows: Sequence[dict]):
+    """Test accuracy (left) and saved size (right) of several models side by side, one bar each
+    (rows: dicts with ``name``, ``library`` ("fp32", "helper" or "torchao"), ``accuracy`` and
+    ``bytes``), each bar in its library's colour: fp32 blue, helper's weight-only orange (its
+    ``W8A32`` colour), torchao's sky blue. Returns the Figure."""
+    colours = {"fp32": FP32, "helper": W8A32, "torchao": TORCHAO}
+    names = [row["name"] for row in rows][::-1]
+    bar_colours = [colours[row["library"]] for row in rows][::-1]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.4), sharey=True)
+    fig.set_layout_engine("constrained")
+    accuracy = [100 * row["accuracy"] for row in rows][::-1]
+    kib = [row["bytes"] / 1024 for row in rows][::-1]
+    left.barh(names, accuracy, color=bar_colours)
+    right.barh(names, kib, color=bar_colours)
+    for ax, values, unit in ((left, accuracy, " %"), (right, kib, " KiB")):
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value:.4g}{unit}", va="center", fontsize=9)
+        ax.set_xlim(0, 1.25 * max(values))
+        ax.grid(axis="x", alpha=0.3)
+    left.set(xlabel="test accuracy (%)")
+    right.set(xlabel="saved state dict (KiB)")
+    left.set_title("Accuracy on the 360 test digits", fontsize=11)
+    right.set_title("Size on disk, torch.save of the state dict", fontsize=11)
+    plt.close(fig)
+    return fig
+
+
+def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: dict[str, float]):
+    """Static activation ranges against the calibration set's size: the SQNR of the quantized
+    activations (left) and the test accuracy (right) for each observer (``results[name]`` holds
+    ``"sqnr"`` and ``"accuracy"`` lists, one per size), with dynamic ranges dashed. Returns the
+    Figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig.set_layout_engine("constrained")
+    for ax, key, label in (
+        (axes[0], "sqnr", "SQNR of the activations (dB)"),
+        (axes[1], "accuracy", "test accuracy (%)"),
+    ):
+        scale = 100 if key == "accuracy" else 1
+        for colour, (name, result) in zip(SERIES, results.items()):
+            ax.plot(
+                sizes, scale * np.asarray(result[key]), "o-", color=colour, lw=2, ms=4, label=name
+            )
+        ax.axhline(
+            scale * dynamic[key], color=DARK_GREY, ls="--", lw=1.5, label="dynamic, per token"
+        )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(sizes), [str(size) for size in sizes], fontsize=9)
+        ax.minorticks_off()
+        ax.set(xlabel="calibration digits seen by the observer", ylabel=label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=9)
+    axes[0].set_title("Activations quantized with the observer's range", fontsize=11)
+    axes[1].set_title("The digits MLP with those activations (1 test digit = 0.28 %)", fontsize=11)
+    plt.close(fig)
+    return fig

@@ -1,0 +1,132 @@
+"""The widgets of layers and models (course.model_widgets), without a browser: the numbers
+each shows are the library's numbers for its settings. (What every widget shares, building,
+dragging, snapshots, is tested in test_widgets.py.)"""
+
+import statistics
+import time
+
+import matplotlib.figure
+import pytest
+import torch
+
+import helper
+from course import data, model_widgets
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_linear_output_is_the_w8a32_output(bits):
+    generator = torch.Generator().manual_seed(7)
+    weight, x = torch.randn(5, 8, generator=generator), torch.randn(3, 8, generator=generator)
+    explorer = model_widgets.explore_quantized_linear(
+        weight, x, bits=bits, granularity="per-tensor"
+    )
+    dtype = helper.integer_dtype(bits)
+    reference = torch.nn.functional.linear(x, weight)
+    for granularity in ("per-tensor", "per-channel rows"):
+        explorer.controls["granularity"].value = granularity
+        if granularity == "per-tensor":
+            q, scale = helper.linear_q_symmetric(weight, dtype)
+        else:
+            q, scale = helper.linear_q_symmetric_per_channel(weight, 0, dtype)
+        output = helper.quantized_linear_W8A32_without_bias(x, q, scale, 0)
+        assert explorer.readout["mse"] == pytest.approx(
+            helper.quantization_error(reference, output)
+        )
+        weight_mse = helper.quantization_error(weight, helper.linear_dequantization(q, scale, 0))
+        assert explorer.readout["weight_mse"] == pytest.approx(weight_mse)
+
+
+def test_quantized_linear_error_grows_as_bits_fall():
+    explorer = model_widgets.explore_quantized_linear()
+    errors = []
+    for bits in (8, 6, 4, 2):
+        explorer.controls["bits"].value = bits
+        errors.append(explorer.readout["mse"])
+    assert errors == sorted(errors) and errors[0] < errors[-1] / 100
+
+
+@pytest.mark.parametrize(
+    ("weight", "x", "error"),
+    [
+        (torch.randn(4, 8), torch.randn(2, 7), ValueError),
+        (torch.randn(4, 8), [[1.0] * 8], TypeError),
+        ("weights", None, TypeError),
+        (torch.randn(8), None, ValueError),
+        (torch.randn(4, 8), torch.tensor(1.0), ValueError),
+    ],
+)
+def test_quantized_linear_bad_arguments(weight, x, error):
+    with pytest.raises(error, match="input|weight"):
+        model_widgets.explore_quantized_linear(weight, x)
+
+
+def test_quantized_linear_of_a_zero_input_has_no_nan():
+    readout = model_widgets.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
+    assert readout["mse"] == 0.0 and readout["relative_error"] == 0.0
+
+
+# --- L4 widgets ------------------------------------------------------------------------------
+
+
+def test_explore_w8a8_outlier_stretches_the_activation_scale():
+    explorer = model_widgets.explore_w8a8()
+    assert set(explorer.controls) == {"bits", "outlier"}
+    before = dict(explorer.readout)
+    assert before["mse_of_W8A32"] <= before["mse"] < 1e-3
+    explorer.controls["outlier"].value = 30.0
+    assert explorer.readout["activation_scale"] > 10 * before["activation_scale"]
+    assert explorer.readout["mse"] > 10 * before["mse"]
+    explorer.controls["bits"].value = 4
+    assert explorer.readout["activations"] == "int4"
+    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
+    with pytest.raises(ValueError, match="share k"):
+        model_widgets.explore_w8a8(torch.randn(4, 8), torch.randn(3, 9))
+
+
+def test_explore_storage_measures_real_bytes():
+    explorer = model_widgets.explore_storage()
+    assert set(explorer.controls) == {"bits", "group_size", "scale_bits"}
+    assert explorer.readout["bits_per_weight"] == explorer.readout["ideal_bits"] == 4.5
+    explorer.controls["bits"].value = 3  # not packed: an int8 container per value
+    assert explorer.readout["bits_per_weight"] == 8.5 and explorer.readout["ideal_bits"] == 3.5
+    explorer.controls["scale_bits"].value = 32
+    explorer.controls["bits"].value = 2
+    explorer.controls["group_size"].value = 64
+    assert explorer.readout["bits_per_weight"] == 2.5 == helper.bits_per_weight(2, 64, 32)
+    with pytest.raises(ValueError, match="group_size"):
+        model_widgets.explore_storage(group_size=48)
+
+
+def test_explore_trained_network(trained):
+    model, digits = trained
+    explorer = model_widgets.explore_trained_network(model, digits, bits=8)
+    assert set(explorer.controls) == {"bits", "granularity", "group_size"}
+    assert explorer.controls["group_size"].disabled
+    assert explorer.readout["accuracy"] == pytest.approx(
+        explorer.readout["fp32_accuracy"], abs=0.01
+    )
+    assert explorer.readout["fp32_bytes"] == helper.model_bytes(model)
+    explorer.controls["bits"].value = 2
+    explorer.controls["granularity"].value = "per-tensor"
+    wrong = explorer.readout["misclassified"]
+    accuracy = 1 - wrong / len(digits.y_test)
+    assert explorer.readout["accuracy"] == pytest.approx(accuracy)
+    expected = helper.quantize_model(model, 2, "per-tensor")
+    assert explorer.readout["model_bytes"] == helper.model_bytes(expected)
+    assert explorer.readout["accuracy"] == data.accuracy(expected, digits.x_test, digits.y_test)
+    explorer.controls["granularity"].value = "per-group"
+    assert not explorer.controls["group_size"].disabled
+    assert explorer.readout["accuracy"] > accuracy
+    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
+
+
+def test_explore_trained_network_updates_quickly(trained):
+
+    model, digits = trained
+    explorer = model_widgets.explore_trained_network(model, digits)
+    times = []
+    for bits in (8, 3, 2, 8, 3, 2):  # the second round hits the cache
+        start = time.perf_counter()
+        explorer.controls["bits"].value = bits
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.5  # about 0.03 s on an idle 2-core machine
