@@ -374,6 +374,20 @@ def int_slider(description: str, value: int, low: int, high: int) -> widgets.Int
     )
 
 
+def float_slider(
+    description: str, value: float, low: float, high: float, step: float
+) -> widgets.FloatSlider:
+    return widgets.FloatSlider(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=True,
+        style=STYLE,
+    )
+
+
 def buttons(description: str, options: Sequence, value) -> widgets.ToggleButtons:
     return widgets.ToggleButtons(
         options=options,

@@ -26,6 +26,7 @@ from course.explorer import (
     check_matrix,
     dtype_name,
     error_readout,
+    float_slider,
     granularity_block,
     granularity_controls,
     granularity_sync,
@@ -184,15 +185,7 @@ def explore_symmetric_vs_asymmetric(
     controls = {
         "mode": buttons("mode", ["symmetric", "asymmetric"], mode),
         "bits": int_slider("bits", bits, 2, 8),
-        "skew": widgets.FloatSlider(
-            value=skew,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            description="skew towards positive",
-            continuous_update=True,
-            style=STYLE,
-        ),
+        "skew": float_slider("skew towards positive", skew, 0.0, 1.0, 0.05),
     }
 
     def compute(mode: Mode, bits: int, skew: float) -> View:
@@ -376,15 +369,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         best_clip(width, outlier_strength)
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
-        "clip_ratio": widgets.FloatSlider(
-            value=clip_ratio,
-            min=0.05,
-            max=1.0,
-            step=0.01,
-            description="clip ratio c",
-            continuous_update=True,
-            style=STYLE,
-        ),
+        "clip_ratio": float_slider("clip ratio c", clip_ratio, 0.05, 1.0, 0.01),
         "outlier_strength": int_slider("outlier strength", outlier_strength, 1, 16),
     }
 
