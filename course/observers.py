@@ -34,7 +34,8 @@ class Observer:
     """The range of the activations seen so far, and the scale and zero point it gives."""
 
     def __init__(self, dtype: torch.dtype = torch.int8, mode: Mode = "asymmetric") -> None:
-        helper.q_range(dtype)  # a clear error for a dtype helper does not know
+        # helper's own checks, with its messages, for a dtype or mode it does not know
+        helper.range_scale_and_zero_point(torch.zeros(1), torch.zeros(1), dtype, mode)
         self.dtype, self.mode = dtype, mode
         self.batches = 0
 

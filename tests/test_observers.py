@@ -93,8 +93,12 @@ def test_observers_refuse_bad_use():
         observers.MovingAverageMinMaxObserver(averaging_constant=0)
     with pytest.raises(ValueError, match="percentile"):
         observers.PercentileObserver(percentile=40)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="dtype"):
         observers.MinMaxObserver(dtype=torch.float32)
+    with pytest.raises(ValueError, match="mode"):
+        observers.MinMaxObserver(mode="affine")
+    with pytest.raises(ValueError, match="symmetric mode needs a signed dtype"):
+        observers.MinMaxObserver(torch.uint8, "symmetric")
     observer = observers.MinMaxObserver()
     observer.update(torch.tensor([-1.0, 2.0]))
     assert repr(observer) == "MinMaxObserver(8-bit asymmetric, 1 batches, range [-1, 2])"
