@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -37,17 +37,18 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     # L2-A, L2-B
     "dtype_bits", "q_range", "storage_dtype", "integer_dtype",
     "linear_q_with_scale_and_zero_point", "linear_dequantization", "representable_range",
-    "quantization_error", "range_scale_and_zero_point", "get_q_scale_and_zero_point",
-    "linear_quantization",
+    "quantization_error",
+    "range_scale_and_zero_point", "get_q_scale_and_zero_point", "linear_quantization",
     # L3-A, L3-B, L3-C, L3-D, L3-E
-    "get_q_scale_symmetric", "linear_q_symmetric", "levels_used",
-    "block_size_for", "quantize_blocks", "dequantize_blocks", "linear_q_symmetric_per_channel",
+    "get_q_scale_symmetric", "linear_q_symmetric", "levels_used", "block_size_for",
+    "quantize_blocks", "dequantize_blocks", "linear_q_symmetric_per_channel",
     "linear_q_symmetric_per_group", "linear_dequantization_per_group", "bits_per_weight",
     "quantized_linear_W8A32_without_bias",
     # L4-A, L4-B, L4-C
     "INT8_PRODUCT_MAX", "int_mm_supported", "int8_matmul", "quantized_linear_W8A8_without_bias",
     "PACKABLE_BITS", "packed_length", "pack_weights", "unpack_weights", "tensor_bytes",
-    "quantize_weight_symmetric", "QuantizedLinear", "quantize_model", "model_bytes",
+    "quantize_weight_symmetric", "QuantizedLinear", "convert_linears", "quantize_model",
+    "model_bytes",
     # L5-A
     "sqnr_db", "percentile_range", "rounding_and_clipping_error", "CLIP_RATIOS",
     "search_clip_ratio",
@@ -858,9 +859,7 @@ def tensor_bytes(*tensors: torch.Tensor | None) -> int:
 
 
 def _check_weight_bits(bits: object) -> int:
-    return _check_int(
-        bits, "bits", range(2, 9), "an int from 2 to 8 (symmetric weights need 2 bits)"
-    )
+    return _check_int(bits, "bits", range(2, 9), "an int from 2 to 8 (symmetric needs 2 bits)")
 
 
 def quantize_weight_symmetric(
@@ -980,6 +979,23 @@ class QuantizedLinear(torch.nn.Module):
         )
 
 
+def convert_linears(
+    model: torch.nn.Module, convert: Callable[[str, torch.nn.Linear], torch.nn.Module]
+) -> torch.nn.Module:
+    """A copy of ``model`` with every ``nn.Linear`` replaced by ``convert(name, linear)``, or
+    ``convert("", model)`` for a bare linear layer. The original model is left untouched."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.nn.Linear):
+        return convert("", model)
+    copied = copy.deepcopy(model)
+    for name, module in list(copied.named_modules()):
+        if isinstance(module, torch.nn.Linear):
+            parent_name, _, child = name.rpartition(".")
+            setattr(copied.get_submodule(parent_name), child, convert(name, module))
+    return copied
+
+
 def quantize_model(
     model: torch.nn.Module,
     bits: int,
@@ -987,23 +1003,9 @@ def quantize_model(
     group_size: int | None = None,
     scale_dtype: torch.dtype = torch.float16,
 ) -> torch.nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by a ``QuantizedLinear``.
-    The original model is left untouched. (A loop over the modules, not over their values.)
-    """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-    def convert(linear: torch.nn.Linear) -> QuantizedLinear:
-        return QuantizedLinear.from_linear(linear, bits, granularity, group_size, scale_dtype)
-
-    if isinstance(model, torch.nn.Linear):
-        return convert(model)
-    copied = copy.deepcopy(model)
-    for name, module in list(copied.named_modules()):
-        if isinstance(module, torch.nn.Linear):
-            parent_name, _, child = name.rpartition(".")
-            setattr(copied.get_submodule(parent_name), child, convert(module))
-    return copied
+    """A copy of ``model`` with every ``nn.Linear`` replaced by a ``QuantizedLinear``."""
+    args = (bits, granularity, group_size, scale_dtype)
+    return convert_linears(model, lambda _, linear: QuantizedLinear.from_linear(linear, *args))
 
 
 def model_bytes(model: torch.nn.Module) -> int:

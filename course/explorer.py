@@ -82,7 +82,7 @@ _READOUT_LABELS = {
     "mse_torchao": "MSE, torchao",
     "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
     "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
-    "values_clipped": "values clipped",
+    "beyond_alpha": "values beyond \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
     "rounding_mse": "rounding part of the MSE",
     "clipping_mse": "clipping part of the MSE",
     "sqnr_db": "SQNR (dB)",

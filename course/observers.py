@@ -21,7 +21,6 @@ only a range narrower than about 3e-5 can tell apart.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 
 import torch
@@ -200,16 +199,12 @@ def quantize_activations(
 ) -> torch.nn.Module:
     """A copy of ``model`` whose linear layers are ``ActivationQuantizedLinear``: static, with
     the scale and zero point of ``observers[name]``, or dynamic (per token) without observers."""
-    quantized = copy.deepcopy(model)
-    for name, layer in _linears(quantized):
-        parent, _, child = name.rpartition(".")
-        observer = None if observers is None else observers[name]
-        setattr(
-            quantized.get_submodule(parent),
-            child,
-            ActivationQuantizedLinear(layer, act_dtype, observer),
-        )
-    return quantized
+    return helper.convert_linears(
+        model,
+        lambda name, layer: ActivationQuantizedLinear(
+            layer, act_dtype, None if observers is None else observers[name]
+        ),
+    )
 
 
 def layer_inputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -387,7 +387,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             "clip_ratio": f"{clip_ratio:.2f}",
             "alpha": alpha,
             "scale": scale,
-            "values_clipped": int((data.abs() > alpha).sum()),
+            "beyond_alpha": int((data.abs() > alpha).sum()),
             "rounding_mse": rounding,
             "clipping_mse": clipping,
             "mse": rounding + clipping,

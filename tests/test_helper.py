@@ -953,3 +953,16 @@ def test_clip_search_of_zeros_keeps_the_first_ratio_and_rejects_bad_ratios():
     for bad in ([], [0.0], [1.5], [[0.5]]):
         with pytest.raises(ValueError, match="ratios"):
             helper.search_clip_ratio(torch.ones(8), (8,), ratios=bad)
+
+
+def test_convert_linears_passes_each_layers_name_and_keeps_the_original():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    seen = []
+    copied = helper.convert_linears(
+        model, lambda name, linear: seen.append(name) or torch.nn.Identity()
+    )
+    assert seen == ["0", "2"]
+    assert isinstance(copied[0], torch.nn.Identity) and isinstance(model[0], torch.nn.Linear)
+    assert helper.convert_linears(model[0], lambda name, linear: name) == ""
+    with pytest.raises(TypeError, match="model"):
+        helper.convert_linears("model", lambda name, linear: linear)

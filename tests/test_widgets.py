@@ -334,14 +334,14 @@ def test_explore_clipping_shows_the_library_split_of_the_error():
     rounding, clipping = helper.rounding_and_clipping_error(values, scale, 0, torch.int4)
     readout = explorer.readout
     assert readout["rounding_mse"] == rounding and readout["clipping_mse"] == clipping
-    assert readout["values_clipped"] == int((values.abs() > 0.5 * values.abs().max()).sum()) > 0
+    assert readout["beyond_alpha"] == int((values.abs() > 0.5 * values.abs().max()).sum()) > 0
     best, _ = helper.search_clip_ratio(values, values.shape, torch.int4)
     assert readout["best_clip_ratio"] == f"{float(best):.2f}"
 
 
 def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr():
     explorer = widgets.explore_clipping(bits=4, clip_ratio=1.0, outlier_strength=1)
-    assert explorer.readout["clipping_mse"] == 0 and explorer.readout["values_clipped"] == 0
+    assert explorer.readout["clipping_mse"] == 0 and explorer.readout["beyond_alpha"] == 0
     calm = float(explorer.readout["sqnr_db"])
     explorer.controls["outlier_strength"].value = 16
     assert float(explorer.readout["sqnr_db"]) < calm - 6  # the outliers stretch the step
