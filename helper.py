@@ -1098,3 +1098,50 @@ def search_clip_ratio(
         best_ratio = torch.where(mse < best_mse, ratio, best_ratio)
         best_mse = torch.minimum(mse, best_mse)
     return best_ratio, best_mse
+
+
+# --- L6-A: a language model's loss in bits per byte ----------------------------------------------
+
+
+def byte_ids(data: object, name: str = "data") -> torch.Tensor:
+    """``data`` (``bytes`` or a 1-D integer tensor of values 0-255) as a 1-D LongTensor."""
+    if isinstance(data, (bytes, bytearray)):
+        return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
+    if not isinstance(data, torch.Tensor) or data.dtype.is_floating_point or data.dim() != 1:
+        raise TypeError(f"{name} must be bytes or a 1-D integer tensor of byte values")
+    if data.numel() and (int(data.min()) < 0 or int(data.max()) > 255):
+        raise ValueError(f"{name} must hold byte values 0 to 255")
+    return data.long()
+
+
+def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) -> float:
+    """The model's mean cross-entropy over ``data``, in bits per byte.
+
+        bits per byte = -(1 / N) sum_t log2 p(x_{t+1} | x_{t-k} ... x_t)
+
+    The bytes are cut into windows of ``model.context_length`` (the last one shorter): window
+    ``i`` reads ``x[iT : iT + T]`` and is scored on the next byte at each position, so every byte
+    after the first is predicted once, from the bytes before it in its window (N = len - 1).
+    A model that knows nothing scores 8 bits per byte; 1 means half the next bytes' information.
+    """
+    ids = byte_ids(data)
+    if ids.numel() < 2:
+        raise ValueError("data must hold at least 2 bytes: the first has nothing to predict it")
+    _check_int(batch_size, "batch_size", _POSITIVE, "a positive int")
+    context = _check_int(
+        getattr(model, "context_length", None), "model.context_length", _POSITIVE, "a positive int"
+    )
+    n_full = (ids.numel() - 1) // context
+    inputs, targets = ids[:-1], ids[1:]
+    pieces = [(inputs[: n_full * context].view(n_full, context), targets[: n_full * context])]
+    if n_full * context < inputs.numel():  # the shorter last window
+        pieces.append((inputs[n_full * context :][None], targets[n_full * context :]))
+    total_nats = torch.zeros((), dtype=torch.float64)
+    with torch.no_grad():
+        for windows, target in pieces:
+            logits = torch.cat([model(batch) for batch in windows.split(batch_size)])
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), target, reduction="sum"
+            )
+            total_nats += loss.double()
+    return float(total_nats / targets.numel() / math.log(2))

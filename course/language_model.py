@@ -1,0 +1,245 @@
+"""The course's own language model: a small byte-level transformer trained on Python's source.
+
+No model can be downloaded where the course runs, so it trains one (``tools/train_language_model.py``)
+and ships the weights in ``data/``. The model reads UTF-8 bytes (a vocabulary of 256, no
+tokenizer) and is a textbook decoder-only transformer (GPT): token and position embeddings,
+pre-norm blocks of causal self-attention and an MLP, a final norm and an output head. Every
+projection is an ``nn.Linear``, so ``helper.quantize_model`` and the W8A8 code apply unchanged.
+
+The texts (``data/README.md`` says where they come from): ``read_text("train")`` is what the model
+was trained on; ``"eval"`` and ``"calibration"`` are whole modules it never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import helper
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+WEIGHTS_FILE = DATA_DIR / "language_model.pt"
+SETTINGS_FILE = DATA_DIR / "language_model.json"
+TEXT_FILES = {
+    "train": DATA_DIR / "stdlib_train.txt.xz",
+    "eval": DATA_DIR / "stdlib_eval.txt",
+    "calibration": DATA_DIR / "stdlib_calibration.txt",
+}
+Split = Literal["train", "eval", "calibration"]
+REBUILD = "rebuild it with `python tools/train_language_model.py` (about an hour on 2 cores)"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a ``ByteTransformer``: what ``data/language_model.json`` records."""
+
+    context_length: int = 128
+    d_model: int = 192
+    n_heads: int = 4
+    n_layers: int = 4
+    mlp_ratio: int = 4
+    vocab_size: int = 256
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            helper._check_int(value, name, range(1, 2**31), "a positive int")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})"
+            )
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which each position sees only itself and earlier ones.
+
+    ``qkv`` projects each position to its query, key and value (``d_model`` each), the heads
+    attend (``softmax(q kᵀ / sqrt(d_head))`` with the future masked), and ``out`` mixes the heads.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.out = nn.Linear(config.d_model, config.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, time, channels = x.shape
+        heads = self.qkv(x).view(batch, time, 3, self.n_heads, channels // self.n_heads)
+        q, k, v = heads.permute(2, 0, 3, 1, 4)  # each (batch, heads, time, d_head)
+        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(mixed.transpose(1, 2).reshape(batch, time, channels))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: ``down(gelu(up(x)))``, ``mlp_ratio`` times wider inside."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.d_model, config.mlp_ratio * config.d_model)
+        self.down = nn.Linear(config.mlp_ratio * config.d_model, config.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.gelu(self.up(x)))
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: ``x + attn(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.norm_attn = nn.LayerNorm(config.d_model)
+        self.attn = CausalSelfAttention(config)
+        self.norm_mlp = nn.LayerNorm(config.d_model)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm_attn(x))
+        return x + self.mlp(self.norm_mlp(x))
+
+
+class ByteTransformer(nn.Module):
+    """A decoder-only transformer over bytes: ids ``(batch, time)`` -> logits ``(batch, time, 256)``.
+
+    The logits at position ``t`` score the byte at ``t + 1`` given the bytes up to ``t``;
+    ``time`` may be anything from 1 to ``context_length``.
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.context_length = config.context_length
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.position_embedding = nn.Embedding(config.context_length, config.d_model)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.apply(_init_weights)
+        # GPT-2's scaling: the projections that add into the residual stream start smaller.
+        for block in self.blocks:
+            for layer in (block.attn.out, block.mlp.down):
+                nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * config.n_layers))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = check_ids(ids, self.context_length)
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.token_embedding(ids) + self.position_embedding(positions)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def check_ids(ids: object, context_length: int) -> torch.Tensor:
+    """``ids`` as a (batch, time) LongTensor of bytes, or a clear error."""
+    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
+        got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise TypeError(f"ids must be a torch.long tensor of byte values, got {got}")
+    if ids.dim() != 2 or not 1 <= ids.shape[1] <= context_length:
+        raise ValueError(
+            f"ids must be shaped (batch, time) with 1 <= time <= {context_length}, "
+            f"got shape {tuple(ids.shape)}"
+        )
+    if ids.numel() and (ids.min() < 0 or ids.max() > 255):
+        raise ValueError(
+            f"ids must be byte values 0 to 255, got values from {int(ids.min())} "
+            f"to {int(ids.max())}"
+        )
+    return ids
+
+
+def encode(text: str | bytes) -> torch.Tensor:
+    """The UTF-8 bytes of ``text`` as a 1-D LongTensor of ids 0-255."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    if not isinstance(text, (bytes, bytearray)):
+        raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
+    return torch.frombuffer(bytearray(text), dtype=torch.uint8).long()
+
+
+def decode(ids: torch.Tensor) -> str:
+    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'."""
+    return bytes(ids.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+
+
+def read_text(split: Split) -> bytes:
+    """The bytes of one of the course's texts: ``"train"``, ``"eval"`` or ``"calibration"``."""
+    if split not in TEXT_FILES:
+        raise ValueError(f"split must be one of {sorted(TEXT_FILES)}, got {split!r}")
+    path = TEXT_FILES[split]
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: restore it with `git checkout -- {path.relative_to(DATA_DIR.parent)}`"
+            " or rebuild the texts with `python tools/train_language_model.py --texts-only`"
+        )
+    return lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+
+
+def load(
+    weights: Path | str = WEIGHTS_FILE, settings: Path | str = SETTINGS_FILE
+) -> ByteTransformer:
+    """The trained model, in float32 and eval mode, from the committed weights and settings."""
+    weights, settings = Path(weights), Path(settings)
+    for path in (weights, settings):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {REBUILD}")
+    config = ModelConfig(**json.loads(settings.read_text())["config"])
+    model = ByteTransformer(config)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{weights} does not fit the model that {settings} describes ({config}): {REBUILD}"
+        ) from error
+    return model.float().eval()
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    prompt: str | bytes,
+    n_bytes: int = 80,
+    temperature: float | None = None,
+    seed: int = 0,
+) -> str:
+    """``prompt`` followed by ``n_bytes`` bytes that ``model`` writes, one at a time.
+
+    Greedy (the most likely byte) when ``temperature`` is None, so the text is the same on every
+    run; otherwise each byte is sampled from ``softmax(logits / temperature)`` with a private
+    generator seeded with ``seed``. The model sees at most its last ``context_length`` bytes: a
+    longer prompt is cut to its end.
+    """
+    ids = encode(prompt)
+    if not len(ids):
+        raise ValueError("prompt must not be empty: the model needs at least one byte to go on")
+    helper._check_int(n_bytes, "n_bytes", range(2**31), "an int >= 0")
+    if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be None (greedy) or a number > 0, got {temperature!r}")
+    generator = torch.Generator().manual_seed(seed)
+    context = model.context_length
+    ids = ids[None, -context:]
+    written = []
+    for _ in range(n_bytes):
+        logits = model(ids)[0, -1]
+        if temperature is None:
+            byte = logits.argmax()
+        else:
+            probs = torch.softmax(logits.double() / temperature, dim=-1)
+            byte = torch.multinomial(probs, 1, generator=generator)[0]
+        written.append(int(byte))
+        ids = torch.cat([ids, byte.view(1, 1)], dim=1)[:, -context:]
+    return decode(torch.cat([encode(prompt), torch.tensor(written, dtype=torch.long)]))
