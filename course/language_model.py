@@ -42,9 +42,9 @@ class ModelConfig:
     """The shape of a ``ByteTransformer``: what ``data/language_model.json`` records."""
 
     context_length: int = 128
-    d_model: int = 192
+    d_model: int = 128
     n_heads: int = 4
-    n_layers: int = 4
+    n_layers: int = 6
     mlp_ratio: int = 4
     vocab_size: int = 256
 
