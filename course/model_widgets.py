@@ -36,6 +36,7 @@ from course.explorer import (
     per_value,
     round_trip,
 )
+from course.language_model import Setting, generate, load, read_text
 from course.live_plots import (
     MONTAGE_DIGITS,
     DigitMontage,
@@ -43,6 +44,7 @@ from course.live_plots import (
     StorageBars,
     W8A8Errors,
 )
+from course.observers import quantize_activations
 from course.plots import as_matrix
 from helper import Granularity
 
@@ -311,4 +313,87 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
+    )
+
+
+# The W8A8 choice of explore_language_model: int8 weights per channel and int8 activations,
+# dynamic per token (lesson L5-A's ``quantize_activations``).
+_W8A8 = "W8A8, activations per token"
+
+
+def explore_language_model(
+    model: torch.nn.Module | None = None,
+    text: bytes | None = None,
+    bits: int = 4,
+    granularity: Granularity = "per-group",
+    group_size: int = 32,
+    prompt: str = "def ",
+    n_bytes: int = 40,
+) -> Explorer:
+    """L6-A: the language model with its linear layers quantized (``helper.quantize_model``) to
+    ``bits`` per tensor, per channel or per group, or W8A8: its bits per byte on ``text``, its
+    real bytes, and what it writes (greedy) after ``prompt``. Every setting is computed when the
+    widget is built, so a change of control only looks the answer up. ``model=None`` loads the
+    course's model, ``text=None`` takes the first 4,096 bytes of its held-out text."""
+    model = load() if model is None else model
+    text = read_text("eval")[:4096] if text is None else text
+    helper._check_int(bits, "bits", (2, 3, 4, 8), "2, 3, 4 or 8")
+    helper._check_int(group_size, "group_size", (32, 64, 128), "32, 64 or 128")
+    fp32_bits = helper.bits_per_byte(model, text)
+
+    def measured(quantized: torch.nn.Module) -> dict:
+        written = generate(quantized, prompt, n_bytes)
+        return {
+            "bits_per_byte": helper.bits_per_byte(quantized, text),
+            "fp32_bits_per_byte": fp32_bits,
+            "model_bytes": helper.model_bytes(quantized),
+            "fp32_bytes": helper.model_bytes(model),
+            "writes": written.replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}"),
+        }
+
+    table = {
+        (b, g, size): measured(Setting(b, g, size).apply(model))
+        for b in (8, 4, 3, 2)
+        for g, sizes in (
+            ("per-tensor", [None]),
+            ("per-channel", [None]),
+            ("per-group", [128, 64, 32]),
+        )
+        for size in sizes
+    }
+    table[_W8A8] = measured(quantize_activations(model, torch.int8))
+    controls = {
+        "model": buttons("quantize", ["weights only", _W8A8], "weights only"),
+        "bits": widgets.SelectionSlider(
+            options=[2, 3, 4, 8], value=bits, description="bits", style=STYLE
+        ),
+        "granularity": widgets.Dropdown(
+            options=["per-tensor", "per-channel", "per-group"],
+            value=granularity,
+            description="scale per",
+            style=STYLE,
+        ),
+        "group_size": group_size_slider([32, 64, 128], group_size),
+    }
+
+    def sync(controls: dict) -> None:
+        weights_only = controls["model"].value == "weights only"
+        controls["bits"].disabled = controls["granularity"].disabled = not weights_only
+        controls["group_size"].disabled = (
+            not weights_only or controls["granularity"].value != "per-group"
+        )
+
+    def compute(model: str, bits: int, granularity: str, group_size: int) -> View:
+        if model == _W8A8:
+            return View(table[_W8A8], [])
+        return View(
+            table[(bits, granularity, group_size if granularity == "per-group" else None)], []
+        )
+
+    return Explorer(
+        f"The language model, quantized: bits per byte on {len(text):,} held-out bytes, and what "
+        "it writes",
+        controls,
+        compute,
+        sync=sync,
     )

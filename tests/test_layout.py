@@ -20,8 +20,9 @@ ALLOWED = {
     "course.data": {"helper"},
     "course.plots": {"helper", "course.data"},
     "course.figures": {"helper", "course.data", "course.plots"},
-    "course.model_plots": {"helper", "course.plots"},
-    "course.checks": {"helper", "course.data", "course.torchao_bridge"},
+    "course.model_plots": {"helper", "course.plots", "course.language_model"},
+    "course.checks": {"helper", "course.data", "course.torchao_bridge", "course.language_model"},
+    "course.language_model": {"helper"},
     "course.torchao_bridge": set(),
     "course.observers": {"helper"},
     "course.live_plots": {"helper", "course.plots"},
@@ -40,6 +41,8 @@ ALLOWED = {
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.language_model",
+        "course.observers",
     },
 }
 # Third-party modules that helper.py may import: the maths needs nothing else.
