@@ -34,7 +34,7 @@ def seeded_normal(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0
 
 def skewed_tensor(n: int = 10_000, seed: int = 0) -> torch.Tensor:
     """A one-sided (ReLU-like) tensor: ``|x|`` for ``n`` seeded standard normal draws, all >= 0."""
-    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    helper.check_positive_int(n, "n")
     return seeded_normal(seed, n).abs()
 
 
@@ -62,7 +62,7 @@ def layer_weights(
 def heavy_tailed(n: int = 10_000, seed: int = 0, degrees_of_freedom: float = 3.0) -> torch.Tensor:
     """``n`` seeded draws of Student's t with ``degrees_of_freedom`` (3: heavy tails, a few values
     many standard deviations out), as float32 (lesson L5-A)."""
-    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    helper.check_positive_int(n, "n")
     draws = np.random.default_rng(seed).standard_t(degrees_of_freedom, size=n)
     return torch.from_numpy(draws).to(torch.float32)
 

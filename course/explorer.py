@@ -407,10 +407,6 @@ def set_bounds(slider: widgets.IntSlider, low: int, high: int) -> None:
         slider.min, slider.max = low, high
 
 
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 def error_readout(original: torch.Tensor, dequantized: torch.Tensor) -> dict:
     """``mse`` (helper's ``quantization_error``) and ``max_error`` = max |r - r'|."""
     return {
@@ -434,7 +430,7 @@ def round_trip_matrices(
     q_min, q_max = helper.q_range(dtype)
     return [
         Matrix("original r", r, low, high, block=block),
-        Matrix(f"quantized q ({dtype_name(dtype)})", q, q_min, q_max, ".0f", block=block),
+        Matrix(f"quantized q ({helper.dtype_name(dtype)})", q, q_min, q_max, ".0f", block=block),
         Matrix("dequantized r' = s (q \N{MINUS SIGN} z)", d, low, high, block=block),
         Matrix(
             "error |r \N{MINUS SIGN} r'|",
@@ -475,7 +471,7 @@ def _divisors(n: int) -> list[int]:
 
 def check_matrix(tensor: torch.Tensor, name: str) -> torch.Tensor:
     """A widget's 2-D float tensor of finite values, or a clear error naming it."""
-    tensor = helper._check_float_tensor(tensor, name)
+    tensor = helper.check_float_tensor(tensor, name)
     if tensor.dim() != 2:
         raise ValueError(f"{name} must be 2-D (rows, columns), got shape {tuple(tensor.shape)}")
     if not bool(torch.isfinite(tensor).all()):
@@ -501,7 +497,7 @@ def granularity_controls(
     sizes = _divisors(shape[-1])
     if group_size is None:
         group_size = max(d for d in sizes if d <= min(32, max(1, shape[-1] // 2)))
-    helper._check_int(group_size, "group_size", sizes, f"a divisor of the last axis ({shape[-1]})")
+    helper.check_int(group_size, "group_size", sizes, f"a divisor of the last axis ({shape[-1]})")
     return bits_granularity_group_controls(
         bits, list(GRANULARITY_PANELS), granularity, sizes, group_size
     )

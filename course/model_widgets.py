@@ -26,7 +26,6 @@ from course.explorer import (
     bits_granularity_group_controls,
     buttons,
     check_matrix,
-    dtype_name,
     error_readout,
     granularity_block,
     granularity_controls,
@@ -62,7 +61,7 @@ def explore_quantized_linear(
     input = (
         seeded_normal(3, 4, weight.shape[1])
         if input is None
-        else helper._check_float_tensor(input, "input")
+        else helper.check_float_tensor(input, "input")
     )
     if input.dim() == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
@@ -82,7 +81,7 @@ def explore_quantized_linear(
         )
         readout = {
             "granularity": granularity,
-            "dtype": dtype_name(helper.integer_dtype(bits)),
+            "dtype": helper.dtype_name(helper.integer_dtype(bits)),
             **error_readout(reference, output),
             "relative_error": float(
                 (output - reference).norm() / reference.norm().clamp_min(helper.ZERO_RANGE_SCALE)
@@ -128,10 +127,10 @@ def explore_w8a8(
     the one activation scale ``s_x`` that every value shares.
     """
     weight = seeded_normal(41, 16, 64) * 0.1 if weight is None else weight
-    weight = helper._check_float_tensor(weight, "weight").float()
+    weight = helper.check_float_tensor(weight, "weight").float()
     if input is None:
         input = seeded_normal(40, 8, weight.shape[1]).relu_() + 0.1
-    input = helper._check_float_tensor(input, "input").float()
+    input = helper.check_float_tensor(input, "input").float()
     if weight.dim() != 2 or input.dim() != 2 or input.shape[1] != weight.shape[1]:
         raise ValueError(
             f"input (batch, k) and weight (out, k) must share k, got {tuple(input.shape)} and "
@@ -197,7 +196,7 @@ def explore_storage(
         weight = layer_weights(4, 64, 256, log10_sizes=(-1.3, 0.3), outliers=False)
     weight = check_matrix(weight, "weight")
     sizes = [d for d in (8, 16, 32, 64, 128, 256, 512, 1024) if weight.shape[1] % d == 0]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
+    helper.check_int(group_size, "group_size", sizes, f"one of {sizes}")
     controls = {
         "bits": buttons("bits", [2, 3, 4, 8], bits),
         "group_size": group_size_slider(sizes, group_size),
@@ -217,7 +216,7 @@ def explore_storage(
         measured = 8 * (weight_bytes + scale_bytes) / weight.numel()
         readout = {
             "weights_in": "packed uint8" if bits in helper.PACKABLE_BITS else "int8",
-            "scales_in": str(scale_dtype).removeprefix("torch."),
+            "scales_in": helper.dtype_name(scale_dtype),
             "weight_bytes": weight_bytes,
             "scale_bytes": scale_bytes,
             "bits_per_weight": measured,
@@ -262,7 +261,7 @@ def explore_trained_network(
         raise ValueError("model has no nn.Linear layer to quantize")
     widths = [m.in_features for m in linears]
     sizes = [d for d in (4, 8, 16, 32, 64, 128) if all(w % d == 0 for w in widths)]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
+    helper.check_int(group_size, "group_size", sizes, f"one of {sizes}")
     weights = torch.cat([m.weight.detach().flatten() for m in linears])
     fp32_accuracy, fp32_bytes = accuracy(model, data.x_test, data.y_test), helper.model_bytes(model)
     cache: dict[tuple, tuple] = {}

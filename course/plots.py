@@ -186,7 +186,7 @@ def plot_quantization_errors(
     fig, axes = plt.subplots(
         2, 2, figsize=(2 * width, 2 * (width * min(rows / cols, 1.2) + 0.5)), layout="constrained"
     )
-    name = str(dtype).removeprefix("torch.")
+    name = helper.dtype_name(dtype)
     panels = (
         (original, "Original tensor r", "viridis", low, high, ".4g"),
         (quantized, f"Quantized tensor q ({name})", "viridis", q_min, q_max, ".0f"),
@@ -343,7 +343,7 @@ def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mo
     for q, label in labels.items():
         ax.text(line.x_int(q), bottom - 0.12, label, va="top", color=DARK_GREEN, **text)
     ax.text(-0.01, top, "real r", ha="right", va="center", fontsize=10)
-    integers = f"integer q\n({str(dtype).removeprefix('torch.')})"
+    integers = f"integer q\n({helper.dtype_name(dtype)})"
     ax.text(-0.01, bottom, integers, ha="right", va="center", fontsize=10)
 
 
@@ -419,12 +419,12 @@ def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[s
 
     Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``.
     """
-    tensor = helper._check_float_tensor(tensor)
+    tensor = helper.check_float_tensor(tensor)
     if isinstance(bits, int) or not bits:
         raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
     table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
     for n_bits in bits:
-        helper._check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
+        helper.check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
         dtype = helper.integer_dtype(n_bits)
         for mode in ("asymmetric", "symmetric"):
             quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
@@ -479,7 +479,7 @@ def plot_group_size_tradeoff(
     groups: smaller error, more bits. Returns the matplotlib ``Figure``.
     """
 
-    tensor = helper._check_float_tensor(tensor)
+    tensor = helper.check_float_tensor(tensor)
     if not group_sizes:
         raise ValueError("group_sizes must hold at least one group size")
     errors, bits = [], []
@@ -488,7 +488,7 @@ def plot_group_size_tradeoff(
         dequantized = helper.linear_dequantization_per_group(quantized, scale, group_size)
         errors.append(helper.quantization_error(tensor, dequantized))
         bits.append(helper.bits_per_weight(helper.dtype_bits(dtype), group_size, scale_bits))
-    name = str(dtype).removeprefix("torch.")
+    name = helper.dtype_name(dtype)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for ax, values, colour, title, label in (
         (left, errors, BLUE, f"Quantization error ({name})", "mean squared error"),

@@ -24,7 +24,6 @@ from course.explorer import (
     View,
     buttons,
     check_matrix,
-    dtype_name,
     error_readout,
     float_slider,
     granularity_block,
@@ -60,12 +59,12 @@ def explore_quantize_dequantize(
     ``q = clamp(round(r / s + z), q_min, q_max)`` by ``linear_q_with_scale_and_zero_point``.
     Starts from the course's bad guess (s = 3.5, z = -70) on its 3x3 tensor: find better ones.
     """
-    tensor = course_tensor() if tensor is None else helper._check_float_tensor(tensor)
+    tensor = course_tensor() if tensor is None else helper.check_float_tensor(tensor)
     span = max(float(tensor.max()), 0.0) - min(float(tensor.min()), 0.0) or 1.0
     low, high = math.log10(span / 2550), math.log10(span * 4)
     controls = {
         "scale": widgets.FloatLogSlider(
-            value=min(max(helper._check_scale(scale), 10**low), 10**high),
+            value=min(max(helper.check_scale(scale), 10**low), 10**high),
             base=10,
             min=low,
             max=high,
@@ -77,12 +76,12 @@ def explore_quantize_dequantize(
         ),
         "zero_point": int_slider(
             "zero point z",
-            helper._check_zero_point(zero_point),
-            *helper.q_range(helper._check_dtype(dtype)),
+            helper.check_zero_point(zero_point),
+            *helper.q_range(helper.check_dtype(dtype)),
         ),
         "dtype": widgets.Dropdown(
-            options=[(dtype_name(d), d) for d in _EXPLORE_DTYPES],
-            value=helper._check_dtype(dtype),
+            options=[(helper.dtype_name(d), d) for d in _EXPLORE_DTYPES],
+            value=helper.check_dtype(dtype),
             description="dtype",
             style=STYLE,
         ),
@@ -99,7 +98,7 @@ def explore_quantize_dequantize(
         q_min, q_max = helper.q_range(dtype)
         low, high = helper.representable_range(scale, zero_point, dtype)
         readout = {
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "q_min": q_min,
             "q_max": q_max,
             "scale": scale,
@@ -130,7 +129,7 @@ def explore_scale_and_zero_point(
     ``s = (r_max - r_min) / (q_max - q_min)``, ``z = round(q_min - r_min / s)``, the mapping of
     [r_min, r_max] onto [q_min, q_max] and the error (helper's ``linear_quantization``).
     """
-    tensor = course_tensor() if tensor is None else helper._check_float_tensor(tensor)
+    tensor = course_tensor() if tensor is None else helper.check_float_tensor(tensor)
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "signed": buttons("dtype", [("signed int", True), ("unsigned uint", False)], signed),
@@ -143,7 +142,7 @@ def explore_scale_and_zero_point(
         dequantized = helper.linear_dequantization(quantized, scale, zero_point)
         q_min, q_max = helper.q_range(dtype)
         readout = {
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "q_min": q_min,
             "q_max": q_max,
             "r_min": float(tensor.min()),
@@ -181,7 +180,7 @@ def explore_symmetric_vs_asymmetric(
 
     Counts the levels outside the data's range (``levels_used``) and the levels no value uses.
     """
-    base = seeded_normal(0, 2000) if tensor is None else helper._check_float_tensor(tensor)
+    base = seeded_normal(0, 2000) if tensor is None else helper.check_float_tensor(tensor)
     controls = {
         "mode": buttons("mode", ["symmetric", "asymmetric"], mode),
         "bits": int_slider("bits", bits, 2, 8),
@@ -198,7 +197,7 @@ def explore_symmetric_vs_asymmetric(
         span, n_levels = helper.levels_used(quantized, dtype)
         readout = {
             "mode": mode,
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "scale": float(scale.reshape(-1)[0]),
             "zero_point": int(zero_point.reshape(-1)[0]),
             "n_levels": n_levels,
@@ -214,7 +213,7 @@ def explore_symmetric_vs_asymmetric(
             ).numpy(),
             "used": torch.isin(levels, quantized).numpy(),
             "inside": ((levels >= quantized.min()) & (levels <= quantized.max())).numpy(),
-            "title": f"{mode} mode, {dtype_name(dtype)}: {span} of {n_levels} levels inside "
+            "title": f"{mode} mode, {helper.dtype_name(dtype)}: {span} of {n_levels} levels inside "
             f"the data, {readout['unused_levels']} unused",
         }
         return View(readout, [], plot)
@@ -251,7 +250,7 @@ def explore_granularity(
         per_tensor = round_trip(tensor, tensor.shape, dtype, "symmetric")[3]
         readout = {
             "granularity": granularity,
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "n_scales": scale.numel(),
             "values_per_scale": math.prod(block),
             "bits_per_weight": helper.bits_per_weight(bits, math.prod(block), scale_bits),
@@ -289,7 +288,7 @@ def explore_torchao_convention(
     if weight.shape[1] % 32 == 0:
         granularities["groups of 32"] = (ao.PerGroup(32), (1, 32))
     granularities = {name: value for name, value in granularities.items() if value is not None}
-    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    helper.check_bits(bits)
     if granularity not in granularities:
         raise ValueError(f"granularity must be one of {list(granularities)}, got {granularity!r}")
     linear = ao.linear_holding(weight)
@@ -349,7 +348,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     quantized symmetric per tensor with the range clipped to ``[-alpha, alpha]``, ``alpha = c
     max|r|``: the histogram with the levels and the clip lines, the rounding and clipping parts
     of the MSE, the SQNR, and the best ``c`` of ``helper.search_clip_ratio``."""
-    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    helper.check_bits(bits)
     searches: dict[tuple, tuple] = {}
 
     def values(outlier_strength: int) -> torch.Tensor:
