@@ -54,10 +54,14 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "get_q_scale_symmetric",
     "linear_q_symmetric",
     "levels_used",
+    "quantize_per_tensor",
+    "mode_errors",
     # L3-B, L3-C, L3-D, L3-E
     "block_size_for",
     "quantize_blocks",
     "dequantize_blocks",
+    "expand_blocks",
+    "fake_quantize_blocks",
     "linear_q_symmetric_per_channel",
     "linear_q_symmetric_per_group",
     "linear_dequantization_per_group",
@@ -81,9 +85,12 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     # L5-A
     "sqnr_db",
     "percentile_range",
+    "clipped",
     "rounding_and_clipping_error",
     "CLIP_RATIOS",
     "search_clip_ratio",
+    "clip_scale",
+    "clip_sweep",
     # L6-A
     "byte_ids",
     "bits_per_byte",
@@ -363,6 +370,40 @@ def levels_used(quantized_tensor: torch.Tensor, dtype: torch.dtype = torch.int8)
     return int(quantized_tensor.max()) - int(quantized_tensor.min()) + 1, q_max - q_min + 1
 
 
+def quantize_per_tensor(
+    tensor: torch.Tensor, dtype: torch.dtype = torch.int8, mode: Mode = "asymmetric"
+) -> tuple[torch.Tensor, float, int]:
+    """Per-tensor quantization in either mode: ``(quantized, scale, zero_point)``.
+
+    asymmetric: ``linear_quantization``; symmetric: ``linear_q_symmetric``, with ``z = 0``.
+    """
+    if mode == "asymmetric":
+        return linear_quantization(tensor, dtype)
+    if mode == "symmetric":
+        return (*linear_q_symmetric(tensor, dtype), 0)
+    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
+
+
+def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[str, list[float]]:
+    """The MSE of per-tensor quantization in each mode, with a signed ``bits``-bit dtype.
+
+    Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``, one MSE
+    (``quantization_error`` of ``quantize_per_tensor`` then ``linear_dequantization``) per width.
+    """
+    tensor = check_float_tensor(tensor)
+    if isinstance(bits, int) or not bits:
+        raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
+    table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
+    for n_bits in bits:
+        check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
+        dtype = integer_dtype(n_bits)
+        for mode in ("asymmetric", "symmetric"):
+            quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
+            restored = linear_dequantization(quantized, scale, zero_point)
+            table[mode].append(quantization_error(tensor, restored))
+    return table
+
+
 # --- L3-B, L3-C, L3-D: one primitive for every granularity, the block of values sharing a scale ---
 
 
@@ -411,8 +452,13 @@ def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.
         raise ValueError(f"block_size {block_size} does not tile shape {tuple(tensor.shape)}")
     if tensor.dim() == 0:
         return tensor.reshape(1, 1), (1,)
-    shape = [n for size, b in zip(tensor.shape, block_size) for n in (size // b, b)]
-    return tensor.reshape(shape), tuple(range(1, 2 * tensor.dim(), 2))
+    grid = [size // b for size, b in zip(tensor.shape, block_size)]
+    return tensor.reshape(_interleave(grid, block_size)), tuple(range(1, 2 * tensor.dim(), 2))
+
+
+def _interleave(grid: Sequence[int], block_size: Sequence[int]) -> list[int]:
+    """``[n_0, b_0, n_1, b_1, ...]``: the shape of a tensor seen as ``grid`` blocks of values."""
+    return [n for g, b in zip(grid, block_size) for n in (g, b)]
 
 
 def _block_min_max(view: torch.Tensor, axes: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -513,6 +559,38 @@ def dequantize_blocks(
         zero_point.reshape(grid) if zero_point.numel() > 1 else zero_point
     )
     return work.mul_(scale).reshape(quantized_tensor.shape)
+
+
+def expand_blocks(per_block: torch.Tensor, block_size: Sequence[int]) -> torch.Tensor:
+    """One entry per block (the grid ``quantize_blocks`` returns) spread to one per value.
+
+    Each block's entry is repeated over the ``block_size`` values of its block: a per-group
+    scale becomes a tensor of the weights' shape that multiplies them value by value.
+    """
+    grid = tuple(per_block.shape)
+    if len(tuple(block_size)) != len(grid):
+        raise ValueError(f"block_size {tuple(block_size)} must have one entry per axis of {grid}")
+    spread = per_block.reshape(_interleave(grid, [1] * len(grid)))
+    values = spread.expand(_interleave(grid, block_size))
+    return values.reshape([g * b for g, b in zip(grid, block_size)])
+
+
+def fake_quantize_blocks(
+    tensor: torch.Tensor,
+    block_size: Sequence[int],
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
+    value_range: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Quantize then dequantize per block: ``s (q - z)``, the tensor as quantization leaves it.
+
+    ``dequantize_blocks(*quantize_blocks(tensor, block_size, dtype, mode, None, value_range),
+    block_size)``, as float32 (torchao calls this ``fake_quantize_affine``).
+    """
+    quantized, scale, zero_point = quantize_blocks(
+        tensor, block_size, dtype, mode, None, value_range
+    )
+    return dequantize_blocks(quantized, scale, zero_point, block_size)
 
 
 # --- L3-C: per channel ---------------------------------------------------------------------------
@@ -998,6 +1076,23 @@ def percentile_range(
     return values[..., 0], values[..., 1]
 
 
+def clipped(
+    tensor: torch.Tensor,
+    scale: float | torch.Tensor,
+    zero_point: int | torch.Tensor,
+    dtype: torch.dtype = torch.int8,
+) -> torch.Tensor:
+    """Which values quantizing with ``(s, z)`` clips: a boolean tensor of ``tensor``'s shape.
+
+    A value is clipped when ``round(r / s + z)`` falls outside ``[q_min, q_max]``: the clamp,
+    not the rounding, decides where it lands.
+    """
+    tensor = check_float_tensor(tensor)
+    scale, zero_point = check_scale(scale), check_zero_point(zero_point)
+    unclamped = torch.div(tensor.to(_work_dtype(tensor)), scale).add_(zero_point).round_()
+    return unclamped != unclamped.clamp(*q_range(dtype))
+
+
 def rounding_and_clipping_error(
     tensor: torch.Tensor,
     scale: float | torch.Tensor,
@@ -1013,9 +1108,8 @@ def rounding_and_clipping_error(
     """
     q = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
     squared = (tensor.double() - linear_dequantization(q, scale, zero_point).double()).square()
-    unclamped = torch.div(tensor.to(_work_dtype(tensor)), scale).add_(zero_point).round_()
-    clipped = unclamped != unclamped.clamp(*q_range(dtype))
-    return float(squared[~clipped].sum()) / q.numel(), float(squared[clipped].sum()) / q.numel()
+    mask = clipped(tensor, scale, zero_point, dtype)
+    return float(squared[~mask].sum()) / q.numel(), float(squared[mask].sum()) / q.numel()
 
 
 # The clip ratios a search tries by default: 1.00, 0.99, ..., 0.05 of the min/max range.
@@ -1043,12 +1137,45 @@ def search_clip_ratio(
     best_ratio = torch.ones(r_min.shape, dtype=torch.float64)
     for ratio in ratios.tolist():
         value_range = (ratio * r_min, ratio * r_max)
-        q, scale, zero_point = quantize_blocks(tensor, block_size, dtype, mode, None, value_range)
-        error = dequantize_blocks(q, scale, zero_point, block_size).sub_(tensor).square_()
+        restored = fake_quantize_blocks(tensor, block_size, dtype, mode, value_range)
+        error = restored.sub_(tensor).square_()
         mse = _blocks_last(error, block_size).mean(dim=-1, dtype=torch.float64)
         best_ratio = torch.where(mse < best_mse, ratio, best_ratio)
         best_mse = torch.minimum(mse, best_mse)
     return best_ratio, best_mse
+
+
+def clip_scale(tensor: torch.Tensor, clip_ratio: float, dtype: torch.dtype = torch.int8) -> float:
+    """The symmetric scale of the range clipped to ``±c max|r|``: ``s = c max|r| / q_max``.
+
+    ``c = clip_ratio`` in (0, 1]; values beyond about ``±c max|r|`` are clipped to the ends. A
+    tensor of zeros gets ``ZERO_RANGE_SCALE``.
+    """
+    tensor = check_float_tensor(tensor)
+    if isinstance(clip_ratio, bool) or not isinstance(clip_ratio, (int, float)):
+        raise TypeError(f"clip_ratio must be a number in (0, 1], got {clip_ratio!r}")
+    if not 0 < clip_ratio <= 1:
+        raise ValueError(f"clip_ratio must lie in (0, 1], got {clip_ratio}")
+    return max(clip_ratio * float(tensor.abs().max()) / q_range(dtype)[1], ZERO_RANGE_SCALE)
+
+
+def clip_sweep(
+    tensor: torch.Tensor, bits: int, ratios: Sequence[float] | torch.Tensor = CLIP_RATIOS
+) -> dict[str, np.ndarray]:
+    """The rounding and clipping parts of the MSE for each clip ratio ``c`` of ``ratios``.
+
+    Symmetric per-tensor quantization of ``tensor`` with ``bits`` bits and ``clip_scale``:
+    ``{"ratios": c, "rounding": ..., "clipping": ...}``, NumPy arrays of one entry per ratio
+    (``rounding_and_clipping_error``); their sum is the MSE at each ratio.
+    """
+    dtype = integer_dtype(check_bits(bits))
+    ratios = torch.as_tensor(ratios, dtype=torch.float64)
+    parts = [
+        rounding_and_clipping_error(tensor, clip_scale(tensor, c, dtype), 0, dtype)
+        for c in ratios.tolist()
+    ]
+    rounding, clipping = (np.array(part) for part in zip(*parts))
+    return {"ratios": ratios.numpy(), "rounding": rounding, "clipping": clipping}
 
 
 # --- L6-A: a language model's loss in bits per byte ----------------------------------------------

@@ -38,7 +38,6 @@ from course.plots import (
     is_light,
     outline_blocks,
     plot_number_line,
-    quantize_per_tensor,
     text_colour,
 )
 from helper import Mode
@@ -49,7 +48,7 @@ _BLOCK_COLOURS = (ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILION, PURPLE, LIGH
 
 def _levels_panel(ax, tensor: torch.Tensor, dtype: torch.dtype, mode: Mode, bins: int) -> None:
     """One panel of ``plot_levels_histogram``: the histogram and the levels of one mode."""
-    quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
+    quantized, scale, zero_point = helper.quantize_per_tensor(tensor, dtype, mode)
     used, total = helper.levels_used(quantized, dtype)
     q_min, q_max = helper.q_range(dtype)
     levels = np.arange(q_min, q_max + 1)

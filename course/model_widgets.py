@@ -10,14 +10,7 @@ import numpy as np
 import torch
 
 import helper
-from course.data import (
-    Digits,
-    accuracy,
-    layer_weights,
-    load_digits_data,
-    seeded_normal,
-    train_digits_mlp,
-)
+from course.data import Digits, layer_weights, load_digits_data, seeded_normal
 from course.explorer import (
     STYLE,
     Explorer,
@@ -42,6 +35,7 @@ from course.live_plots import (
     StorageBars,
     W8A8Errors,
 )
+from course.models import accuracy, train_digits_mlp
 from course.plots import as_matrix
 from helper import Granularity
 

@@ -94,7 +94,6 @@ def explore_quantize_dequantize(
         quantized = helper.linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
         dequantized = helper.linear_dequantization(quantized, scale, zero_point)
         errors = error_readout(tensor, dequantized)
-        clipped = (tensor - dequantized).abs() > scale / 2 * (1 + 1e-6)
         q_min, q_max = helper.q_range(dtype)
         low, high = helper.representable_range(scale, zero_point, dtype)
         readout = {
@@ -105,7 +104,7 @@ def explore_quantize_dequantize(
             "zero_point": zero_point,
             "range_given_back": f"[{format_number(low)}, {format_number(high)}]",
             **errors,
-            "clipped": int(clipped.sum()),
+            "clipped": int(helper.clipped(tensor, scale, zero_point, dtype).sum()),
         }
         return View(readout, round_trip_matrices(tensor, quantized, dequantized, dtype))
 
@@ -359,7 +358,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         if (bits, outlier_strength) not in searches:
             data, dtype = values(outlier_strength), helper.integer_dtype(bits)
             best = float(helper.search_clip_ratio(data, data.shape, dtype)[0])
-            scale = best * float(data.abs().max()) / helper.q_range(dtype)[1]
+            scale = helper.clip_scale(data, best, dtype)
             q = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
             searches[bits, outlier_strength] = (best, helper.sqnr_db(data, scale * q.float()))
         return searches[bits, outlier_strength]
@@ -376,7 +375,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         data, dtype = values(outlier_strength), helper.integer_dtype(bits)
         q_min, q_max = helper.q_range(dtype)
         alpha = clip_ratio * float(data.abs().max())
-        scale = alpha / q_max
+        scale = helper.clip_scale(data, clip_ratio, dtype)
         quantized = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
         restored = helper.linear_dequantization(quantized, scale, 0)
         rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)

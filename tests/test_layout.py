@@ -18,6 +18,7 @@ import helper
 ALLOWED = {
     "helper": set(),
     "course.data": {"helper"},
+    "course.models": {"course.data"},
     "course.plots": {"helper", "course.data"},
     "course.figures": {"helper", "course.data", "course.plots"},
     "course.model_plots": {"helper", "course.plots"},
@@ -38,6 +39,7 @@ ALLOWED = {
     "course.model_widgets": {
         "helper",
         "course.data",
+        "course.models",
         "course.plots",
         "course.live_plots",
         "course.explorer",
