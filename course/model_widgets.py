@@ -11,32 +11,31 @@ import torch
 
 import helper
 from course.data import Digits, layer_weights, load_digits_data, seeded_normal
-from course.explorer import (
-    STYLE,
-    Explorer,
-    Matrix,
-    View,
+from course.explorer import STYLE, Explorer, Matrix, View, buttons, int_slider
+from course.live_plots import (
+    MONTAGE_DIGITS,
+    DigitMontage,
+    DigitMontageData,
+    OutputScatter,
+    OutputScatterData,
+    StorageBars,
+    StorageBarsData,
+    W8A8Errors,
+    W8A8ErrorsData,
+)
+from course.models import accuracy, train_digits_mlp
+from course.plots import as_matrix
+from course.widget_parts import (
+    ERROR_LABELS,
     bits_granularity_group_controls,
-    buttons,
     check_matrix,
     error_readout,
     granularity_block,
     granularity_controls,
     granularity_sync,
     group_size_slider,
-    int_slider,
-    per_value,
     round_trip,
 )
-from course.live_plots import (
-    MONTAGE_DIGITS,
-    DigitMontage,
-    OutputScatter,
-    StorageBars,
-    W8A8Errors,
-)
-from course.models import accuracy, train_digits_mlp
-from course.plots import as_matrix
 from helper import Granularity
 
 
@@ -67,11 +66,12 @@ def explore_quantized_linear(
 
     def compute(bits: int, granularity: str, group_size: int) -> View:
         block = granularity_block(weight.shape, granularity, group_size)
-        q, scale, zero_point, dequantized = round_trip(
-            weight, block, helper.integer_dtype(bits), "symmetric"
-        )
+        trip = round_trip(weight, block, helper.integer_dtype(bits), "symmetric")
         output = helper.quantized_linear_W8A32_without_bias(
-            input, q, per_value(scale, block, q.shape), per_value(zero_point, block, q.shape)
+            input,
+            trip.quantized,
+            helper.expand_blocks(trip.scale, block),
+            helper.expand_blocks(trip.zero_point, block),
         )
         readout = {
             "granularity": granularity,
@@ -80,7 +80,7 @@ def explore_quantized_linear(
             "relative_error": float(
                 (output - reference).norm() / reference.norm().clamp_min(helper.ZERO_RANGE_SCALE)
             ),
-            "weight_mse": helper.quantization_error(weight, dequantized),
+            "weight_mse": helper.quantization_error(weight, trip.dequantized),
         }
         y, y_q = as_matrix(reference), as_matrix(output)
         error = np.abs(y - y_q)
@@ -92,11 +92,11 @@ def explore_quantized_linear(
                 "error |y \N{MINUS SIGN} y'|", error, 0.0, max(error.max(), 1e-12), ".3f", "cividis"
             ),
         ]
-        plot = {
-            "reference": y.ravel(),
-            "quantized": y_q.ravel(),
-            "title": f"W{bits}A32 ({granularity}): relative error {readout['relative_error']:.2%}",
-        }
+        plot = OutputScatterData(
+            reference=y.ravel(),
+            quantized=y_q.ravel(),
+            title=f"W{bits}A32 ({granularity}): relative error {readout['relative_error']:.2%}",
+        )
         return View(readout, matrices, plot)
 
     return Explorer(
@@ -105,6 +105,11 @@ def explore_quantized_linear(
         compute,
         OutputScatter,
         sync=granularity_sync,
+        labels={
+            **ERROR_LABELS,
+            "relative_error": "relative error",
+            "weight_mse": "weight MSE",
+        },
     )
 
 
@@ -165,17 +170,25 @@ def explore_w8a8(
         error = as_matrix((w8a8 - fp32).abs())
         top = max(error.max(), 1e-12)
         matrices = [Matrix("W8A8 error |y \N{MINUS SIGN} y'|", error, 0.0, top, ".3g", "cividis")]
-        plot = {
-            "fp32": fp32.flatten().numpy(),
-            "w8a8": w8a8.flatten().numpy(),
-            "w8a32": w8a32.flatten().numpy(),
-            "title": f"W8A8 ({bits}-bit activations): relative error "
-            f"{readout['relative_error']:.2%}",
-        }
+        plot = W8A8ErrorsData(
+            fp32=fp32.flatten().numpy(),
+            w8a8=w8a8.flatten().numpy(),
+            w8a32=w8a32.flatten().numpy(),
+            title=f"W8A8 ({bits}-bit activations): relative error {readout['relative_error']:.2%}",
+        )
         return View(readout, matrices, plot)
 
+    labels = {
+        **ERROR_LABELS,
+        "mse_of_W8A32": "MSE of W8A32",
+        "relative_error": "relative error",
+    }
     return Explorer(
-        "A linear layer in integers (W8A8) against W8A32 and fp32", controls, compute, W8A8Errors
+        "A linear layer in integers (W8A8) against W8A32 and fp32",
+        controls,
+        compute,
+        W8A8Errors,
+        labels=labels,
     )
 
 
@@ -218,13 +231,13 @@ def explore_storage(
             "compression": fp32_bytes / (weight_bytes + scale_bytes),
             "mse": helper.quantization_error(weight, dequantized),
         }
-        plot = {
-            "weight_bytes": (fp32_bytes, weight_bytes),
-            "scale_bytes": (0, scale_bytes),
-            "fp32_bytes": fp32_bytes,
-            "title": f"{bits}-bit, group {group_size}: {measured:.4g} bits per weight, "
+        plot = StorageBarsData(
+            weight_bytes=(fp32_bytes, weight_bytes),
+            scale_bytes=(0, scale_bytes),
+            fp32_bytes=fp32_bytes,
+            title=f"{bits}-bit, group {group_size}: {measured:.4g} bits per weight, "
             f"{readout['compression']:.3g}\u00d7 smaller than fp32",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -232,6 +245,7 @@ def explore_storage(
         controls,
         compute,
         StorageBars,
+        labels={**ERROR_LABELS, "bits_per_weight": "bits per weight"},
     )
 
 
@@ -288,14 +302,14 @@ def explore_trained_network(
             "mse": mse,
         }
         shown = wrong[:MONTAGE_DIGITS]
-        plot = {
-            "images": data.x_test[shown],
-            "true": data.y_test[shown].tolist(),
-            "predicted": predicted[shown].tolist(),
-            "title": f"{bits}-bit {granularity}{f' (group {group})' if group else ''}: "
+        plot = DigitMontageData(
+            images=data.x_test[shown],
+            true=data.y_test[shown].tolist(),
+            predicted=predicted[shown].tolist(),
+            title=f"{bits}-bit {granularity}{f' (group {group})' if group else ''}: "
             f"{wrong.numel()} of {len(data.y_test)} test digits wrong"
             f"{f' (first {MONTAGE_DIGITS} shown)' if wrong.numel() > MONTAGE_DIGITS else ''}",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -304,4 +318,5 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
+        labels=ERROR_LABELS,
     )

@@ -18,30 +18,40 @@ from course.data import (
     layer_weights,
     seeded_normal,
 )
-from course.explorer import (
-    STYLE,
-    Explorer,
-    View,
-    buttons,
+from course.explorer import STYLE, Explorer, View, buttons, float_slider, int_slider, set_bounds
+from course.live_plots import (
+    ClipHistogram,
+    ClipHistogramData,
+    LevelCounts,
+    LevelCountsData,
+    LevelHistogram,
+    LevelHistogramData,
+    NumberLine,
+    NumberLineData,
+)
+from course.plots import format_number
+from course.widget_parts import (
+    ERROR_LABELS,
     check_matrix,
     error_readout,
-    float_slider,
     granularity_block,
     granularity_controls,
     granularity_sync,
-    int_slider,
     round_trip,
     round_trip_matrices,
-    set_bounds,
 )
-from course.live_plots import (
-    ClipHistogram,
-    LevelCounts,
-    LevelHistogram,
-    NumberLine,
-)
-from course.plots import format_number
 from helper import Mode
+
+# The labels of a quantizer's numbers, as the widgets of single tensors show them.
+QUANTIZER_LABELS = {
+    "scale": "scale s",
+    "zero_point": "zero point z",
+    "q_min": "q_min",
+    "q_max": "q_max",
+    "r_min": "r_min",
+    "r_max": "r_max",
+    **ERROR_LABELS,
+}
 
 _EXPLORE_DTYPES = tuple(
     helper.integer_dtype(bits, signed) for bits in (8, 4, 3, 2) for signed in (True, False)
@@ -108,11 +118,17 @@ def explore_quantize_dequantize(
         }
         return View(readout, round_trip_matrices(tensor, quantized, dequantized, dtype))
 
+    labels = {
+        **QUANTIZER_LABELS,
+        "clipped": "values clamped",
+        "range_given_back": "s (q \N{MINUS SIGN} z) spans",
+    }
     return Explorer(
         "Quantize with a scale and zero point you choose: can you get a lower MSE?",
         controls,
         compute,
         sync=sync,
+        labels=labels,
     )
 
 
@@ -150,11 +166,16 @@ def explore_scale_and_zero_point(
             "zero_point": zero_point,
             **error_readout(tensor, dequantized),
         }
-        plot = {
-            **readout,
-            "values": tensor.flatten()[sample].double().numpy(),
-            "quantized": quantized.flatten()[sample].numpy(),
-        }
+        plot = NumberLineData(
+            values=tensor.flatten()[sample].double().numpy(),
+            quantized=quantized.flatten()[sample].numpy(),
+            scale=scale,
+            zero_point=zero_point,
+            q_min=q_min,
+            q_max=q_max,
+            r_min=readout["r_min"],
+            r_max=readout["r_max"],
+        )
         matrices = round_trip_matrices(tensor, quantized, dequantized, dtype)
         return View(readout, matrices, plot)
 
@@ -163,6 +184,7 @@ def explore_scale_and_zero_point(
         controls,
         compute,
         NumberLine,
+        labels=QUANTIZER_LABELS,
     )
 
 
@@ -190,7 +212,8 @@ def explore_symmetric_vs_asymmetric(
         data, dtype = _skew(base, skew), helper.integer_dtype(bits)
         block = helper.block_size_for(data.shape, "per-tensor")
         trips = {m: round_trip(data, block, dtype, m) for m in ("symmetric", "asymmetric")}
-        quantized, scale, zero_point, dequantized = trips[mode]
+        trip = trips[mode]
+        quantized, scale, zero_point = trip.quantized, trip.scale, trip.zero_point
         q_min, q_max = helper.q_range(dtype)
         levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
         span, n_levels = helper.levels_used(quantized, dtype)
@@ -202,19 +225,19 @@ def explore_symmetric_vs_asymmetric(
             "n_levels": n_levels,
             "levels_outside_range": n_levels - span,
             "unused_levels": n_levels - int(torch.unique(quantized).numel()),
-            **error_readout(data, dequantized),
-            **{f"mse_{m}": helper.quantization_error(data, trip[3]) for m, trip in trips.items()},
+            **error_readout(data, trip.dequantized),
+            **{
+                f"mse_{m}": helper.quantization_error(data, t.dequantized) for m, t in trips.items()
+            },
         }
-        plot = {
-            "values": data.flatten().double().numpy(),
-            "level_values": helper.dequantize_blocks(
-                levels, scale, zero_point, levels.shape
-            ).numpy(),
-            "used": torch.isin(levels, quantized).numpy(),
-            "inside": ((levels >= quantized.min()) & (levels <= quantized.max())).numpy(),
-            "title": f"{mode} mode, {helper.dtype_name(dtype)}: {span} of {n_levels} levels inside "
+        plot = LevelHistogramData(
+            values=data.flatten().double().numpy(),
+            level_values=helper.dequantize_blocks(levels, scale, zero_point, levels.shape).numpy(),
+            used=torch.isin(levels, quantized).numpy(),
+            inside=((levels >= quantized.min()) & (levels <= quantized.max())).numpy(),
+            title=f"{mode} mode, {helper.dtype_name(dtype)}: {span} of {n_levels} levels inside "
             f"the data, {readout['unused_levels']} unused",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -222,6 +245,14 @@ def explore_symmetric_vs_asymmetric(
         controls,
         compute,
         LevelHistogram,
+        labels={
+            **QUANTIZER_LABELS,
+            "n_levels": "levels of the dtype",
+            "levels_outside_range": "levels outside the data",
+            "unused_levels": "levels no value uses",
+            "mse_symmetric": "MSE symmetric",
+            "mse_asymmetric": "MSE asymmetric",
+        },
     )
 
 
@@ -245,19 +276,21 @@ def explore_granularity(
     def compute(bits: int, granularity: str, group_size: int, scale_bits: int) -> View:
         dtype = helper.integer_dtype(bits)
         block = granularity_block(tensor.shape, granularity, group_size)
-        quantized, scale, _, dequantized = round_trip(tensor, block, dtype, "symmetric")
-        per_tensor = round_trip(tensor, tensor.shape, dtype, "symmetric")[3]
+        trip = round_trip(tensor, block, dtype, "symmetric")
+        per_tensor = helper.fake_quantize_blocks(tensor, tensor.shape, dtype, "symmetric")
         readout = {
             "granularity": granularity,
             "dtype": helper.dtype_name(dtype),
-            "n_scales": scale.numel(),
+            "n_scales": trip.scale.numel(),
             "values_per_scale": math.prod(block),
             "bits_per_weight": helper.bits_per_weight(bits, math.prod(block), scale_bits),
-            **error_readout(tensor, dequantized),
+            **error_readout(tensor, trip.dequantized),
             "mse_per_tensor": helper.quantization_error(tensor, per_tensor),
         }
         error_max = float((tensor - per_tensor).abs().max())
-        matrices = round_trip_matrices(tensor, quantized, dequantized, dtype, block, error_max)
+        matrices = round_trip_matrices(
+            tensor, trip.quantized, trip.dequantized, dtype, block, error_max
+        )
         return View(readout, [matrices[0], matrices[3]])
 
     return Explorer(
@@ -265,6 +298,13 @@ def explore_granularity(
         controls,
         compute,
         sync=granularity_sync,
+        labels={
+            **ERROR_LABELS,
+            "n_scales": "scales stored",
+            "values_per_scale": "values per scale",
+            "bits_per_weight": "bits per weight",
+            "mse_per_tensor": "MSE if per-tensor",
+        },
     )
 
 
@@ -299,11 +339,11 @@ def explore_torchao_convention(
             dtype = helper.integer_dtype(bits)
             config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
             stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
-            q_h, s_h, _, restored_h = round_trip(weight, block, dtype, "symmetric")
+            trip = round_trip(weight, block, dtype, "symmetric")
             restored_t = helper.dequantize_blocks(
                 stored["qdata"], stored["scale"], stored["zero_point"], block
             )
-            cache[bits, name] = (q_h, s_h, restored_h, stored, restored_t)
+            cache[bits, name] = (trip.quantized, trip.scale, trip.dequantized, stored, restored_t)
         return cache[bits, name]
 
     controls = {
@@ -325,13 +365,13 @@ def explore_torchao_convention(
             "mse": helper.quantization_error(weight, restored_h),
             "mse_torchao": helper.quantization_error(weight, restored_t),
         }
-        plot = {
-            "q_min": q_min,
-            "q_max": q_max,
-            "helper_counts": torch.histogram(q_h.float(), levels.float() - 0.5)[0].numpy(),
-            "torchao_counts": torch.histogram(q_t.float(), levels.float() - 0.5)[0].numpy(),
-            "title": f"{bits}-bit, {granularity}: {equal:.1%} of the integers agree",
-        }
+        plot = LevelCountsData(
+            q_min=q_min,
+            q_max=q_max,
+            helper_counts=torch.histogram(q_h.float(), levels.float() - 0.5).hist.numpy(),
+            torchao_counts=torch.histogram(q_t.float(), levels.float() - 0.5).hist.numpy(),
+            title=f"{bits}-bit, {granularity}: {equal:.1%} of the integers agree",
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -339,6 +379,13 @@ def explore_torchao_convention(
         controls,
         compute,
         LevelCounts,
+        labels={
+            **ERROR_LABELS,
+            "torchao_step_over_helper": "torchao's step / helper's",
+            "values_on_q_min_helper": "values on q_min, helper",
+            "values_on_q_min_torchao": "values on q_min, torchao",
+            "mse_torchao": "MSE, torchao",
+        },
     )
 
 
@@ -393,17 +440,32 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             "best_clip_ratio": f"{best_ratio:.2f}",
             "sqnr_db_at_best": f"{best_sqnr:.1f}",
         }
-        plot = {
-            "values": data.double().numpy(),
-            "level_values": (scale * levels.double()).numpy(),
-            "used": torch.isin(levels, quantized).numpy(),
-            "inside": np.ones(levels.numel(), dtype=bool),
-            "alpha": alpha,
-            "title": f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
+        plot = ClipHistogramData(
+            values=data.double().numpy(),
+            level_values=(scale * levels.double()).numpy(),
+            used=torch.isin(levels, quantized).numpy(),
+            inside=np.ones(levels.numel(), dtype=bool),
+            title=f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
             f"SQNR {readout['sqnr_db']} dB (best c = {readout['best_clip_ratio']})",
-        }
+            alpha=alpha,
+        )
         return View(readout, [], plot)
 
+    labels = {
+        **QUANTIZER_LABELS,
+        "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
+        "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+        "beyond_alpha": "values beyond \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+        "rounding_mse": "rounding part of the MSE",
+        "clipping_mse": "clipping part of the MSE",
+        "sqnr_db": "SQNR (dB)",
+        "best_clip_ratio": "best clip ratio (search)",
+        "sqnr_db_at_best": "SQNR at the best ratio (dB)",
+    }
     return Explorer(
-        "Clipping the range: rounding against clipping error", controls, compute, ClipHistogram
+        "Clipping the range: rounding against clipping error",
+        controls,
+        compute,
+        ClipHistogram,
+        labels=labels,
     )

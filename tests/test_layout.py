@@ -27,13 +27,15 @@ ALLOWED = {
     "course.observers": {"helper"},
     "course.language_model": {"helper"},
     "course.live_plots": {"helper", "course.plots"},
-    "course.explorer": {"helper", "course.plots", "course.live_plots"},
+    "course.explorer": {"course.plots", "course.live_plots"},
+    "course.widget_parts": {"helper", "course.plots", "course.explorer"},
     "course.widgets": {
         "helper",
         "course.data",
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.widget_parts",
         "course.torchao_bridge",
     },
     "course.model_widgets": {
@@ -43,6 +45,7 @@ ALLOWED = {
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.widget_parts",
     },
 }
 # Third-party modules that helper.py may import: the maths needs nothing else.
