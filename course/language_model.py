@@ -50,7 +50,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            helper._check_int(value, name, range(1, 2**31), "a positive int")
+            helper.check_positive_int(value, name)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})"
@@ -226,7 +226,7 @@ def generate(
     ids = encode(prompt)
     if not len(ids):
         raise ValueError("prompt must not be empty: the model needs at least one byte to go on")
-    helper._check_int(n_bytes, "n_bytes", range(2**31), "an int >= 0")
+    helper.check_int(n_bytes, "n_bytes", range(2**31), "an int >= 0")
     if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be None (greedy) or a number > 0, got {temperature!r}")
     generator = torch.Generator().manual_seed(seed)

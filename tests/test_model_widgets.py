@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import helper
-from course import data, language_model, model_widgets, observers
+from course import language_model, model_widgets, models, observers
 
 
 @pytest.mark.parametrize("bits", [8, 4])
@@ -113,7 +113,7 @@ def test_explore_trained_network(trained):
     assert explorer.readout["accuracy"] == pytest.approx(accuracy)
     expected = helper.quantize_model(model, 2, "per-tensor")
     assert explorer.readout["model_bytes"] == helper.model_bytes(expected)
-    assert explorer.readout["accuracy"] == data.accuracy(expected, digits.x_test, digits.y_test)
+    assert explorer.readout["accuracy"] == models.accuracy(expected, digits.x_test, digits.y_test)
     explorer.controls["granularity"].value = "per-group"
     assert not explorer.controls["group_size"].disabled
     assert explorer.readout["accuracy"] > accuracy
