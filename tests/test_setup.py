@@ -1,4 +1,5 @@
-"""The set-up a learner meets: the supported Pythons, the commands without make, the honest
+"""The set-up a learner meets: the supported Pythons, the two pinned sets (what the lessons need,
+and the maintainers' tools on top), the CPU build of torch, the commands without make, the honest
 browser-test summary, and the workflow CI runs on GitHub."""
 
 import os
@@ -12,9 +13,25 @@ from pathlib import Path
 
 import pytest
 from conftest import NO_BROWSER, ROOT, make_variable
+from packaging.utils import canonicalize_name
 
 SUPPORTED = ((3, 11), (3, 12), (3, 13))
 PYENV = Path.home() / ".pyenv" / "versions"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def pins(file: str) -> dict[str, str]:
+    """What a requirements file pins itself (not through `-r`): canonical name to version."""
+    found = {}
+    for line in (ROOT / file).read_text().splitlines():
+        line = line.partition("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, version = line.split("==")
+            found[canonicalize_name(name)] = version
+    return found
+
+
+LEARNER, DEV = pins("requirements.txt"), pins("requirements-dev.txt")
 
 
 def make(*arguments: str) -> subprocess.CompletedProcess:
@@ -47,15 +64,56 @@ def readme_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", without_make, re.DOTALL)
 
 
+def dry_run(*arguments: str) -> list[str]:
+    """The lines `make -n -B` prints for a fresh .venv."""
+    result = make("-n", "-B", *arguments)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 def test_readme_without_make_runs_what_the_makefile_runs():
-    dry_run = make("-n", "-B", "lab", "lint", "unit", "browser")
-    assert dry_run.returncode == 0, dry_run.stderr
-    by_make = commands(dry_run.stdout)
+    # The bash blocks: the learner's set-up (with the CPU build's line), JupyterLab, the tests.
+    by_make = commands("\n".join(dry_run("lab", "lint", "unit", "browser", "TORCH=cpu")))
     bash = set().union(*(commands(block) for block in readme_blocks("bash")))
-    powershell = set().union(*(commands(block) for block in readme_blocks("powershell")))
     assert bash == by_make
-    setup_and_lab = {c for c in by_make if c[:2] in (("-m", "pip"), ("-m", "jupyter"))}
+    # PowerShell: the learner's set-up and JupyterLab (PyPI's torch is the CPU build on Windows).
+    setup_and_lab = {
+        c
+        for c in commands("\n".join(dry_run("lab")))
+        if c[:2] in (("-m", "pip"), ("-m", "jupyter"))
+    }
+    powershell = set().union(*(commands(block) for block in readme_blocks("powershell")))
     assert powershell == setup_and_lab
+
+
+def test_make_lab_installs_the_learner_set_and_make_test_the_tools_on_top():
+    lab = "\n".join(dry_run("lab"))
+    assert "-r requirements.txt" in lab
+    assert "requirements-dev.txt" not in lab
+    assert "-r requirements-dev.txt" in "\n".join(dry_run("test"))
+    # On a learner's .venv (its stamp kept as it is), make test adds the tools without a rebuild.
+    upgrade = make("-n", "-o", ".venv/.installed-lab", "-W", "requirements-dev.txt", "unit")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "-r requirements-dev.txt" in upgrade.stdout
+    assert "rm -rf .venv" not in upgrade.stdout
+    assert "-r requirements.txt" not in upgrade.stdout
+
+
+def test_torch_cpu_installs_the_pinned_torch_alone_from_pytorchs_cpu_index():
+    lines = dry_run("lab", "TORCH=cpu")
+    (cpu,) = [line for line in lines if CPU_INDEX in line]
+    words = shlex.split(cpu)
+    assert words[words.index("--index-url") + 1] == CPU_INDEX
+    assert "--no-deps" in words
+    assert words[-1] == f"torch=={LEARNER['torch']}" == "torch==2.13.0"
+    # torch first: requirements.txt then finds it installed, and takes nothing else from there.
+    assert lines.index(cpu) < next(
+        i for i, line in enumerate(lines) if "-r requirements.txt" in line
+    )
+    assert not any(CPU_INDEX in line for line in dry_run("lab", "lint", "unit", "browser"))
+    wrong = make("-n", "lab", "TORCH=cuda")
+    assert wrong.returncode != 0
+    assert "TORCH=cuda is not a choice: TORCH=cpu takes PyTorch's CPU build" in wrong.stderr
 
 
 def test_readme_creates_the_venv_with_the_version_it_names():
@@ -123,8 +181,13 @@ def test_the_workflow_tests_three_pythons_with_least_permissions():
     ]
     assert "permissions:\n  contents: read" in workflow
     assert "persist-credentials: false" in workflow
-    assert "PIP_EXTRA_INDEX_URL: https://download.pytorch.org/whl/cpu" in workflow
+    # Linux takes the CPU build as a learner without a GPU does; the cache follows both sets.
+    assert "run: make test PYTHON=python TORCH=cpu" in workflow
     assert "cache: pip" in workflow
+    assert (
+        "cache-dependency-path: |\n            requirements.txt\n            requirements-dev.txt\n"
+        in workflow
+    )
 
 
 def test_the_workflow_passes_its_schema_and_zizmor_offline():
