@@ -2,6 +2,8 @@
 and the maintainers' tools on top), the CPU build of torch, the commands without make, the honest
 browser-test summary, and the workflow CI runs on GitHub."""
 
+import ast
+import json
 import os
 import re
 import shlex
@@ -9,15 +11,30 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import NO_BROWSER, ROOT, make_variable
+from conftest import NO_BROWSER, NOTEBOOKS, ROOT, make_variable
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 SUPPORTED = ((3, 11), (3, 12), (3, 13))
 PYENV = Path.home() / ".pyenv" / "versions"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The maintainers' tools, which a learner's .venv never gets.
+TEST_TOOLS = (
+    "pytest",
+    "pytest-xdist",
+    "nbval",
+    "hypothesis",
+    "playwright",
+    "ruff",
+    "check-jsonschema",
+    "zizmor",
+    "coverage",
+)
 
 
 def pins(file: str) -> dict[str, str]:
@@ -114,6 +131,103 @@ def test_torch_cpu_installs_the_pinned_torch_alone_from_pytorchs_cpu_index():
     wrong = make("-n", "lab", "TORCH=cuda")
     assert wrong.returncode != 0
     assert "TORCH=cuda is not a choice: TORCH=cpu takes PyTorch's CPU build" in wrong.stderr
+
+
+def imported_packages(paths: list[Path]) -> set[str]:
+    """The top-level names that some Python files and notebooks import, the standard library's
+    and the course's own left out."""
+    found = set()
+    for path in paths:
+        if path.suffix == ".ipynb":
+            cells = json.loads(path.read_text())["cells"]
+            sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+        else:
+            sources = [path.read_text()]
+        for source in sources:
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.partition(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    found.add(node.module.partition(".")[0])
+    own = {path.stem for path in ROOT.glob("*/*.py")} | {"helper", "course", "conftest"}
+    return found - set(sys.stdlib_module_names) - own
+
+
+def unpinned(modules: set[str], pinned: dict[str, str]) -> set[str]:
+    """Those of some top-level modules whose distribution is not pinned."""
+    distributions = metadata.packages_distributions()
+    return {
+        module
+        for module in modules
+        if not any(canonicalize_name(d) in pinned for d in distributions.get(module, ()))
+    }
+
+
+def test_the_learner_set_has_every_package_the_lessons_import():
+    lessons = [*NOTEBOOKS, ROOT / "helper.py", *sorted((ROOT / "course").glob("*.py"))]
+    imported = imported_packages(lessons)
+    assert {"torch", "torchao", "numpy", "matplotlib", "ipywidgets", "sklearn"} <= imported
+    assert not unpinned(imported, LEARNER)
+    # What runs them: JupyterLab, the kernel, and setuptools for the course's editable install.
+    assert {"jupyterlab", "ipykernel", "setuptools"} <= LEARNER.keys()
+
+
+def test_the_learner_set_holds_no_test_tool():
+    tools = {canonicalize_name(tool) for tool in TEST_TOOLS}
+    assert tools <= DEV.keys()
+    assert not tools & LEARNER.keys()
+    # The tools' set adds to the learner set and pins nothing twice.
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert not LEARNER.keys() & DEV.keys()
+    # What the tests, tools and benchmarks import is pinned in one set or the other.
+    maintainers = sorted(
+        p for d in ("tests", "tools", "benchmarks") for p in (ROOT / d).glob("*.py")
+    )
+    assert not unpinned(imported_packages(maintainers), LEARNER | DEV)
+
+
+def missing_dependencies(pinned: dict[str, str]) -> set[str]:
+    """What the pinned packages, as installed here, require on Linux (with the extras asked for)
+    that is not pinned. What other platforms alone need is pip's to add there (appnope on macOS,
+    colorama and pywinpty on Windows), and so are the CUDA libraries of PyPI's torch on Linux,
+    which torch pins itself and its CPU build does without."""
+    linux = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    missing, seen = set(), set()
+    wanted = [(name, "") for name in pinned]
+    while wanted:
+        name, extra = wanted.pop()
+        if (name, extra) in seen:
+            continue
+        seen.add((name, extra))
+        for line in metadata.requires(name) or ():
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is None:
+                applies = not extra  # counted once, with no extra
+            else:
+                applies = marker.evaluate({**linux, "extra": extra}) and not (
+                    extra and marker.evaluate({**linux, "extra": ""})
+                )
+            cuda = name == "torch" and "platform_system" in str(marker)
+            if not applies or cuda:
+                continue
+            dependency = canonicalize_name(requirement.name)
+            if dependency not in pinned:
+                missing.add(f"{dependency} (for {name})")
+            wanted += [(dependency, e) for e in requirement.extras]
+    return missing
+
+
+def test_both_sets_hold_every_dependency_of_what_they_pin():
+    assert not missing_dependencies(LEARNER)
+    assert not missing_dependencies(LEARNER | DEV)
+
+
+def test_every_pin_is_what_the_venv_has():
+    # The pins are a pip freeze: this .venv, built from them, has exactly those versions (the
+    # CPU build's torch, 2.13.0+cpu, is 2.13.0).
+    installed = {name: Version(metadata.version(name)).public for name in LEARNER | DEV}
+    assert installed == {name: str(Version(version)) for name, version in (LEARNER | DEV).items()}
 
 
 def test_readme_creates_the_venv_with_the_version_it_names():
