@@ -197,7 +197,8 @@ def load(
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: {REBUILD}")
     config = ModelConfig(**json.loads(settings.read_text())["config"])
-    model = ByteTransformer(config)
+    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: the global
+        model = ByteTransformer(config)  # random state is left as it was
     state = torch.load(weights, map_location="cpu", weights_only=True)
     try:
         model.load_state_dict(state)

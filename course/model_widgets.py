@@ -336,15 +336,15 @@ def explore_language_model(
     granularity: Granularity = "per-group",
     group_size: int = 32,
     prompt: str = "def ",
-    n_bytes: int = 40,
+    n_bytes: int = 32,
 ) -> Explorer:
     """L6-A: the language model with its linear layers quantized (``helper.quantize_model``) to
     ``bits`` per tensor, per channel or per group, or W8A8: its bits per byte on ``text``, its
     real bytes, and what it writes (greedy) after ``prompt``. Every setting is computed when the
     widget is built, so a change of control only looks the answer up. ``model=None`` loads the
-    course's model, ``text=None`` takes the first 4,096 bytes of its held-out text."""
+    course's model, ``text=None`` takes the first 2,048 bytes of its held-out text."""
     model = load() if model is None else model
-    text = read_text("eval")[:4096] if text is None else text
+    text = read_text("eval")[:2048] if text is None else text
     helper.check_int(bits, "bits", (2, 3, 4, 8), "2, 3, 4 or 8")
     helper.check_int(group_size, "group_size", (32, 64, 128), "32, 64 or 128")
     fp32_bits = helper.bits_per_byte(model, text)

@@ -160,3 +160,9 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
     assert rates[10] == pytest.approx(1.0) and rates[-1] == pytest.approx(0.1, abs=1e-3)
     assert all(a >= b for a, b in itertools.pairwise(rates[9:]))
+
+
+def test_loading_leaves_the_global_random_state_alone():
+    state = torch.random.get_rng_state()
+    lm.load()
+    assert torch.equal(torch.random.get_rng_state(), state)
