@@ -91,9 +91,12 @@ def linear_holding(weight: torch.Tensor) -> torch.nn.Linear:
 
 
 def stored_tensors(weight: torch.Tensor) -> dict[str, object]:
-    """What a torchao weight stores: its tensors (``qdata``, ``scale``, ``zero_point`` ...) and
-    its attributes (``block_size``, ``dtype`` ...), by name."""
-    names = [*weight.tensor_data_names, *weight.tensor_attribute_names]
+    """What a torchao weight stores: its tensors (``qdata``, ``scale``, ``zero_point`` ...),
+    the optional ones it holds included, and its attributes (``block_size``, ``dtype`` ...), by
+    name."""
+    optional = getattr(weight, "optional_tensor_data_names", None) or []
+    held = [name for name in optional if getattr(weight, name, None) is not None]
+    names = [*weight.tensor_data_names, *held, *weight.tensor_attribute_names]
     return {name: getattr(weight, name) for name in names}
 
 
