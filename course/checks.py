@@ -154,11 +154,17 @@ def check_mean_absolute_error(learner_function: Callable) -> Verdict:
             (tensor, helper.linear_dequantization(*helper.linear_quantization(tensor, torch.int4)))
         )
     cases.append((original, original.clone()))
+    labels = [
+        "the worked example, quantized with scale 3.5 and zero point -70",
+        *(f"random 4x4 values through int4 (seed {seed})" for seed in (1, 2, 3)),
+        "the worked example against an exact copy (an error of 0)",
+    ]
     return check_exercise(
         learner_function,
         lambda r, d: helper.quantization_error(r, d, "mae"),
         cases,
         name="mean_absolute_error",
+        labels=labels,
     )
 
 
@@ -174,12 +180,24 @@ def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
         (seeded_normal(5, 3, 5).abs(), torch.uint4),
         (-seeded_normal(6, 6).abs() - 1.0, torch.int8),
         (torch.zeros(2, 3), torch.int8),
+        (seeded_normal(19, 4, 4, scale=3.0), torch.uint8),
+    ]
+    labels = [
+        "the worked example in int8",
+        "an all-positive (ReLU-like) tensor in int8",
+        "the same in uint8",
+        "random values in int4",
+        "random non-negative values in uint4",
+        "an all-negative tensor in int8",
+        "an all-zero tensor (a range of width 0)",
+        "random values in uint8",
     ]
     return check_exercise(
         learner_function,
         helper.get_q_scale_and_zero_point,
         cases,
         name="get_q_scale_and_zero_point_with_zero",
+        labels=labels,
     )
 
 
@@ -194,11 +212,19 @@ def check_symmetric_quantization(learner_function: Callable) -> Verdict:
         (seeded_normal(10, 3, 6, scale=5.0), 3),
         (seeded_normal(11, 8), 2),
     ]
+    labels = [
+        "random values at 8 bits",
+        "random values at 4 bits",
+        "a skewed tensor at 4 bits",
+        "random values, 5 times larger, at 3 bits",
+        "random values at 2 bits",
+    ]
     return check_exercise(
         learner_function,
         lambda tensor, bits: helper.linear_q_symmetric(tensor, helper.integer_dtype(bits)),
         cases,
         name="linear_q_symmetric_bits",
+        labels=labels,
     )
 
 
@@ -223,8 +249,15 @@ def check_asymmetric_per_row(learner_function: Callable) -> Verdict:
         (seeded_normal(17, 3, 8, shift=1.0), torch.uint8),
         (seeded_normal(18, 5, 4), torch.int4),
     ]
+    labels = [
+        "the worked example in int8",
+        "random values in int8",
+        "a row all positive, a row all negative and a row all zero, in int8",
+        "random values shifted up by 1, in uint8",
+        "random values in int4",
+    ]
     return check_exercise(
-        learner_function, _asymmetric_per_row_reference, cases, "asymmetric_per_row"
+        learner_function, _asymmetric_per_row_reference, cases, "asymmetric_per_row", labels
     )
 
 
@@ -242,8 +275,14 @@ def check_per_channel_last_axis(learner_function: Callable) -> Verdict:
         (seeded_normal(6, 1, 6, 3), torch.int16),
         (seeded_normal(7, 3, 3, 8, scale=0.01), torch.int8),
     ]
+    labels = [
+        "random values of shape (2, 3, 4) in int8",
+        "random values 10 times larger, shape (4, 2, 5), in int8",
+        "random values of shape (1, 6, 3) in int16",
+        "small values (a hundredth), shape (3, 3, 8), in int8",
+    ]
     return check_exercise(
-        learner_function, _per_channel_last_axis_reference, cases, "per_channel_last_axis"
+        learner_function, _per_channel_last_axis_reference, cases, "per_channel_last_axis", labels
     )
 
 
@@ -257,8 +296,13 @@ def check_per_group_dequantization(learner_function: Callable) -> Verdict:
         tensor = seeded_normal(seed, *shape)
         quantized, scale = helper.linear_q_symmetric_per_group(tensor, group_size)
         cases.append((quantized, scale, group_size))
+    labels = [f"shape {shape} in groups of {group_size}" for shape, group_size in shapes]
     return check_exercise(
-        learner_function, helper.linear_dequantization_per_group, cases, "dequantize_per_group"
+        learner_function,
+        helper.linear_dequantization_per_group,
+        cases,
+        "dequantize_per_group",
+        labels,
     )
 
 
@@ -286,8 +330,18 @@ def check_w8a32_with_bias(learner_function: Callable) -> Verdict:
     cases.append((seeded_normal(14, 2, 8), *helper.linear_quantization(weight), big_bias))
     q_w, s_w = helper.linear_q_symmetric_per_channel(weight, dim=0)
     cases.append((seeded_normal(15, 3, 8), q_w, s_w, 0, big_bias))
+    labels = [
+        "symmetric weights (zero point 0), one input",
+        "asymmetric weights (a non-zero zero point), one input",
+        "asymmetric weights, a batch of 2 inputs",
+        "symmetric weights with a scale per channel, a batch of 3 inputs",
+    ]
     return check_exercise(
-        learner_function, _w8a32_with_bias_reference, cases, "quantized_linear_W8A32_with_bias"
+        learner_function,
+        _w8a32_with_bias_reference,
+        cases,
+        "quantized_linear_W8A32_with_bias",
+        labels,
     )
 
 
@@ -301,13 +355,16 @@ def check_w8a8_per_token(learner_function: Callable) -> Verdict:
     """L4 W8A8 "Your turn": ``learner_function(q_x, s_x, z_x, q_w, s_w)`` with one activation
     scale and zero point per row of ``q_x`` (``s_x``, ``z_x`` shaped (m, 1)) must return
     ``s_x s_w^T * (q_x q_w^T - z_x * rowsum(q_w))`` as float32 (m, out)."""
-    cases = []
+    cases, labels = [], []
     for seed, (m, k, n) in enumerate(((4, 8, 3), (17, 32, 24), (1, 5, 2), (33, 64, 16)), 20):
+        labels.append(f"{m} row{'s' if m > 1 else ''} of {k} activations, {n} outputs")
         x = seeded_normal(seed, m, k) * 2.0 + 0.5
         q_x, s_x, z_x = helper.quantize_blocks(x, (1, k), torch.int8, "asymmetric")
         q_w, s_w = helper.linear_q_symmetric_per_channel(seeded_normal(seed + 50, n, k), dim=0)
         cases.append((q_x, s_x, z_x, q_w, s_w))
-    return check_exercise(learner_function, _w8a8_per_token_reference, cases, name="w8a8_per_token")
+    return check_exercise(
+        learner_function, _w8a8_per_token_reference, cases, "w8a8_per_token", labels
+    )
 
 
 def check_pack_2bit(learner_function: Callable) -> Verdict:
@@ -319,8 +376,16 @@ def check_pack_2bit(learner_function: Callable) -> Verdict:
         (torch.randint(0, 4, shape, generator=generator, dtype=torch.uint8),)
         for shape in ((8,), (3, 4), (7,), (5, 3), (1,))
     ]
+    labels = [
+        "the four values 1, 2, 3, 0 (one byte)",
+        "8 random values (two bytes)",
+        "a 3x4 tensor (12 values, flattened)",
+        "7 values (padded to 8)",
+        "a 5x3 tensor (15 values, padded to 16)",
+        "a single value (padded to 4)",
+    ]
     return check_exercise(
-        learner_function, lambda q: helper.pack_weights(q, 2), cases, name="pack_2bit"
+        learner_function, lambda q: helper.pack_weights(q, 2), cases, "pack_2bit", labels
     )
 
 
@@ -355,7 +420,13 @@ def check_to_linear(learner_function: Callable) -> Verdict:
             cases.append(
                 (helper.QuantizedLinear.from_linear(linear, bits, granularity, group_size),)
             )
-    return check_exercise(as_tensors(learner_function), reference, cases, name="to_linear")
+    labels = [
+        "8 bits per channel (int8 values)",
+        "4 bits in groups of 16 (packed)",
+        "2 bits per tensor (packed)",
+        "3 bits in groups of 8 (int8 values, not packed)",
+    ]
+    return check_exercise(as_tensors(learner_function), reference, cases, "to_linear", labels)
 
 
 def _torchao_intx_reference(weight: torch.Tensor, bits: int, group_size: int):
@@ -383,7 +454,14 @@ def check_torchao_intx(learner_function: Callable) -> Verdict:
         (seeded_normal(42, 6, 48, scale=0.01), 3, 16),
         (seeded_normal(43, 5, 32), 2, 8),
     ]
-    return check_exercise(learner_function, _torchao_intx_reference, cases, "torchao_intx")
+    labels = [
+        "4 bits in groups of 32",
+        "8 bits in groups of 128 (one group a row)",
+        "4 bits in groups of 16, with a row of zeros",
+        "3 bits in groups of 16, small weights",
+        "2 bits in groups of 8",
+    ]
+    return check_exercise(learner_function, _torchao_intx_reference, cases, "torchao_intx", labels)
 
 
 def _clip_search_reference(tensor: torch.Tensor, bits: int) -> tuple[float, float]:

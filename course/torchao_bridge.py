@@ -1,6 +1,6 @@
 """torchao, PyTorch's quantization library, for lesson L5-B: imported without its two known
-warnings of a CPU-only machine, and the few steps the lesson repeats (quantize a copy of a model,
-open a quantized weight, measure a saved model).
+warnings under the CPU build of torch, and the few steps the lesson repeats (quantize a copy of
+a model, open a quantized weight, measure a saved model).
 
 Importing this module imports torchao. Nothing else of the course imports torchao at load time.
 """
@@ -14,7 +14,7 @@ import re
 
 import torch
 
-# What torchao 0.18 prints when it is imported on a machine without a GPU, and only that:
+# What torchao 0.18 prints when it is imported with the CPU build of torch, and only that:
 # its two CUDA kernel libraries cannot load, and torch notes an API torchao still calls. Both go
 # through the `logging` module; anything else those loggers say still shows.
 KNOWN_IMPORT_NOISE = {
@@ -91,9 +91,12 @@ def linear_holding(weight: torch.Tensor) -> torch.nn.Linear:
 
 
 def stored_tensors(weight: torch.Tensor) -> dict[str, object]:
-    """What a torchao weight stores: its tensors (``qdata``, ``scale``, ``zero_point`` ...) and
-    its attributes (``block_size``, ``dtype`` ...), by name."""
-    names = [*weight.tensor_data_names, *weight.tensor_attribute_names]
+    """What a torchao weight stores: its tensors (``qdata``, ``scale``, ``zero_point`` ...),
+    the optional ones it holds included, and its attributes (``block_size``, ``dtype`` ...), by
+    name."""
+    optional = getattr(weight, "optional_tensor_data_names", None) or []
+    held = [name for name in optional if getattr(weight, name, None) is not None]
+    names = [*weight.tensor_data_names, *held, *weight.tensor_attribute_names]
     return {name: getattr(weight, name) for name in names}
 
 

@@ -2,6 +2,7 @@
 wrong answer, the unfinished stub and a function that raises."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -451,14 +452,17 @@ def test_bits_under_budget_passes_a_choice_that_beats_4_bits(language_model_and_
 
 def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():
     verdict = checks.check_asymmetric_per_row(asymmetric_per_row_not_widened)
-    assert "differs on input 3 of 5" in verdict.message  # the one with all-positive rows
+    assert "differs on input 3 of 5, a row all positive, a row all negative" in verdict.message
 
 
 def test_a_mismatch_names_the_input_the_expected_and_the_received_value():
     verdict = checks.check_mean_absolute_error(mae_wrong)
     tensor = "tensor of shape (3, 3) and dtype torch.float32"
     first_input = f"mean_absolute_error({tensor}, {tensor})"
-    assert f"differs on input 1 of 5, {first_input}: the result should be " in verdict.message
+    label = "the worked example, quantized with scale 3.5 and zero point -70"
+    assert f"differs on input 1 of 5, {label}: {first_input}: the result should be " in (
+        verdict.message
+    )
     original = COURSE_TENSOR
     restored = helper.linear_dequantization(
         helper.linear_q_with_scale_and_zero_point(original, 3.5, -70), 3.5, -70
@@ -497,3 +501,38 @@ def test_small_inputs_are_shown_in_full():
 def test_clip_search_checker_names_the_failing_case():
     verdict = checks.check_clip_search(clip_search_last_on_a_tie)
     assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message
+
+
+CASE_CHECKERS = sorted(
+    name
+    for name in dir(checks)
+    if name.startswith("check_") and name not in ("check_exercise", "check_bits_under_budget")
+)
+
+
+@pytest.mark.parametrize("name", CASE_CHECKERS)
+def test_every_checker_names_its_cases_in_words(name):
+    """A failing case is named in words before its call, as L5-A's checker does: the learner
+    sees which kind of input failed, not only its shape."""
+    verdict = getattr(checks, name)(lambda *args: None)
+    assert verdict.status == "mismatch", verdict.message
+    label = re.search(r"on input 1 of \d+, (.+?): \w+\(", verdict.message)
+    assert label is not None and label.group(1).strip(), verdict.message
+
+
+@pytest.mark.parametrize("name", CASE_CHECKERS)
+def test_every_checker_case_has_its_own_label(name, monkeypatch):
+    """Every case has a label, and no two cases of one checker share one, so that no two
+    failures read alike."""
+    seen = []
+    check_exercise = checks.check_exercise
+
+    def spy(learner, reference, cases, name="f", labels=None):
+        seen.append((len(cases), labels))
+        return check_exercise(learner, reference, cases, name, labels)
+
+    monkeypatch.setattr(checks, "check_exercise", spy)
+    getattr(checks, name)(lambda *args: None)
+    ((n_cases, labels),) = seen
+    assert labels is not None and len(labels) == n_cases
+    assert len(set(labels)) == n_cases, f"two cases share a label: {labels}"

@@ -24,6 +24,24 @@ def test_l2a_quantize_with_scale_3_5_and_zero_point_minus_70():
     assert helper.quantization_error(COURSE_TENSOR, dequantized) == pytest.approx(170.875, abs=1e-3)
 
 
+def test_a_float_zero_point_is_taken_when_whole_and_refused_when_not():
+    """L2-A's formulas take z = -77.0 as -77; z = -76.5 is no zero point (z is an integer)."""
+    assert helper.check_zero_point(-77.0) == -77
+    assert isinstance(helper.check_zero_point(-77.0), int)
+    as_float = helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, 3.5, -70.0)
+    assert torch.equal(as_float, helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, 3.5, -70))
+    whole = torch.tensor([3.0, -2.0])
+    assert helper.check_zero_point(whole) is whole
+    with pytest.raises(ValueError, match="whole number"):
+        helper.check_zero_point(-76.5)
+    with pytest.raises(ValueError, match="whole numbers"):
+        helper.check_zero_point(torch.tensor([3.0, 0.5]))
+    with pytest.raises(ValueError, match="zero_point"):
+        helper.linear_dequantization(torch.zeros(2, dtype=torch.int8), 0.5, -76.5)
+    with pytest.raises(TypeError, match="zero_point"):
+        helper.check_zero_point(True)
+
+
 def test_l2b_derived_scale_and_zero_point():
     scale, zero_point = helper.get_q_scale_and_zero_point(COURSE_TENSOR)
     assert scale == pytest.approx((728.6 + 184) / 255, rel=1e-6)
@@ -420,6 +438,34 @@ def test_quantize_blocks_asymmetric_per_channel():
     assert torch.equal(dequantized, helper.linear_dequantization(q, scale, zero_point))
 
 
+def test_quantize_blocks_takes_a_0_d_tensor():
+    """A single number is one block of shape (): quantized, dequantized, shapes ()."""
+    for value in (2.5, -3.0):
+        tensor = torch.tensor(value)
+        for mode in ("asymmetric", "symmetric"):
+            q, scale, zero_point = helper.quantize_blocks(tensor, (), torch.int8, mode)
+            assert q.shape == scale.shape == zero_point.shape == ()
+            restored = helper.dequantize_blocks(q, scale, zero_point, ())
+            assert restored.shape == () and float(restored) == pytest.approx(value, rel=1e-6)
+
+
+def test_fp16_scales_below_the_smallest_normal_stay_subnormal_and_never_reach_0():
+    """A scale below float16's smallest normal (6.1e-5) is stored as the nearest subnormal, not
+    raised to the smallest normal; one that float16 would round to 0 becomes the smallest
+    subnormal, 2**-24, so that the values still divide by it."""
+    smallest_normal = torch.finfo(torch.float16).smallest_normal
+    tiny = torch.tensor([127e-6, -63e-6])  # scale 1e-6: subnormal in float16
+    q, scale, _ = helper.quantize_blocks(tiny, (2,), torch.int8, "symmetric", torch.float16)
+    assert scale.dtype == torch.float16 and 0 < float(scale) < smallest_normal
+    assert torch.equal(scale, torch.tensor([1e-6]).to(torch.float16))
+    assert torch.equal(q, torch.round(tiny / scale.float()).to(torch.int8))
+    tinier = torch.tensor([127e-8, -64e-8])  # scale 1e-8: 0 in float16
+    assert float(torch.tensor(1e-8).to(torch.float16)) == 0
+    q, scale, _ = helper.quantize_blocks(tinier, (2,), torch.int8, "symmetric", torch.float16)
+    assert float(scale) == 2.0**-24
+    assert q.tolist() == [21, -11]
+
+
 def test_quantization_error_torch_and_numpy_agree():
     torch.manual_seed(0)
     a, b = torch.randn(5, 5), torch.randn(5, 5)
@@ -693,6 +739,19 @@ def test_unpack_bad_input():
         helper.unpack_weights(packed, 4, 10)
     with pytest.raises(ValueError, match="shape"):
         helper.unpack_weights(packed, 4, (2, -5))
+
+
+def test_unpack_a_shape_with_a_0_in_it():
+    """No values need no bytes: an empty packed tensor unpacks to any shape holding a 0."""
+    empty = torch.zeros(0, dtype=torch.uint8)
+    for bits in (1, 2, 4):
+        for shape in ((0,), (0, 8), (8, 0)):
+            for signed in (False, True):
+                values = helper.unpack_weights(empty, bits, shape, signed=signed)
+                assert values.shape == shape
+                assert values.dtype == (torch.int8 if signed else torch.uint8)
+    with pytest.raises(ValueError, match="needs ceil"):
+        helper.unpack_weights(torch.zeros(1, dtype=torch.uint8), 4, (0, 8))
 
 
 def test_real_storage_of_4_bit_group_32_fp16_is_4_5_bits_per_weight():

@@ -47,6 +47,7 @@ def test_int8_weight_only_differs_from_helper_and_is_reproduced_exactly(trained,
     weight = trained[0][index].weight.detach()
     stored = ao.stored_tensors(quantized["int8"][index].weight)
     assert list(stored["block_size"]) == [1, weight.shape[1]]
+    assert stored["zero_point"].shape == (weight.shape[0], 1) and not stored["zero_point"].any()
     q_helper, s_helper = helper.linear_q_symmetric_per_channel(weight, dim=0)
     equal = (q_helper == stored["qdata"]).float().mean().item()
     assert 0.7 < equal < 0.95  # the lesson's 83.6 % on layer 0
