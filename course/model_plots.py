@@ -327,7 +327,7 @@ def plot_layer_sensitivity(losses: dict[int, dict[str, float]], fp32_bits_per_by
     ax.set_xticks(range(len(kinds)), [LAYER_KINDS[kind] for kind in kinds], fontsize=10)
     ax.set_ylabel("bits per byte lost")
     ax.margins(y=0.15)
-    ax.legend(fontsize=9, loc="upper left")
+    ax.legend(fontsize=9, loc="upper right")
     ax.set_title(
         "Which layers are sensitive: one kind quantized at a time (per channel)", fontsize=11
     )
