@@ -140,7 +140,7 @@ class LevelHistogram(Plot):
         )
 
     def update(self, data: dict) -> None:
-        counts, edges = np.histogram(data["values"], bins=60)
+        counts, edges = data.get("histogram") or np.histogram(data["values"], bins=60)
         self.histogram.set_data(counts, edges)
         at = data["level_values"]
         self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
@@ -333,3 +333,27 @@ class ClipHistogram(LevelHistogram):
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         return 0.7, 8 * max(counts.max(), 1)
+
+
+class FormatLevels(LevelHistogram):
+    """``LevelHistogram`` on the axis a number format sees: each value divided by its block's
+    scale, over the format's largest level, so that every format's levels span [-1, 1]; values
+    beyond ±1 are saturated to the end levels (MX's power-of-two scale lets some get there)."""
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        ax.set_xlabel(
+            "value / its block's scale, over the largest level (lines: the levels)", fontsize=10
+        )
+        ax.legend(
+            handles=[
+                Line2D([], [], color=INTEGER, label="level used"),
+                Line2D([], [], color=GREY, label="level no value uses"),
+                Line2D([], [], color=CLIPPED, lw=6, alpha=0.3, label="saturated"),
+            ],
+            loc="upper left",
+            framealpha=1.0,
+            fontsize=9,
+        )
+        self.saturated = ax.axvspan(1, 1.4, color=CLIPPED, alpha=0.15)
+        self.saturated_low = ax.axvspan(-1.4, -1, color=CLIPPED, alpha=0.15)

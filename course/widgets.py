@@ -15,6 +15,7 @@ import torch
 import helper
 from course.data import (
     course_tensor,
+    heavy_tailed,
     layer_weights,
     seeded_normal,
 )
@@ -37,6 +38,7 @@ from course.explorer import (
 )
 from course.live_plots import (
     ClipHistogram,
+    FormatLevels,
     LevelCounts,
     LevelHistogram,
     NumberLine,
@@ -409,3 +411,101 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     return Explorer(
         "Clipping the range: rounding against clipping error", controls, compute, ClipHistogram
     )
+
+
+# L6-C: number formats -------------------------------------------------------------------------
+
+
+def format_datasets(model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The L6-C widget's data, each in rows of 256: normal and heavy-tailed (Student's t, 3
+    degrees of freedom) values, and the weights of the digits MLP's first two layers (``model``,
+    by default trained here by ``course.data.train_digits_mlp``)."""
+    from course.data import train_digits_mlp
+
+    model = train_digits_mlp()[0] if model is None else model
+    digits = torch.cat([model[0].weight.detach().flatten(), model[2].weight.detach().flatten()])
+    return {
+        "normal": seeded_normal(60, 256, 256),
+        "heavy-tailed": heavy_tailed(65536, seed=61).reshape(256, 256),
+        "digits weights": digits.reshape(-1, 256),
+    }
+
+
+FORMAT_BLOCK_SIZES = (16, 32, 64, 128, 256)
+
+
+def explore_number_formats(
+    datasets: dict[str, torch.Tensor] | None = None,
+    fmt: str = "NF4",
+    block_size: int = 64,
+    data: str | None = None,
+) -> Explorer:
+    """L6-C: a format (int4, NF4, MXFP4, int8, MXFP8 E4M3 or E5M2), a block size and a kind of
+    data: the values as the format sees them (divided by their block's scale) under its levels,
+    the error (MSE, SQNR) and the real bits per weight. ``datasets``: 2-D tensors by name, each
+    with a last axis that 256 divides (default: ``format_datasets()``). Every setting is
+    computed once, when the widget is built: a change only redraws."""
+    from course import formats
+
+    datasets = format_datasets() if datasets is None else datasets
+    data = next(iter(datasets)) if data is None else data
+    formats.check_format_name(fmt)
+    helper._check_int(block_size, "block_size", FORMAT_BLOCK_SIZES, str(FORMAT_BLOCK_SIZES))
+    if data not in datasets:
+        raise ValueError(f"data must be one of {list(datasets)}, got {data!r}")
+    views = {}
+    for name, tensor in datasets.items():
+        tensor = check_matrix(tensor, name)
+        helper._check_divides(tensor.shape[-1], 256, "256", f"the rows of {name}")
+        for format_name in formats.FORMATS:
+            for block in FORMAT_BLOCK_SIZES:
+                views[format_name, block, name] = _format_view(tensor, format_name, block)
+    controls = {
+        "fmt": widgets.Dropdown(
+            options=list(formats.FORMATS), value=fmt, description="format", style=STYLE
+        ),
+        "block_size": widgets.SelectionSlider(
+            options=FORMAT_BLOCK_SIZES, value=block_size, description="block size", style=STYLE
+        ),
+        "data": buttons("data", list(datasets), data),
+    }
+
+    def compute(fmt: str, block_size: int, data: str) -> View:
+        return views[fmt, block_size, data]
+
+    return Explorer(
+        "Number formats at equal storage: levels, error and bits per weight",
+        controls,
+        compute,
+        FormatLevels,
+    )
+
+
+def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
+    """The explorer's view of ``tensor`` in format ``name`` with blocks of ``block`` values."""
+    from course import formats
+
+    trip = formats.round_trip(tensor, name, block)
+    largest = float(trip.levels.abs().max())
+    codes = helper.quantize_to_levels(trip.scaled, trip.levels)
+    used = torch.bincount(codes.flatten(), minlength=trip.levels.numel()) > 0
+    bits = formats.bits_per_weight(name, block, tensor.numel())
+    sqnr = helper.sqnr_db(tensor, trip.restored)
+    readout = {
+        "format": name,
+        "bits_per_weight": round(bits, 4),
+        "levels": trip.levels.numel(),
+        "levels_used": int(used.sum()),
+        "saturated": int((trip.scaled.abs() > largest).sum()),
+        "mse": helper.quantization_error(tensor, trip.restored),
+        "sqnr_db": f"{sqnr:.1f}",
+    }
+    values = (trip.scaled / largest).flatten().double().numpy()
+    plot = {
+        "histogram": np.histogram(values, bins=80, range=(-1.35, 1.35)),
+        "level_values": (trip.levels / largest).double().numpy(),
+        "used": used.numpy(),
+        "inside": np.ones(trip.levels.numel(), dtype=bool),
+        "title": f"{name}, blocks of {block}: {bits:.3g} bits per weight, SQNR {sqnr:.1f} dB",
+    }
+    return View(readout, [], plot)

@@ -436,3 +436,39 @@ def test_small_inputs_are_shown_in_full():
 def test_clip_search_checker_names_the_failing_case():
     verdict = checks.check_clip_search(clip_search_last_on_a_tie)
     assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message
+
+
+def nearest_level(values, codebook):
+    levels = codebook.double()
+    midpoints = (levels[1:] + levels[:-1]) / 2
+    wide = values.double()
+    index = torch.bucketize(wide, midpoints)
+    tie = wide == midpoints[index.clamp(max=len(midpoints) - 1)]
+    return index + (tie & (index % 2 == 1)).long()
+
+
+def nearest_level_argmin(values, codebook):  # wrong: a tie goes to the lower code
+    return (values[..., None] - codebook).abs().argmin(dim=-1)
+
+
+def nearest_level_float32_midpoints(values, codebook):  # wrong: rounded midpoints make ties
+    midpoints = (codebook[1:] + codebook[:-1]) / 2
+    index = torch.bucketize(values, midpoints)
+    tie = values == midpoints[index.clamp(max=len(midpoints) - 1)]
+    return index + (tie & (index % 2 == 1)).long()
+
+
+CHECKERS.append(
+    (
+        checks.check_nearest_level,
+        "nearest_level",
+        [nearest_level],
+        [nearest_level_argmin, nearest_level_float32_midpoints],
+    )
+)
+IDS.append("nearest_level")
+
+
+def test_nearest_level_checker_names_the_tie_case():
+    verdict = checks.check_nearest_level(nearest_level_argmin)
+    assert "values exactly halfway between two levels (the even code wins)" in verdict.message

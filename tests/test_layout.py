@@ -23,6 +23,9 @@ ALLOWED = {
     "course.model_plots": {"helper", "course.plots"},
     "course.checks": {"helper", "course.data", "course.torchao_bridge"},
     "course.torchao_bridge": set(),
+    "course.language_model": {"helper"},
+    "course.formats": {"helper"},
+    "course.format_plots": {"helper", "course.formats", "course.plots"},
     "course.observers": {"helper"},
     "course.live_plots": {"helper", "course.plots"},
     "course.explorer": {"helper", "course.plots", "course.live_plots"},
@@ -32,6 +35,7 @@ ALLOWED = {
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.formats",
         "course.torchao_bridge",
     },
     "course.model_widgets": {
