@@ -41,9 +41,9 @@ def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def trained():
     """The digits MLP, trained once for the whole session: ``(model, digits)``."""
-    from course import data
+    from course import models
 
-    return data.train_digits_mlp()
+    return models.train_digits_mlp()
 
 
 def assert_readable(figure) -> None:
