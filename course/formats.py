@@ -8,7 +8,9 @@ with an fp16 absmax scale, NF4 with its double-quantized absmax, MX with an E8M0
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -124,3 +126,38 @@ def error_table(data: dict[str, torch.Tensor], names=tuple(FORMATS)) -> list[dic
         for name in names
         for kind, tensor in data.items()
     ]
+
+
+def format_model(model: torch.nn.Module, name: str, block_size: int | None = None):
+    """A copy of ``model`` whose every linear layer's weight is replaced by its round trip
+    through the format ``name`` (the values the format gives back, held in float32), so that
+    ``helper.bits_per_byte`` measures what the format loses."""
+
+    def convert(_: str, linear: torch.nn.Linear) -> torch.nn.Linear:
+        replaced = copy.deepcopy(linear)
+        with torch.no_grad():
+            replaced.weight.copy_(round_trip(linear.weight.detach(), name, block_size).restored)
+        return replaced
+
+    check_format_name(name)
+    return helper.convert_linears(model, convert)
+
+
+def layer_inputs(
+    model: torch.nn.Module, layers: Sequence[str], ids: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """What each linear layer named in ``layers`` receives when ``model`` reads ``ids`` (one
+    forward pass, forward hooks record them), each as (tokens, features), by name."""
+    seen: dict[str, torch.Tensor] = {}
+
+    def record(name: str):
+        return lambda _module, inputs, _output: seen.__setitem__(name, inputs[0].detach())
+
+    handles = [model.get_submodule(name).register_forward_hook(record(name)) for name in layers]
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: seen[name].reshape(-1, seen[name].shape[-1]) for name in layers}

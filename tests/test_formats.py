@@ -74,3 +74,22 @@ def test_plots_are_readable():
     rows = formats.error_table({"weights": weights})
     assert_readable(format_plots.plot_format_errors(rows))
     assert_readable(format_plots.plot_fp8_activations(data.seeded_normal(87, 32, 32).relu()))
+
+
+def test_format_model_replaces_every_linear_weight_by_its_round_trip():
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 64))
+    copied = formats.format_model(model, "MXFP4")
+    for index in (0, 2):
+        expected = formats.round_trip(model[index].weight.detach(), "MXFP4").restored
+        assert torch.equal(copied[index].weight, expected)
+        assert torch.equal(copied[index].bias, model[index].bias)
+    assert not torch.equal(copied[0].weight, model[0].weight)  # the original is untouched
+
+
+def test_layer_inputs_are_what_each_layer_receives():
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    x = data.seeded_normal(88, 3, 5, 8)
+    seen = formats.layer_inputs(model, ["0", "2"], x)
+    assert torch.equal(seen["0"], x.reshape(15, 8))
+    with torch.no_grad():
+        assert torch.equal(seen["2"], model[1](model[0](x)).reshape(15, 16))
