@@ -6,6 +6,9 @@ import math
 
 import pytest
 import torch
+from conftest import PROPERTY
+from hypothesis import given
+from hypothesis import strategies as st
 
 import helper
 from course import torchao_bridge as ao
@@ -204,3 +207,28 @@ def test_mx_a_block_of_tiny_values_torchao_halves_where_helper_follows_the_spec(
     ours = helper.mx_dequantize(elements, codes)
     assert torch.allclose(theirs, ours / 2, rtol=0.07, atol=0)
     assert (ours - x).abs().max() < (theirs - x).abs().max()
+
+
+# --- properties --------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(bits=st.integers(0, 2**32 - 1), fmt=st.sampled_from(list(FLOAT8)))
+def test_float_quantize_is_torchs_cast_on_any_float32_in_range(bits, fmt):
+    value = torch.tensor([bits], dtype=torch.int64).to(torch.int32).view(torch.float32)
+    if not torch.isfinite(value).all() or value.abs() > helper.float_levels(fmt)[-1]:
+        return
+    assert torch.equal(helper.float_quantize(value, fmt), value.to(FLOAT8[fmt]).float())
+
+
+@PROPERTY
+@given(
+    levels=st.lists(st.floats(-100, 100, width=32), min_size=2, max_size=20, unique=True),
+    values=st.lists(st.floats(-200, 200, width=32), min_size=1, max_size=20),
+)
+def test_quantize_to_levels_gives_a_nearest_level(levels, values):
+    levels = torch.tensor(sorted(levels))
+    values = torch.tensor(values)
+    index = helper.quantize_to_levels(values, levels)
+    distance = (values[:, None].double() - levels.double()).abs()
+    assert torch.equal(distance.gather(1, index[:, None])[:, 0], distance.min(dim=1).values)
