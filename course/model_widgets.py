@@ -373,7 +373,11 @@ def explore_language_model(
     controls = {
         "model": buttons("quantize", ["weights only", _W8A8], "weights only"),
         "bits": widgets.SelectionSlider(
-            options=[2, 3, 4, 8], value=bits, description="bits", style=STYLE
+            options=[2, 3, 4, 8],
+            value=bits,
+            description="bits",
+            continuous_update=True,
+            style=STYLE,
         ),
         "granularity": widgets.Dropdown(
             options=["per-tensor", "per-channel", "per-group"],

@@ -92,3 +92,13 @@ def pytest_unconfigure(config) -> None:
     if config.stash.get(_NO_BROWSER_KEY, False):
         writer = config.get_terminal_writer()
         writer.line(NO_BROWSER, yellow=True, bold=True)
+
+
+def figure_titles(figure) -> list[str]:
+    """The title of each axes of ``figure``, in order."""
+    return [ax.get_title() for ax in figure.axes]
+
+
+def figure_texts(figure) -> list[str]:
+    """Every text artist's string on every axes of ``figure``."""
+    return [text.get_text() for ax in figure.axes for text in ax.texts]

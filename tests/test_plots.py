@@ -5,7 +5,7 @@ import matplotlib.figure
 import numpy as np
 import pytest
 import torch
-from conftest import COURSE_TENSOR, assert_readable
+from conftest import COURSE_TENSOR, assert_readable, figure_texts, figure_titles
 
 import helper
 from course import data, plots
@@ -74,32 +74,24 @@ def test_plot_rejects_mismatched_shapes():
         plots.plot_quantization_errors(torch.ones(2, 2), torch.ones(2, 3), torch.ones(2, 2))
 
 
-def _titles(figure):
-    return [ax.get_title() for ax in figure.axes]
-
-
-def _texts(figure):
-    return [text.get_text() for ax in figure.axes for text in ax.texts]
-
-
 def test_plot_number_line_with_given_parameters_shows_the_clamped_part():
     figure = plots.plot_number_line(-184.0, 728.6, 3.5, -70)
     assert isinstance(figure, matplotlib.figure.Figure)
     assert len(figure.axes) == 1
-    assert "s = 3.5" in _titles(figure)[0]
+    assert "s = 3.5" in figure_titles(figure)[0]
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert "data clamped (lost)" in legend
-    assert "z = \N{MINUS SIGN}70" in _texts(figure)
+    assert "z = \N{MINUS SIGN}70" in figure_texts(figure)
 
 
 def test_plot_number_line_computes_the_parameters_of_each_mode():
     asymmetric = plots.plot_number_line(-184.0, 728.6)
-    assert "z = \N{MINUS SIGN}77" in _titles(asymmetric)[0]
+    assert "z = \N{MINUS SIGN}77" in figure_titles(asymmetric)[0]
     legend = [text.get_text() for text in asymmetric.axes[0].get_legend().get_texts()]
     assert "data clamped (lost)" not in legend  # -184 is within half a step of the window
     symmetric = plots.plot_number_line(-184.0, 728.6, mode="symmetric", title="symmetric")
-    assert _titles(symmetric) == ["symmetric"]
-    assert "$-q_{\\max}$ = \N{MINUS SIGN}127" in _texts(symmetric)
+    assert figure_titles(symmetric) == ["symmetric"]
+    assert "$-q_{\\max}$ = \N{MINUS SIGN}127" in figure_texts(symmetric)
 
 
 def test_plot_number_line_draws_on_a_given_axes():
@@ -128,7 +120,7 @@ def test_plot_number_line_rejects_bad_input():
 
 def test_plot_mode_errors_has_one_line_per_mode():
     figure = plots.plot_mode_errors(data.skewed_tensor(1000), bits=(2, 4, 8))
-    assert _titles(figure) == ["Quantization error of each mode, by number of bits"]
+    assert figure_titles(figure) == ["Quantization error of each mode, by number of bits"]
     (ax,) = figure.axes
     assert [line.get_label() for line in ax.get_lines()] == ["asymmetric", "symmetric"]
     assert list(ax.get_lines()[0].get_xdata()) == [2, 4, 8]
@@ -158,12 +150,16 @@ def test_plot_group_size_tradeoff_rejects_bad_input():
         plots.plot_group_size_tradeoff(torch.ones(4, 8, dtype=torch.int8), [4])
 
 
-def test_granularity_panels_name_2d_granularities():
-    assert plots.GRANULARITY_PANELS == {
-        "per-tensor": ("per-tensor", None),
-        "per-channel rows": ("per-channel", 0),
-        "per-channel columns": ("per-channel", 1),
-        "per-group": ("per-group", None),
+def test_granularity_panels_give_the_blocks_they_name():
+    blocks = {
+        name: helper.block_size_for((4, 8), granularity, dim=dim, group_size=4)
+        for name, (granularity, dim) in plots.GRANULARITY_PANELS.items()
+    }
+    assert blocks == {
+        "per-tensor": (4, 8),
+        "per-channel rows": (1, 8),
+        "per-channel columns": (4, 1),
+        "per-group": (1, 4),
     }
 
 
