@@ -6,6 +6,7 @@ what a learner sees is what the library computes. (The widgets of layers and mod
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ipywidgets as widgets
@@ -477,26 +478,32 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
 # L6-C: number formats -------------------------------------------------------------------------
 
 
-def format_datasets(model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
-    """The L6-C widget's data, each in rows of 256: normal and heavy-tailed (Student's t, 3
-    degrees of freedom) values, and the weights of the digits MLP's first two layers (``model``,
-    by default trained here by ``course.data.train_digits_mlp``)."""
-    from course.models import train_digits_mlp
-
-    model = train_digits_mlp()[0] if model is None else model
+def format_datasets(model: torch.nn.Module | None = None, rows: int = 256) -> dict:
+    """The L6-C widget's data, each in rows of 256 (``rows`` of them at most): normal and
+    heavy-tailed (Student's t, 3 degrees of freedom) values, and the weights of the digits MLP's
+    first two layers (``model``, by default trained once by ``course.models.train_digits_mlp``)."""
+    model = _digits_model() if model is None else model
     digits = torch.cat([model[0].weight.detach().flatten(), model[2].weight.detach().flatten()])
     return {
-        "normal": seeded_normal(60, 256, 256),
-        "heavy-tailed": heavy_tailed(65536, seed=61).reshape(256, 256),
-        "digits weights": digits.reshape(-1, 256),
+        "normal": seeded_normal(60, rows, 256),
+        "heavy-tailed": heavy_tailed(rows * 256, seed=61).reshape(rows, 256),
+        "digits weights": digits[: rows * 256].reshape(-1, 256),
     }
+
+
+@functools.cache
+def _digits_model() -> torch.nn.Module:
+    """The digits MLP, trained once per session (deterministic: the same every time)."""
+    from course.models import train_digits_mlp
+
+    return train_digits_mlp()[0]
 
 
 FORMAT_BLOCK_SIZES = (16, 32, 64, 128, 256)
 
 
 def explore_number_formats(
-    datasets: dict[str, torch.Tensor] | None = None,
+    datasets: dict[str, torch.Tensor] | torch.Tensor | None = None,
     fmt: str = "NF4",
     block_size: int = 64,
     data: str | None = None,
@@ -504,11 +511,13 @@ def explore_number_formats(
     """L6-C: a format (int4, NF4, MXFP4, int8, MXFP8 E4M3 or E5M2), a block size and a kind of
     data: the values as the format sees them (divided by their block's scale) under its levels,
     the error (MSE, SQNR) and the real bits per weight. ``datasets``: 2-D tensors by name, each
-    with a last axis that 256 divides (default: ``format_datasets()``). Every setting is
+    with a last axis that 256 divides (default: ``format_datasets(rows=64)``), or one tensor. Every setting is
     computed once, when the widget is built: a change only redraws."""
     from course import formats
 
-    datasets = format_datasets() if datasets is None else datasets
+    datasets = format_datasets(rows=64) if datasets is None else datasets
+    if not isinstance(datasets, dict):
+        datasets = {"tensor": datasets}
     data = next(iter(datasets)) if data is None else data
     formats.check_format_name(fmt)
     helper.check_int(block_size, "block_size", FORMAT_BLOCK_SIZES, str(FORMAT_BLOCK_SIZES))

@@ -407,3 +407,9 @@ def test_number_formats_default_data_and_snapshot():
 def test_number_formats_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         widgets.explore_number_formats(**{"datasets": {"x": torch.ones(2, 256)}, **kwargs})
+
+
+def test_number_formats_takes_one_tensor_too():
+    explorer = widgets.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
+    assert list(explorer.controls["data"].options) == ["tensor"]
+    assert explorer.readout["bits_per_weight"] == 4.25
