@@ -5,10 +5,11 @@
 - ``language_model``: the course's byte-level transformer (lesson L6), its texts and weights;
 - ``plots``: the palette, the number format, the heatmap, and the plots of single tensors;
 - ``model_plots``: the plots of layers and models (outputs, storage, accuracy, calibration);
+- ``formats`` and ``format_plots``: lesson L6-C's number formats side by side, and their plots;
 - ``figures``: the ``figure_*`` functions that ``make images`` draws into ``images/``;
 - ``checks``: the "Your turn" checkers, on one ``check_exercise``;
 - ``observers``: lesson L5-A's activation observers and calibration;
-- ``torchao_bridge``: lesson L5-B's door to torchao;
+- ``torchao_bridge``: lessons L5-B and L6-C's door to torchao;
 - ``explorer``: the widget framework (``Explorer``, ``View``, controls, tables, heatmaps);
 - ``live_plots``: the plots the widgets redraw in place, each with the record it draws;
 - ``widget_parts``: what the lessons' widgets share (round trips, error readouts, granularity

@@ -543,3 +543,32 @@ def check_bits_under_budget(
         f"Well done: {score:.4f} bits per byte against {target:.4f} for 4 bits everywhere, in "
         f"{used:,} bytes of a {budget:,}-byte budget.",
     )
+
+
+def check_nearest_level(learner_function: Callable) -> Verdict:
+    """L6-C "Your turn": ``learner_function(values, codebook)`` returns the code (int64, the
+    values' shape) of the level of ``codebook`` (sorted ascending; code i is ``codebook[i]``)
+    nearest to each value; a value exactly halfway between two levels takes the even code,
+    and values beyond the ends take the end codes."""
+    small = torch.tensor([-1.0, 0.0, 0.5, 2.0])
+    ties = torch.tensor([-0.5, 0.25, 1.25, -0.5, 0.25])
+    nf4_ties = (helper.NF4_LEVELS[1:].double() + helper.NF4_LEVELS[:-1].double()) / 2
+    cases = [
+        (seeded_normal(70, 200) / 2.5, helper.NF4_LEVELS),
+        (torch.tensor([-0.9, -0.1, 0.3, 0.9, 1.9]), small),
+        (ties, small),
+        (torch.tensor([-7.0, 5.0, 100.0]), small),
+        (nf4_ties.float(), helper.NF4_LEVELS),
+        (seeded_normal(71, 4, 6), torch.tensor([-2.0, -0.5, 0.0, 0.25, 1.0, 3.0])),
+    ]
+    labels = [
+        "normal values against NF4's 16 levels",
+        "values between the levels of a small codebook",
+        "values exactly halfway between two levels (the even code wins)",
+        "values beyond the ends of the codebook (the end codes)",
+        "the float32 values nearest NF4's midpoints (compare exactly, in float64)",
+        "a 2-D tensor (the codes keep its shape)",
+    ]
+    return check_exercise(
+        learner_function, helper.quantize_to_levels, cases, "nearest_level", labels
+    )

@@ -187,7 +187,7 @@ class LevelHistogram(Plot):
         )
 
     def update(self, data: LevelHistogramData) -> None:
-        counts, edges = np.histogram(data.values, bins=60)
+        counts, edges = self.histogram_of(data)
         self.histogram.set_data(counts, edges)
         at = data.level_values
         self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
@@ -202,6 +202,10 @@ class LevelHistogram(Plot):
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         """The count axis' limits for these histogram counts."""
         return 0, 1.3 * max(counts.max(), 1)
+
+    def histogram_of(self, data: LevelHistogramData) -> tuple[np.ndarray, np.ndarray]:
+        """``(counts, edges)`` of the values: 60 bins over their range."""
+        return np.histogram(data.values, bins=60)
 
 
 @dataclass(frozen=True)
@@ -452,3 +456,41 @@ class ClipHistogram(LevelHistogram):
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         return 0.7, 8 * max(counts.max(), 1)
+
+
+@dataclass(frozen=True)
+class FormatLevelsData(LevelHistogramData):
+    """A ``LevelHistogramData`` whose histogram is computed in advance: ``counts`` over the
+    bins ``edges`` (the widget computes every setting once, when it is built)."""
+
+    counts: np.ndarray
+    edges: np.ndarray
+
+
+class FormatLevels(LevelHistogram):
+    """``LevelHistogram`` on the axis a number format sees: each value divided by its block's
+    scale, over the format's largest level, so that every format's levels span [-1, 1]; values
+    beyond ±1 are saturated to the end levels (MX's power-of-two scale lets some get there)."""
+
+    Data = FormatLevelsData
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        ax.set_xlabel(
+            "value / its block's scale, over the largest level (lines: the levels)", fontsize=10
+        )
+        ax.legend(
+            handles=[
+                Line2D([], [], color=INTEGER, label="level used"),
+                Line2D([], [], color=GREY, label="level no value uses"),
+                Line2D([], [], color=CLIPPED, lw=6, alpha=0.3, label="saturated"),
+            ],
+            loc="upper left",
+            framealpha=1.0,
+            fontsize=9,
+        )
+        ax.axvspan(1, 1.4, color=CLIPPED, alpha=0.15)
+        ax.axvspan(-1.4, -1, color=CLIPPED, alpha=0.15)
+
+    def histogram_of(self, data: FormatLevelsData) -> tuple[np.ndarray, np.ndarray]:
+        return data.counts, data.edges

@@ -1,4 +1,4 @@
-"""torchao, PyTorch's quantization library, for lesson L5-B: imported without its two known
+"""torchao, PyTorch's quantization library, for lessons L5-B and L6-C: imported without its known
 warnings under the CPU build of torch, and the few steps the lesson repeats (quantize a copy of
 a model, open a quantized weight, measure a saved model).
 
@@ -34,10 +34,16 @@ class _KnownNoise(logging.Filter):
         return not self.pattern.search(record.getMessage())
 
 
+# Lesson L6-C's formats module adds one more note of the same kind, about another enum.
+MX_IMPORT_NOISE = re.compile(r"<enum 'ScaleCalculationMode'> is an Enum subclass")
+
 for _name, _pattern in KNOWN_IMPORT_NOISE.items():
     logging.getLogger(_name).addFilter(_KnownNoise(_pattern))
+logging.getLogger("torch.utils._pytree").addFilter(_KnownNoise(MX_IMPORT_NOISE))
 
 import torchao  # after the filters, which keep its known warnings out
+from torchao.prototype.mx_formats.constants import DTYPE_FP6_E2M3, DTYPE_FP6_E3M2
+from torchao.prototype.mx_formats.mx_tensor import MXTensor
 from torchao.quantization import (
     Int8DynamicActivationInt8WeightConfig,
     Int8WeightOnlyConfig,
@@ -50,27 +56,48 @@ from torchao.quantization.quant_primitives import (
     choose_qparams_affine,
     quantize_affine,
 )
+from torchao.quantization.quantize_.workflows.nf4.nf4_tensor import to_nf4
 
 # What the course uses of torchao, importable from here, so that no module of the course needs
 # to import torchao before this one (which a sort of the imports could do).
 __all__ = [
+    "MX_ELEMENT_DTYPES",
     "Int8DynamicActivationInt8WeightConfig",
     "Int8WeightOnlyConfig",
     "IntxWeightOnlyConfig",
+    "MXTensor",
     "MappingType",
     "PerAxis",
     "PerGroup",
     "choose_qparams_affine",
     "load_saved",
+    "nf4_codes",
     "quantize_",
     "quantize_affine",
     "quantized_copy",
     "saved_bytes",
     "stored_tensors",
+    "to_nf4",
     "torchao",
 ]
 
 VERSION = torchao.__version__
+
+# torchao's MX element types, by helper's format names (lesson L6-C).
+MX_ELEMENT_DTYPES = {
+    "e2m1": torch.float4_e2m1fn_x2,
+    "e4m3": torch.float8_e4m3fn,
+    "e5m2": torch.float8_e5m2,
+    "e2m3": DTYPE_FP6_E2M3,
+    "e3m2": DTYPE_FP6_E3M2,
+}
+
+
+def nf4_codes(nf4_tensor) -> torch.Tensor:
+    """The 4-bit codes a torchao ``NF4Tensor`` stores two to a byte (the first in the high
+    half), one uint8 each, in the tensor's shape."""
+    packed = nf4_tensor.quantized_data
+    return torch.stack([packed >> 4, packed & 0b1111], dim=-1).reshape(nf4_tensor.shape)
 
 
 def quantized_copy(model: torch.nn.Module, config) -> torch.nn.Module:

@@ -6,6 +6,7 @@ what a learner sees is what the library computes. (The widgets of layers and mod
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ipywidgets as widgets
@@ -15,6 +16,7 @@ import torch
 import helper
 from course.data import (
     course_tensor,
+    heavy_tailed,
     layer_weights,
     seeded_normal,
 )
@@ -22,6 +24,8 @@ from course.explorer import STYLE, Explorer, View, buttons, float_slider, int_sl
 from course.live_plots import (
     ClipHistogram,
     ClipHistogramData,
+    FormatLevels,
+    FormatLevelsData,
     LevelCounts,
     LevelCountsData,
     LevelHistogram,
@@ -469,3 +473,120 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         ClipHistogram,
         labels=labels,
     )
+
+
+# L6-C: number formats -------------------------------------------------------------------------
+
+
+def format_datasets(model: torch.nn.Module | None = None, rows: int = 256) -> dict:
+    """The L6-C widget's data, each in rows of 256 (``rows`` of them at most): normal and
+    heavy-tailed (Student's t, 3 degrees of freedom) values, and the weights of the digits MLP's
+    first two layers (``model``, by default trained once by ``course.models.train_digits_mlp``)."""
+    model = _digits_model() if model is None else model
+    digits = torch.cat([model[0].weight.detach().flatten(), model[2].weight.detach().flatten()])
+    return {
+        "normal": seeded_normal(60, rows, 256),
+        "heavy-tailed": heavy_tailed(rows * 256, seed=61).reshape(rows, 256),
+        "digits weights": digits[: rows * 256].reshape(-1, 256),
+    }
+
+
+@functools.cache
+def _digits_model() -> torch.nn.Module:
+    """The digits MLP, trained once per session (deterministic: the same every time)."""
+    from course.models import train_digits_mlp
+
+    return train_digits_mlp()[0]
+
+
+FORMAT_BLOCK_SIZES = (16, 32, 64, 128, 256)
+
+
+def explore_number_formats(
+    datasets: dict[str, torch.Tensor] | torch.Tensor | None = None,
+    fmt: str = "NF4",
+    block_size: int = 64,
+    data: str | None = None,
+) -> Explorer:
+    """L6-C: a format (int4, NF4, MXFP4, int8, MXFP8 E4M3 or E5M2), a block size and a kind of
+    data: the values as the format sees them (divided by their block's scale) under its levels,
+    the error (MSE, SQNR) and the real bits per weight. ``datasets``: 2-D tensors by name, each
+    with a last axis that 256 divides (default: ``format_datasets(rows=64)``), or one tensor. Every setting is
+    computed once, when the widget is built: a change only redraws."""
+    from course import formats
+
+    datasets = format_datasets(rows=64) if datasets is None else datasets
+    if not isinstance(datasets, dict):
+        datasets = {"tensor": datasets}
+    data = next(iter(datasets)) if data is None else data
+    formats.check_format_name(fmt)
+    helper.check_int(block_size, "block_size", FORMAT_BLOCK_SIZES, str(FORMAT_BLOCK_SIZES))
+    if data not in datasets:
+        raise ValueError(f"data must be one of {list(datasets)}, got {data!r}")
+    views = {}
+    for name, tensor in datasets.items():
+        tensor = check_matrix(tensor, name)
+        helper.check_divides(tensor.shape[-1], 256, "256", f"the rows of {name}")
+        for format_name in formats.FORMATS:
+            for block in FORMAT_BLOCK_SIZES:
+                views[format_name, block, name] = _format_view(tensor, format_name, block)
+    controls = {
+        "fmt": widgets.Dropdown(
+            options=list(formats.FORMATS), value=fmt, description="format", style=STYLE
+        ),
+        "block_size": widgets.SelectionSlider(
+            options=FORMAT_BLOCK_SIZES, value=block_size, description="block size", style=STYLE
+        ),
+        "data": buttons("data", list(datasets), data),
+    }
+
+    def compute(fmt: str, block_size: int, data: str) -> View:
+        return views[fmt, block_size, data]
+
+    labels = {
+        **ERROR_LABELS,
+        "bits_per_weight": "bits per weight",
+        "levels_used": "levels used",
+        "saturated": "values saturated",
+        "sqnr_db": "SQNR (dB)",
+    }
+    return Explorer(
+        "Number formats at equal storage: levels, error and bits per weight",
+        controls,
+        compute,
+        FormatLevels,
+        labels=labels,
+    )
+
+
+def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
+    """The explorer's view of ``tensor`` in format ``name`` with blocks of ``block`` values."""
+    from course import formats
+
+    trip = formats.round_trip(tensor, name, block)
+    largest = float(trip.levels.abs().max())
+    codes = helper.quantize_to_levels(trip.scaled, trip.levels)
+    used = torch.bincount(codes.flatten(), minlength=trip.levels.numel()) > 0
+    bits = formats.bits_per_weight(name, block, tensor.numel())
+    sqnr = helper.sqnr_db(tensor, trip.restored)
+    readout = {
+        "format": name,
+        "bits_per_weight": round(bits, 4),
+        "levels": trip.levels.numel(),
+        "levels_used": int(used.sum()),
+        "saturated": int((trip.scaled.abs() > largest).sum()),
+        "mse": helper.quantization_error(tensor, trip.restored),
+        "sqnr_db": f"{sqnr:.1f}",
+    }
+    values = (trip.scaled / largest).flatten().double().numpy()
+    counts, edges = np.histogram(values, bins=80, range=(-1.35, 1.35))
+    plot = FormatLevelsData(
+        values=values,
+        level_values=(trip.levels / largest).double().numpy(),
+        used=used.numpy(),
+        inside=np.ones(trip.levels.numel(), dtype=bool),
+        title=f"{name}, blocks of {block}: {bits:.3g} bits per weight, SQNR {sqnr:.1f} dB",
+        counts=counts,
+        edges=edges,
+    )
+    return View(readout, [], plot)

@@ -536,3 +536,39 @@ def test_every_checker_case_has_its_own_label(name, monkeypatch):
     ((n_cases, labels),) = seen
     assert labels is not None and len(labels) == n_cases
     assert len(set(labels)) == n_cases, f"two cases share a label: {labels}"
+
+
+def nearest_level(values, codebook):
+    levels = codebook.double()
+    midpoints = (levels[1:] + levels[:-1]) / 2
+    wide = values.double()
+    index = torch.bucketize(wide, midpoints)
+    tie = wide == midpoints[index.clamp(max=len(midpoints) - 1)]
+    return index + (tie & (index % 2 == 1)).long()
+
+
+def nearest_level_argmin(values, codebook):  # wrong: a tie goes to the lower code
+    return (values[..., None] - codebook).abs().argmin(dim=-1)
+
+
+def nearest_level_float32_midpoints(values, codebook):  # wrong: rounded midpoints make ties
+    midpoints = (codebook[1:] + codebook[:-1]) / 2
+    index = torch.bucketize(values, midpoints)
+    tie = values == midpoints[index.clamp(max=len(midpoints) - 1)]
+    return index + (tie & (index % 2 == 1)).long()
+
+
+CHECKERS.append(
+    (
+        checks.check_nearest_level,
+        "nearest_level",
+        [nearest_level],
+        [nearest_level_argmin, nearest_level_float32_midpoints],
+    )
+)
+IDS.append("nearest_level")
+
+
+def test_nearest_level_checker_names_the_tie_case():
+    verdict = checks.check_nearest_level(nearest_level_argmin)
+    assert "values exactly halfway between two levels (the even code wins)" in verdict.message

@@ -26,6 +26,8 @@ ALLOWED = {
     "course.torchao_bridge": set(),
     "course.observers": {"helper"},
     "course.language_model": {"helper"},
+    "course.formats": {"helper"},
+    "course.format_plots": {"helper", "course.formats", "course.plots"},
     "course.live_plots": {"helper", "course.plots"},
     "course.explorer": {"course.plots", "course.live_plots"},
     "course.widget_parts": {"helper", "course.plots", "course.explorer"},
@@ -36,6 +38,8 @@ ALLOWED = {
         "course.live_plots",
         "course.explorer",
         "course.widget_parts",
+        "course.formats",
+        "course.models",
         "course.torchao_bridge",
     },
     "course.model_widgets": {
@@ -53,8 +57,8 @@ ALLOWED = {
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
 # The longest a module may grow before it is split. helper.py: the lessons L2-A to L6-A take about
-# 1,400 lines, docstrings in full and checks at the end; the rest of L6 has room below 1,600.
-MAX_LINES = {"helper": 1600, "course": 600}
+# 1,400 lines, docstrings in full and checks at the end; L6-C's number formats about 250 more.
+MAX_LINES = {"helper": 1750, "course": 600}
 
 
 def module_path(name: str):

@@ -354,3 +354,64 @@ def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr
     assert float(explorer.readout["sqnr_db"]) == float(explorer.readout["sqnr_db_at_best"])
     with pytest.raises(ValueError, match="bits"):
         widgets.explore_clipping(bits=1)
+
+
+# --- L6-C: number formats ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def formats_explorer():
+    return widgets.explore_number_formats({"normal": data.seeded_normal(80, 64, 256)})
+
+
+def test_number_formats_readout_is_helpers_error_and_storage(formats_explorer):
+    from course import formats
+
+    values = data.seeded_normal(80, 64, 256)
+    assert set(formats_explorer.controls) == {"fmt", "block_size", "data"}
+    for name, block in (("NF4", 64), ("MXFP4", 32), ("int4", 128), ("MXFP8 E5M2", 16)):
+        formats_explorer.controls["fmt"].value = name
+        formats_explorer.controls["block_size"].value = block
+        restored = formats.round_trip(values, name, block).restored
+        assert formats_explorer.readout["mse"] == helper.quantization_error(values, restored)
+        bits = formats.bits_per_weight(name, block, values.numel())
+        assert formats_explorer.readout["bits_per_weight"] == round(bits, 4)
+    formats_explorer.controls["fmt"].value = "MXFP4"
+    formats_explorer.controls["block_size"].value = 32
+    assert formats_explorer.readout["bits_per_weight"] == 4.25
+    assert formats_explorer.readout["levels"] == 15
+
+
+def test_number_formats_first_slider_is_the_block_size_and_changes_the_text(formats_explorer):
+    slider, before = first_slider(formats_explorer), texts(formats_explorer)
+    assert slider is formats_explorer.controls["block_size"] and slider.continuous_update
+    slider.index = (slider.index + 1) % len(slider.options)
+    assert texts(formats_explorer) != before
+
+
+def test_number_formats_default_data_and_snapshot():
+    explorer = widgets.explore_number_formats()
+    assert list(explorer.controls["data"].options) == ["normal", "heavy-tailed", "digits weights"]
+    assert explorer.readout["format"] == "NF4" and explorer.readout["bits_per_weight"] == 4.127
+    assert png(explorer.snapshot()) == png(explorer.snapshot())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"fmt": "fp4"}, ValueError, "format must be one of"),
+        ({"block_size": 48}, ValueError, "block_size"),
+        ({"data": "other"}, ValueError, "data must be one of"),
+        ({"datasets": {"x": torch.ones(4, 100)}}, ValueError, "must divide the rows of x"),
+        ({"datasets": {"x": torch.tensor([[1.0, float("nan")]])}}, ValueError, "NaN"),
+    ],
+)
+def test_number_formats_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.explore_number_formats(**{"datasets": {"x": torch.ones(2, 256)}, **kwargs})
+
+
+def test_number_formats_takes_one_tensor_too():
+    explorer = widgets.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
+    assert list(explorer.controls["data"].options) == ["tensor"]
+    assert explorer.readout["bits_per_weight"] == 4.25
