@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -141,23 +140,3 @@ def format_model(model: torch.nn.Module, name: str, block_size: int | None = Non
 
     check_format_name(name)
     return helper.convert_linears(model, convert)
-
-
-def layer_inputs(
-    model: torch.nn.Module, layers: Sequence[str], ids: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """What each linear layer named in ``layers`` receives when ``model`` reads ``ids`` (one
-    forward pass, forward hooks record them), each as (tokens, features), by name."""
-    seen: dict[str, torch.Tensor] = {}
-
-    def record(name: str):
-        return lambda _module, inputs, _output: seen.__setitem__(name, inputs[0].detach())
-
-    handles = [model.get_submodule(name).register_forward_hook(record(name)) for name in layers]
-    try:
-        with torch.no_grad():
-            model(ids)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {name: seen[name].reshape(-1, seen[name].shape[-1]) for name in layers}
