@@ -24,6 +24,7 @@ ALLOWED = {
     "course.checks": {"helper", "course.data", "course.torchao_bridge"},
     "course.torchao_bridge": set(),
     "course.observers": {"helper"},
+    "course.language_model": {"helper"},
     "course.live_plots": {"helper", "course.plots"},
     "course.explorer": {"helper", "course.plots", "course.live_plots"},
     "course.widgets": {
@@ -45,7 +46,7 @@ ALLOWED = {
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
 # The longest a module may grow before it is split (helper.py: the answer key stays readable).
-MAX_LINES = {"helper": 1100, "course": 600}
+MAX_LINES = {"helper": 1350, "course": 600}
 
 
 def module_path(name: str):
