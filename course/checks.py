@@ -411,3 +411,56 @@ def check_clip_search(learner_function: Callable) -> Verdict:
         "all zeros (every ratio ties: keep the first, 1.0)",
     ]
     return check_exercise(learner_function, _clip_search_reference, cases, "clip_search", labels)
+
+
+def _error_feedback_reference(
+    weight_row: torch.Tensor, factor: torch.Tensor, scale: float, bits: int
+) -> torch.Tensor:
+    """GPTQ on one row: round each weight in turn, push its error onto the weights after it."""
+    row, q_min, q_max = weight_row.double().clone(), *helper.q_range(helper.integer_dtype(bits))
+    q = torch.zeros(row.shape, dtype=torch.int8)
+    for j in range(row.numel()):
+        q[j] = int((row[j] / scale).round().clamp(q_min, q_max))
+        error = (row[j] - scale * q[j]) / factor[j, j]
+        row[j + 1 :] -= error * factor[j, j + 1 :]
+    return q
+
+
+def error_feedback_cases() -> tuple[list[tuple], list[str]]:
+    """The checker's inputs ``(weight_row, factor, scale, bits)`` and their names: ``factor`` is
+    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale."""
+    cases, labels = [], []
+    generator = torch.Generator().manual_seed(61)
+    for bits, correlated, label in (
+        (4, False, "uncorrelated inputs, H = I: nothing to push, plain rounding"),
+        (4, True, "4 bits, correlated inputs"),
+        (3, True, "3 bits, correlated inputs"),
+        (2, True, "2 bits: large errors, and updated weights pushed past the grid (clamped)"),
+    ):
+        row = torch.randn(16, generator=generator, dtype=torch.float64)
+        if correlated:
+            x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
+            hessian = helper.hessian_from_inputs(
+                x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
+            )
+        else:
+            hessian = torch.eye(16, dtype=torch.float64)
+        damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
+        factor = torch.linalg.cholesky(
+            torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
+        )
+        scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
+        cases.append((row, factor, scale, bits))
+        labels.append(label)
+    return cases, labels
+
+
+def check_error_feedback(learner_function: Callable) -> Verdict:
+    """L6-B "Your turn": ``learner_function(weight_row, factor, scale, bits)`` quantizes one
+    weight row as GPTQ does and returns its integers (int8): for each ``j`` in order,
+    ``q_j = clamp(round(w_j / s))``, then ``e = (w_j - s q_j) / U_jj`` and
+    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``)."""
+    cases, labels = error_feedback_cases()
+    return check_exercise(
+        learner_function, _error_feedback_reference, cases, "error_feedback", labels
+    )

@@ -1,6 +1,6 @@
-"""The widgets of layers and models (lessons L3-E, L4-A, L4-B and L4-C): each an ``Explorer``
-(see ``course.explorer``) whose numbers come from ``helper``. The widgets of single tensors
-are in ``course.widgets``. Lessons call them; nothing else imports this module.
+"""The widgets of layers and models (lessons L3-E, L4-A, L4-B, L4-C and L6-B): each an
+``Explorer`` (see ``course.explorer``) whose numbers come from ``helper``. The widgets of single
+tensors are in ``course.widgets``. Lessons call them; nothing else imports this module.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import helper
+from course import gptq_runs
 from course.data import (
     Digits,
     accuracy,
@@ -38,6 +39,7 @@ from course.explorer import (
 )
 from course.live_plots import (
     MONTAGE_DIGITS,
+    BitsPerByteBars,
     DigitMontage,
     OutputScatter,
     StorageBars,
@@ -311,4 +313,55 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
+    )
+
+
+def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> Explorer:
+    """L6-B: the course's language model with its weights rounded to nearest and by GPTQ, in
+    bits per byte on held-out text, for each bit width, granularity and calibration size of
+    ``rows`` (``gptq_runs.compare``'s rows; ``fp32``: the fp32 model's bits per byte). Every
+    setting is computed beforehand, so a change only looks it up. ``rows=None`` runs a small
+    grid on the trained model (4 KB of evaluation text), which takes a while."""
+    if rows is None:
+        from course import language_model
+
+        model = language_model.load()
+        text = language_model.read_text("eval")[:4096]
+        fp32 = helper.bits_per_byte(model, text)
+        rows = gptq_runs.compare(model, text, windows=(4, 32))
+    if not rows or fp32 is None:
+        raise ValueError("rows must hold gptq_runs.compare's rows, and fp32 the fp32 bits per byte")
+    table = {(row["bits"], row["setting"], row["windows"]): row for row in rows}
+    bits_options = sorted({key[0] for key in table})
+    settings = list(dict.fromkeys(key[1] for key in table))
+    windows = sorted({key[2] for key in table})
+    xmax = 1.12 * max(fp32, *(max(row["rtn"], row["gptq"]) for row in rows))
+    start = 3 if 3 in bits_options else bits_options[-1]
+    controls = {
+        "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
+        "setting": buttons("scales", settings, settings[0]),
+        "windows": widgets.SelectionSlider(
+            options=windows, value=windows[-1], description="calibration windows", style=STYLE
+        ),
+    }
+
+    def compute(bits: int, setting: str, windows: int) -> View:
+        row = table[bits, setting, windows]
+        readout = {
+            "fp32_bits_per_byte": fp32,
+            "round_to_nearest": row["rtn"],
+            "GPTQ": row["gptq"],
+            "loss_won_back": f"{gptq_runs.won_back(fp32, row['rtn'], row['gptq']):.0%}",
+            "output_error_RTN": f"{row['rtn_error']:.2%}",
+            "output_error_GPTQ": f"{row['gptq_error']:.2%}",
+        }
+        plot = {
+            "values": (fp32, row["rtn"], row["gptq"]),
+            "xmax": xmax,
+            "title": f"{bits}-bit, {setting}; GPTQ calibrated on {windows} windows",
+        }
+        return View(readout, [], plot)
+
+    return Explorer(
+        "Round to nearest against GPTQ on the language model", controls, compute, BitsPerByteBars
     )

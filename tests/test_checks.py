@@ -293,6 +293,26 @@ def clip_search_no_clip(tensor, bits):  # wrong: never clips
     return 1.0, helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
 
 
+def error_feedback(weight_row, factor, scale, bits):
+    row, q_max = weight_row.clone(), 2 ** (bits - 1) - 1
+    q = torch.zeros(row.shape, dtype=torch.int8)
+    for j in range(len(row)):
+        q[j] = int(torch.clamp(torch.round(row[j] / scale), -q_max - 1, q_max))
+        error = (row[j] - scale * q[j]) / factor[j, j]
+        row[j + 1 :] -= error * factor[j, j + 1 :]
+    return q
+
+
+def error_feedback_without_dividing(weight_row, factor, scale, bits):  # wrong: e = w - s q
+    with_unit_diagonal = factor.clone()
+    with_unit_diagonal.diagonal().fill_(1.0)
+    return error_feedback(weight_row, with_unit_diagonal, scale, bits)
+
+
+def error_feedback_rounding_only(weight_row, factor, scale, bits):  # wrong: no feedback at all
+    return error_feedback(weight_row, torch.eye(len(weight_row), dtype=factor.dtype), scale, bits)
+
+
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
     (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
@@ -346,6 +366,12 @@ CHECKERS = [
         "clip_search",
         [clip_search],
         [clip_search_last_on_a_tie, clip_search_no_clip],
+    ),
+    (
+        checks.check_error_feedback,
+        "error_feedback",
+        [error_feedback],
+        [error_feedback_without_dividing, error_feedback_rounding_only],
     ),
 ]
 IDS = [name for _, name, _, _ in CHECKERS]
@@ -436,3 +462,18 @@ def test_small_inputs_are_shown_in_full():
 def test_clip_search_checker_names_the_failing_case():
     verdict = checks.check_clip_search(clip_search_last_on_a_tie)
     assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message
+
+
+def test_the_error_feedback_reference_is_helpers_gptq_on_one_row():
+    for row, factor, scale, bits in checks.error_feedback_cases()[0]:
+        expected = checks._error_feedback_reference(row, factor, scale, bits)
+        hessian = torch.cholesky_inverse(factor.T)  # (U^T U)^-1 = H + damp: undamped again below
+        hessian -= 0.01 / 1.01 * hessian.diagonal().mean() * torch.eye(len(row), dtype=row.dtype)
+        q, helper_scale = helper.gptq_quantize(row[None], hessian, bits)
+        assert float(helper_scale) == scale
+        assert torch.equal(q[0], expected)
+
+
+def test_the_error_feedback_checker_names_the_failing_case():
+    verdict = checks.check_error_feedback(error_feedback_rounding_only)
+    assert "differs on input 2 of 4, 4 bits, correlated inputs:" in verdict.message

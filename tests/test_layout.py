@@ -25,6 +25,7 @@ ALLOWED = {
     "course.torchao_bridge": set(),
     "course.observers": {"helper"},
     "course.language_model": {"helper"},
+    "course.gptq_runs": {"helper", "course.language_model"},
     "course.live_plots": {"helper", "course.plots"},
     "course.explorer": {"helper", "course.plots", "course.live_plots"},
     "course.widgets": {
@@ -38,6 +39,8 @@ ALLOWED = {
     "course.model_widgets": {
         "helper",
         "course.data",
+        "course.gptq_runs",
+        "course.language_model",
         "course.plots",
         "course.live_plots",
         "course.explorer",
