@@ -1,7 +1,7 @@
 """The course's answer key: linear quantization from scratch, in its final, tested form.
 
 Every lesson builds some of these functions step by step and then imports them from here. The
-sections follow the lessons, L2-A to L4-C, L5-A, L6-A and L6-B. The maths is the course's own:
+sections follow the lessons, L2-A to L4-C, then L5-A, L6-A and L6-B. The maths is the course's own:
 
     quantize      q  = clamp(round(r / s + z), q_min, q_max)
     dequantize    r' = s * (q - z)
@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -52,8 +52,9 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     # L5-A
     "sqnr_db", "percentile_range", "rounding_and_clipping_error", "CLIP_RATIOS",
     "search_clip_ratio",
-    # L6-A, L6-B
-    "byte_ids", "bits_per_byte",
+    # L6-A
+    "byte_ids", "byte_windows", "bits_per_byte", "channel_absmax", "outlier_ratio",
+    # L6-B
     "hessian_from_inputs", "layer_objective", "gptq_quantize", "gptq_quantize_model",
 ]
 # fmt: on
@@ -1001,14 +1002,34 @@ def convert_linears(
 
 def quantize_model(
     model: torch.nn.Module,
-    bits: int,
+    bits: int | Mapping[str, int],
     granularity: Granularity,
     group_size: int | None = None,
     scale_dtype: torch.dtype = torch.float16,
 ) -> torch.nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by a ``QuantizedLinear``."""
-    args = (bits, granularity, group_size, scale_dtype)
-    return convert_linears(model, lambda _, linear: QuantizedLinear.from_linear(linear, *args))
+    """A copy of ``model`` with its ``nn.Linear`` layers replaced by ``QuantizedLinear`` ones.
+
+    ``bits`` is one width for every linear layer, or a mapping from layer names (as
+    ``model.named_modules()`` gives them) to widths: then only the named layers are quantized,
+    each to its own width, and the others stay float (mixed precision, lesson L6-A).
+    """
+    if isinstance(bits, Mapping) and isinstance(model, torch.nn.Module):
+        names = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        unknown = sorted(set(bits) - names)
+        if unknown:
+            raise ValueError(
+                f"bits names layers the model does not have: {unknown}; its linear layers are "
+                f"{sorted(names)}"
+            )
+    widths = dict(bits) if isinstance(bits, Mapping) else None
+
+    def convert(name: str, linear: torch.nn.Linear) -> torch.nn.Module:
+        width = bits if widths is None else widths.get(name)
+        if width is None:
+            return linear
+        return QuantizedLinear.from_linear(linear, width, granularity, group_size, scale_dtype)
+
+    return convert_linears(model, convert)
 
 
 def model_bytes(model: torch.nn.Module) -> int:
@@ -1113,19 +1134,36 @@ def byte_ids(data: object, name: str = "data") -> torch.Tensor:
     if not isinstance(data, torch.Tensor) or data.dtype.is_floating_point or data.dim() != 1:
         raise TypeError(f"{name} must be bytes or a 1-D integer tensor of byte values")
     if data.numel() and (int(data.min()) < 0 or int(data.max()) > 255):
-        raise ValueError(f"{name} must hold byte values 0 to 255")
+        raise ValueError(
+            f"{name} must hold byte values 0 to 255, got values from {int(data.min())} "
+            f"to {int(data.max())}"
+        )
     return data.long()
+
+
+def byte_windows(data: object, length: int) -> torch.Tensor:
+    """The bytes of ``data`` cut into consecutive windows of ``length``: ``(n, length)``.
+
+    Window ``i`` is ``x[i length : (i + 1) length]``; a shorter tail is left out.
+    """
+    ids = byte_ids(data)
+    _check_int(length, "length", _POSITIVE, "a positive int")
+    n = ids.numel() // length
+    if n == 0:
+        raise ValueError(f"data holds {ids.numel()} bytes, fewer than one window of {length}")
+    return ids[: n * length].view(n, length)
 
 
 def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) -> float:
     """The model's mean cross-entropy over ``data``, in bits per byte.
 
-        bits per byte = -(1 / N) sum_t log2 p(x_{t+1} | x_{t-k} ... x_t)
+        bits per byte = -(1 / N) sum_t log2 p(x_{t+1} | the bytes before it in its window)
 
-    The bytes are cut into windows of ``model.context_length`` (the last one shorter): window
-    ``i`` reads ``x[iT : iT + T]`` and is scored on the next byte at each position, so every byte
-    after the first is predicted once, from the bytes before it in its window (N = len - 1).
-    A model that knows nothing scores 8 bits per byte; 1 means half the next bytes' information.
+    The bytes are cut into windows of ``model.context_length`` (the last one may be shorter):
+    window ``i`` reads ``x[iT : iT + T]`` and is scored on the next byte at each position, so
+    every byte but the first is predicted exactly once (N = len(data) - 1), batched, with no
+    loop over bytes. A model that knows nothing scores 8 bits per byte (256 equally likely
+    bytes); 2 means it has narrowed each next byte to about 2^2 = 4 equally likely choices.
     """
     ids = byte_ids(data)
     if ids.numel() < 2:
@@ -1142,12 +1180,36 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     total_nats = torch.zeros((), dtype=torch.float64)
     with torch.no_grad():
         for windows, target in pieces:
+            if windows.numel() == 0:
+                continue
             logits = torch.cat([model(batch) for batch in windows.split(batch_size)])
             loss = torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]).float(), target, reduction="sum"
             )
             total_nats += loss.double()
     return float(total_nats / targets.numel() / math.log(2))
+
+
+def channel_absmax(x: torch.Tensor) -> torch.Tensor:
+    """Each channel's largest magnitude over every token: ``max_t |x[t, c]|``, shape (channels,).
+
+    ``x`` is a layer's input, shaped (..., channels); all leading axes count as tokens.
+    """
+    x = _check_float_tensor(x, "x")
+    if x.dim() == 0 or x.numel() == 0:
+        raise ValueError(f"x must hold at least one token of channels, got shape {tuple(x.shape)}")
+    return x.detach().reshape(-1, x.shape[-1]).abs().amax(dim=0)
+
+
+def outlier_ratio(x: torch.Tensor) -> float:
+    """How far the largest channel stands out: ``max_c absmax_c / median_c absmax_c``.
+
+    With one scale for a whole token (per-tensor or per-token activation quantization), the
+    channel of the largest magnitude sets the step, so a ratio of 20 leaves a typical channel
+    about 1/20 of the levels.
+    """
+    absmax = channel_absmax(x)
+    return float(absmax.max() / absmax.median().clamp_min(ZERO_RANGE_SCALE))
 
 
 # --- L6-B: GPTQ, rounding that corrects its own errors on the layer's outputs --------------------

@@ -26,13 +26,12 @@ def calibration_windows(n: int, context_length: int) -> torch.Tensor:
     """The first ``n`` windows of ``context_length`` bytes of the calibration text, as the
     ``(n, context_length)`` batch that ``gptq_quantize_model`` runs the model on."""
     helper._check_int(n, "n", range(1, 2**31), "a positive int")
-    ids = language_model.encode(language_model.read_text("calibration"))
-    if n * context_length > ids.numel():
+    windows = helper.byte_windows(language_model.read_text("calibration"), context_length)
+    if n > len(windows):
         raise ValueError(
-            f"the calibration text holds {ids.numel() // context_length} windows of "
-            f"{context_length} bytes, not {n}"
+            f"the calibration text holds {len(windows)} windows of {context_length} bytes, not {n}"
         )
-    return ids[: n * context_length].view(n, context_length)
+    return windows[:n]
 
 
 def layer_hessians(model: torch.nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:

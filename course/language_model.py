@@ -34,7 +34,7 @@ TEXT_FILES = {
     "calibration": DATA_DIR / "stdlib_calibration.txt",
 }
 Split = Literal["train", "eval", "calibration"]
-REBUILD = "rebuild it with `python tools/train_language_model.py` (about an hour on 2 cores)"
+REBUILD = "rebuild it with `python tools/train_language_model.py` (about an hour on one CPU core)"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ ALLOWED = {
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
 # The longest a module may grow before it is split (helper.py: the answer key stays readable).
-MAX_LINES = {"helper": 1350, "course": 600}
+MAX_LINES = {"helper": 1400, "course": 600}
 
 
 def module_path(name: str):
