@@ -1316,8 +1316,10 @@ def gptq_quantize(
     factor = _inverse_hessian_factor(hessian, float(damp))
 
     dtype, width = integer_dtype(bits), block[1]  # width: the columns that share a scale
-    q = torch.empty((columns, rows), dtype=torch.int8, device=weight.device)
+    q_min, q_max = q_range(dtype)
+    q = torch.empty((columns, rows), dtype=torch.float64, device=weight.device)
     scale = torch.empty((rows // block[0], columns // width), dtype=scale_dtype)
+    pivots = factor.diagonal().tolist()  # U_jj
     starts = sorted({*range(0, columns, block_size), *range(0, columns, width)})
     for start, stop in zip(starts, [*starts[1:], columns]):
         if start % width == 0:  # a new scale: from the weights as updated so far
@@ -1329,12 +1331,12 @@ def gptq_quantize(
             row_scale = scale[:, start // width].double().repeat_interleave(block[0])
         errors = torch.empty((stop - start, rows), dtype=torch.float64, device=weight.device)
         for j in range(start, stop):
-            q[j] = _quantize(work[j], row_scale, 0, dtype)
-            error = torch.div(work[j] - row_scale * q[j], factor[j, j], out=errors[j - start])
+            torch.div(work[j], row_scale, out=q[j]).round_().clamp_(q_min, q_max)
+            error = errors[j - start]
+            torch.addcmul(work[j], row_scale, q[j], value=-1, out=error).div_(pivots[j])
             work[j + 1 : stop].addr_(factor[j, j + 1 : stop], error, alpha=-1)
         work[stop:].addmm_(factor[start:stop, stop:].T, errors, alpha=-1)
-    return q.T.contiguous(), scale
-    return q, scale
+    return q.T.to(storage_dtype(dtype)).contiguous(), scale
 
 
 def gptq_quantize_model(
@@ -1348,36 +1350,42 @@ def gptq_quantize_model(
 ) -> torch.nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` a ``QuantizedLinear`` holding GPTQ's weights.
 
-    One forward pass of ``model`` over ``calibration`` (a batch its forward takes, such as byte
-    windows ``(n, time)``): each linear layer, when the pass reaches it, gets its Hessian
-    ``H = 2 XᵀX / n`` from the inputs it receives, is quantized by ``gptq_quantize``, and hands
-    the quantized layer's outputs on. So the layers are quantized in the order they run, each on
-    the inputs that the already-quantized earlier layers produce. The model itself is unchanged.
+    One forward pass over ``calibration`` (a batch the model's forward takes, such as byte
+    windows ``(n, time)``), on a copy whose linear layers are stand-ins: each, when the pass
+    reaches it, gets its Hessian ``H = 2 XᵀX / n`` from the inputs it receives, is quantized by
+    ``gptq_quantize``, and hands the quantized layer's outputs on. So the layers are quantized
+    in the order they run, each on the inputs that the already-quantized earlier layers
+    produce. The model itself is unchanged; ``convert_linears`` makes both copies.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    names = {m: n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
-    done: dict[str, QuantizedLinear] = {}
     options = (bits, granularity, group_size, block_size, damp)
-
-    def quantize_on_first_call(linear: torch.nn.Linear, args: tuple, output: torch.Tensor):
-        name = names[linear]
-        if name not in done:
-            hessian = hessian_from_inputs(args[0])
-            layer = QuantizedLinear.from_linear(linear, bits, granularity, group_size)
-            q, layer.scale = gptq_quantize(linear.weight, hessian, *options)
-            layer.weight_q = pack_weights(q, bits) if bits in PACKABLE_BITS else q
-            done[name] = layer
-        return done[name](args[0])
-
-    hooks = [linear.register_forward_hook(quantize_on_first_call) for linear in names]
-    try:
-        with torch.no_grad():
-            model(calibration)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    missing = [name for name in names.values() if name not in done]
+    working = convert_linears(model, lambda _, linear: _QuantizeOnFirstCall(linear, options))
+    with torch.no_grad():
+        working(calibration)
+    stand_ins = {n: m for n, m in working.named_modules() if isinstance(m, _QuantizeOnFirstCall)}
+    missing = [name for name, stand_in in stand_ins.items() if stand_in.quantized is None]
     if missing:
         raise ValueError(f"the calibration pass never reached the linear layers {missing}")
-    return convert_linears(model, lambda name, _: done[name])
+    return convert_linears(model, lambda name, _: stand_ins[name].quantized)
+
+
+class _QuantizeOnFirstCall(torch.nn.Module):
+    """A linear layer's stand-in during ``gptq_quantize_model``'s calibration pass: on its first
+    call, GPTQ quantizes the layer on the inputs it receives; every call returns the quantized
+    layer's outputs."""
+
+    def __init__(self, linear: torch.nn.Linear, options: tuple) -> None:
+        super().__init__()
+        self.linear, self.options, self.quantized = linear, options, None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.quantized is None:
+            bits, granularity, group_size, *_ = self.options
+            layer = QuantizedLinear.from_linear(self.linear, bits, granularity, group_size)
+            q, layer.scale = gptq_quantize(
+                self.linear.weight, hessian_from_inputs(x), *self.options
+            )
+            layer.weight_q = pack_weights(q, bits) if bits in PACKABLE_BITS else q
+            self.quantized = layer
+        return self.quantized(x)
