@@ -43,6 +43,9 @@ def report(what: str, rtn_ms: float, gptq_ms: float) -> None:
 
 
 def main() -> None:
+    # One thread, for both methods: GPTQ's column loop is thousands of small operations, which
+    # two threads on a busy machine pass back and forth (the lesson runs on one thread too).
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     weight = torch.randn(SIDE, SIDE) / SIDE**0.5
     inputs = torch.randn(4096, SIDE) @ (torch.randn(SIDE, SIDE) / SIDE**0.5) + 0.1

@@ -9,6 +9,17 @@ import torch
 import helper
 from course import language_model
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """GPTQ's column loop is thousands of small operations: on a busy 2-core machine two
+    threads pass each one back and forth and run many times slower than one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SETTINGS = [("per-channel", None), ("per-group", 16), ("per-group", 32), ("per-tensor", None)]
 
 
