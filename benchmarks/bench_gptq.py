@@ -55,7 +55,7 @@ def main() -> None:
     except FileNotFoundError:
         model, which = language_model.ByteTransformer().eval(), "untrained (no weights yet)"
     windows = gptq_runs.calibration_windows(32, model.context_length)
-    print(f"GPTQ against round-to-nearest, 4 bits, {torch.get_num_threads()} threads, medians")
+    print("GPTQ against round-to-nearest, 4 bits, one thread, medians")
     print(f"{'':44} {'RTN ms':>10} {'GPTQ ms':>10} {'ratio':>10}")
     for granularity, group_size in SETTINGS:
         name = granularity if group_size is None else f"{granularity}({group_size})"

@@ -5,6 +5,8 @@ tensors are in ``course.widgets``. Lessons call them; nothing else imports this 
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as widgets
 import numpy as np
 import torch
@@ -323,12 +325,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     setting is computed beforehand, so a change only looks it up. ``rows=None`` runs a small
     grid on the trained model (4 KB of evaluation text), which takes a while."""
     if rows is None:
-        from course import language_model
-
-        model = language_model.load()
-        text = language_model.read_text("eval")[:4096]
-        fp32 = helper.bits_per_byte(model, text)
-        rows = gptq_runs.compare(model, text, windows=(4, 32))
+        rows, fp32 = _default_gptq_runs()
     if not rows or fp32 is None:
         raise ValueError("rows must hold gptq_runs.compare's rows, and fp32 the fp32 bits per byte")
     table = {(row["bits"], row["setting"], row["windows"]): row for row in rows}
@@ -365,3 +362,13 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     return Explorer(
         "Round to nearest against GPTQ on the language model", controls, compute, BitsPerByteBars
     )
+
+
+@functools.cache
+def _default_gptq_runs() -> tuple[list[dict], float]:
+    """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings."""
+    from course import language_model
+
+    model = language_model.load()
+    text = language_model.read_text("eval")[:4096]
+    return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
