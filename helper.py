@@ -1,7 +1,8 @@
 """The course's answer key: linear quantization from scratch, in its final, tested form.
 
 Every lesson builds some of these functions step by step and then imports them from here. The
-sections follow the lessons, L2-A to L4-C, then L5-A, L6-A and L6-B. The maths is the course's own:
+sections follow the lessons, L2-A to L4-C, then L5-A, L6-A and L6-B; the checks of the arguments,
+written once and reused by the ``course`` package, close the file. The maths is the course's own:
 
     quantize      q  = clamp(round(r / s + z), q_min, q_max)
     dequantize    r' = s * (q - z)
@@ -30,41 +31,93 @@ from typing import Literal
 import numpy as np
 import torch
 
-# The public names, in lesson order, as the file defines them (several to a line).
-# fmt: off
+# The public names, in lesson order.
 __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
-    "Mode", "Granularity", "ZERO_RANGE_SCALE",
-    # L2-A, L2-B
-    "dtype_bits", "q_range", "storage_dtype", "integer_dtype",
-    "linear_q_with_scale_and_zero_point", "linear_dequantization", "representable_range",
+    "Mode",
+    "Granularity",
+    # L2-A
+    "dtype_bits",
+    "q_range",
+    "storage_dtype",
+    "integer_dtype",
+    "dtype_name",
+    "linear_q_with_scale_and_zero_point",
+    "linear_dequantization",
+    "representable_range",
     "quantization_error",
-    "range_scale_and_zero_point", "get_q_scale_and_zero_point", "linear_quantization",
-    # L3-A, L3-B, L3-C, L3-D, L3-E
-    "get_q_scale_symmetric", "linear_q_symmetric", "levels_used", "block_size_for",
-    "quantize_blocks", "dequantize_blocks", "linear_q_symmetric_per_channel",
-    "linear_q_symmetric_per_group", "linear_dequantization_per_group", "bits_per_weight",
+    # L2-B
+    "ZERO_RANGE_SCALE",
+    "range_scale_and_zero_point",
+    "get_q_scale_and_zero_point",
+    "linear_quantization",
+    # L3-A
+    "get_q_scale_symmetric",
+    "linear_q_symmetric",
+    "levels_used",
+    "quantize_per_tensor",
+    "mode_errors",
+    # L3-B, L3-C, L3-D, L3-E
+    "block_size_for",
+    "quantize_blocks",
+    "dequantize_blocks",
+    "expand_blocks",
+    "fake_quantize_blocks",
+    "linear_q_symmetric_per_channel",
+    "linear_q_symmetric_per_group",
+    "linear_dequantization_per_group",
+    "bits_per_weight",
     "quantized_linear_W8A32_without_bias",
     # L4-A, L4-B, L4-C
-    "INT8_PRODUCT_MAX", "int_mm_supported", "int8_matmul", "quantized_linear_W8A8_without_bias",
-    "PACKABLE_BITS", "packed_length", "pack_weights", "unpack_weights", "tensor_bytes",
-    "quantize_weight_symmetric", "QuantizedLinear", "convert_linears", "quantize_model",
+    "INT8_PRODUCT_MAX",
+    "int_mm_supported",
+    "int8_matmul",
+    "quantized_linear_W8A8_without_bias",
+    "PACKABLE_BITS",
+    "packed_length",
+    "pack_weights",
+    "unpack_weights",
+    "tensor_bytes",
+    "quantize_weight_symmetric",
+    "QuantizedLinear",
+    "convert_linears",
+    "quantize_model",
     "model_bytes",
     # L5-A
-    "sqnr_db", "percentile_range", "rounding_and_clipping_error", "CLIP_RATIOS",
+    "sqnr_db",
+    "percentile_range",
+    "clipped",
+    "rounding_and_clipping_error",
+    "CLIP_RATIOS",
     "search_clip_ratio",
+    "clip_scale",
+    "clip_sweep",
     # L6-A
-    "byte_ids", "byte_windows", "bits_per_byte", "channel_absmax", "outlier_ratio",
+    "byte_ids",
+    "byte_windows",
+    "bits_per_byte",
+    "channel_absmax",
+    "outlier_ratio",
     # L6-B
-    "hessian_from_inputs", "layer_objective", "gptq_quantize", "gptq_quantize_model",
+    "hessian_from_inputs",
+    "layer_objective",
+    "gptq_quantize",
+    "gptq_quantize_model",
+    # Checks on arguments, which the course package reuses
+    "check_dtype",
+    "check_int",
+    "check_positive_int",
+    "check_bits",
+    "check_float_tensor",
+    "check_scale",
+    "check_zero_point",
+    "check_broadcast",
 ]
-# fmt: on
 
 Mode = Literal["symmetric", "asymmetric"]
 Granularity = Literal["per-tensor", "per-channel", "per-group"]
 
-# The smallest scale used (the smallest normal float32): what a block whose values are all 0
-# gets, since any positive scale represents 0 exactly.
-ZERO_RANGE_SCALE = float(torch.finfo(torch.float32).tiny)
+
+# --- L2-A: integer data types and their ranges ---------------------------------------------------
 
 # Sub-byte integer types: torch names them but cannot compute with them. The course holds their
 # values in an 8-bit container (int8 for signed, uint8 for unsigned).
@@ -73,130 +126,20 @@ _SUB_BYTE = {
     **{getattr(torch, f"uint{b}"): (b, False) for b in range(1, 8) if hasattr(torch, f"uint{b}")},
 }
 
-_POSITIVE = range(1, sys.maxsize)
-
-
-# --- Checks on arguments: one for each kind of argument ------------------------------------------
-
-
-def _check_dtype(dtype: object) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype):
-        raise TypeError(f"dtype must be a torch integer dtype such as torch.int8, got {dtype!r}")
-    if dtype not in _SUB_BYTE and (
-        dtype.is_floating_point or dtype.is_complex or dtype == torch.bool
-    ):
-        raise TypeError(
-            f"dtype must be an integer dtype (torch.int8, torch.uint8, torch.int4, ...), "
-            f"got {dtype}"
-        )
-    return dtype
-
-
-def _check_int(value: object, name: str, allowed: Sequence[int], expected: str) -> int:
-    """``value`` if it is an int in ``allowed``; else a ValueError: "name must be expected"."""
-    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _check_float_tensor(tensor: object, name: str = "tensor") -> torch.Tensor:
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if not tensor.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
-    if tensor.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}): nothing to quantize")
-    return tensor
-
-
-def _check_int_tensor(tensor: object, name: str) -> torch.Tensor:
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer tensor, got dtype {tensor.dtype}")
-    if tensor.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
-    return tensor
-
-
-def _check_tensor_dtype(tensor: object, name: str, dtype: torch.dtype, note: str = "") -> None:
-    """A TypeError unless ``tensor`` is a tensor of exactly ``dtype``."""
-    if not isinstance(tensor, torch.Tensor) or tensor.dtype != dtype:
-        got = tensor.dtype if isinstance(tensor, torch.Tensor) else type(tensor).__name__
-        short = str(dtype).removeprefix("torch.")
-        article = "an" if short.startswith("int") else "a"
-        raise TypeError(f"{name} must be {article} {short} tensor{note}, got {got}")
-
-
-def _check_scale(scale: object) -> torch.Tensor | float:
-    if isinstance(scale, torch.Tensor):
-        if not scale.is_floating_point():
-            raise TypeError(f"scale must be a float or a floating-point tensor, got {scale.dtype}")
-        if scale.numel() == 0 or not bool((scale > 0).all()) or not bool(scale.isfinite().all()):
-            raise ValueError("scale must be finite and > 0 everywhere")
-        return scale
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise TypeError(f"scale must be a float or a tensor, got {type(scale).__name__}")
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be finite and > 0, got {scale}")
-    return float(scale)
-
-
-def _check_zero_point(zero_point: object) -> torch.Tensor | int:
-    if isinstance(zero_point, torch.Tensor):
-        if zero_point.is_floating_point() and not bool((zero_point == zero_point.round()).all()):
-            raise ValueError("zero_point must hold whole numbers")
-        return zero_point
-    if isinstance(zero_point, bool) or not isinstance(zero_point, (int, float)):
-        raise TypeError(f"zero_point must be an int or a tensor, got {type(zero_point).__name__}")
-    if not float(zero_point).is_integer():
-        raise ValueError(f"zero_point must be a whole number, got {zero_point}")
-    return int(zero_point)
-
-
-def _check_broadcast(value: object, shape: torch.Size, name: str) -> None:
-    if not isinstance(value, torch.Tensor):
-        return
-    # Broadcasting rule, right-aligned: each of the value's sizes is 1 or the tensor's size.
-    sizes = tuple(value.shape)
-    fits = len(sizes) <= len(shape) and all(
-        size in (1, target) for size, target in zip(reversed(sizes), reversed(shape))
-    )
-    if not fits:
-        raise ValueError(
-            f"{name} of shape {tuple(value.shape)} does not broadcast to the tensor's shape "
-            f"{tuple(shape)}"
-        )
-
-
-def _named(check, value: object, name: str):
-    """``check(value)``, its TypeError or ValueError message starting with the argument's name."""
-    try:
-        return check(value)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error}") from None
-
-
-def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
-    """float64 stays float64; float16 and bfloat16 are computed in float32."""
-    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
-
-
-# --- L2-A: integer data types and their ranges ---------------------------------------------------
-
 
 def dtype_bits(dtype: torch.dtype) -> int:
     """Number of bits of an integer ``dtype``: 8 for ``torch.int8``, 4 for ``torch.int4``."""
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     return _SUB_BYTE[dtype][0] if dtype in _SUB_BYTE else torch.iinfo(dtype).bits
 
 
 def q_range(dtype: torch.dtype = torch.int8) -> tuple[int, int]:
     """``(q_min, q_max)`` of an integer ``dtype``, sub-byte types included.
+
     A signed b-bit type holds ``[-2**(b-1), 2**(b-1) - 1]``, an unsigned one ``[0, 2**b - 1]``:
     ``q_range(torch.int8) == (-128, 127)``, ``q_range(torch.uint4) == (0, 15)``.
     """
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     if dtype in _SUB_BYTE:
         bits, signed = _SUB_BYTE[dtype]
         return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
@@ -206,15 +149,22 @@ def q_range(dtype: torch.dtype = torch.int8) -> tuple[int, int]:
 
 def storage_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype that holds values of ``dtype``: itself, or int8/uint8 for a sub-byte type."""
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype(dtype)
     if dtype in _SUB_BYTE:
         return torch.int8 if _SUB_BYTE[dtype][1] else torch.uint8
     return dtype
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """The short name of a torch dtype, as the lessons write it: ``"int8"``, ``"float16"``."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch dtype such as torch.int8, got {dtype!r}")
+    return str(dtype).removeprefix("torch.")
+
+
 def integer_dtype(bits: int, signed: bool = True) -> torch.dtype:
     """The torch dtype of a ``bits``-wide integer: ``integer_dtype(4) is torch.int4``."""
-    _check_int(bits, "bits", range(1, 65), "an int from 1 to 64")
+    check_int(bits, "bits", range(1, 65), "an int from 1 to 64")
     name = f"{'' if signed else 'u'}int{bits}"
     if not hasattr(torch, name):
         raise ValueError(f"torch has no {name} dtype")
@@ -222,6 +172,11 @@ def integer_dtype(bits: int, signed: bool = True) -> torch.dtype:
 
 
 # --- L2-A: quantize and dequantize with a given scale and zero point -----------------------------
+
+
+def _work_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """float64 stays float64; float16 and bfloat16 are computed in float32."""
+    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
 
 
 def _quantize(
@@ -250,13 +205,13 @@ def linear_q_with_scale_and_zero_point(
     per channel or group). ``torch.round`` rounds halves to even. Values of a sub-byte ``dtype``
     come back in an int8 (signed) or uint8 (unsigned) container.
     """
-    tensor = _check_float_tensor(tensor)
+    tensor = check_float_tensor(tensor)
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError("tensor contains NaN or infinite values; they cannot be quantized")
-    scale, zero_point = _check_scale(scale), _check_zero_point(zero_point)
-    _check_broadcast(scale, tensor.shape, "scale")
-    _check_broadcast(zero_point, tensor.shape, "zero_point")
-    return _quantize(tensor, scale, zero_point, _check_dtype(dtype))
+    scale, zero_point = check_scale(scale), check_zero_point(zero_point)
+    check_broadcast(scale, tensor.shape, "scale")
+    check_broadcast(zero_point, tensor.shape, "zero_point")
+    return _quantize(tensor, scale, zero_point, check_dtype(dtype))
 
 
 def linear_dequantization(
@@ -264,9 +219,9 @@ def linear_dequantization(
 ) -> torch.Tensor:
     """Dequantize: ``r' = s * (q - z)``, as a float32 tensor."""
     quantized_tensor = _check_int_tensor(quantized_tensor, "quantized_tensor")
-    scale, zero_point = _check_scale(scale), _check_zero_point(zero_point)
-    _check_broadcast(scale, quantized_tensor.shape, "scale")
-    _check_broadcast(zero_point, quantized_tensor.shape, "zero_point")
+    scale, zero_point = check_scale(scale), check_zero_point(zero_point)
+    check_broadcast(scale, quantized_tensor.shape, "scale")
+    check_broadcast(zero_point, quantized_tensor.shape, "zero_point")
     return quantized_tensor.to(torch.float32).sub_(zero_point).mul_(scale)
 
 
@@ -274,12 +229,13 @@ def representable_range(
     scale: float, zero_point: int, dtype: torch.dtype = torch.int8
 ) -> tuple[float, float]:
     """The real values a quantizer can give back: ``[s (q_min - z), s (q_max - z)]``.
+
     A value outside this range is clamped to ``q_min`` or ``q_max`` and comes back as one of
     the two ends: ``representable_range(3.5, -70) == (-203.0, 689.5)``.
     """
     if isinstance(scale, torch.Tensor) or isinstance(zero_point, torch.Tensor):
         raise TypeError("scale and zero_point must be numbers (one per tensor), not tensors")
-    scale, zero_point = _check_scale(scale), _check_zero_point(zero_point)
+    scale, zero_point = check_scale(scale), check_zero_point(zero_point)
     q_min, q_max = q_range(dtype)
     return scale * (q_min - zero_point), scale * (q_max - zero_point)
 
@@ -297,10 +253,9 @@ def quantization_error(
     ``mse = mean((r - r')**2)``, ``mae = mean(|r - r'|)``. Both arguments are PyTorch tensors
     or both are NumPy arrays, of the same shape.
     """
-    pair = (original, dequantized)
-    if not any(
-        all(isinstance(value, kind) for value in pair) for kind in (torch.Tensor, np.ndarray)
-    ):
+    both_torch = isinstance(original, torch.Tensor) and isinstance(dequantized, torch.Tensor)
+    both_numpy = isinstance(original, np.ndarray) and isinstance(dequantized, np.ndarray)
+    if not (both_torch or both_numpy):
         raise TypeError(
             "original and dequantized must be of the same kind, both torch tensors or both NumPy "
             f"arrays, got {type(original).__name__} and {type(dequantized).__name__}"
@@ -321,6 +276,10 @@ def quantization_error(
 
 # --- L2-B: the scale and zero point from the data's range (asymmetric mode) ----------------------
 
+# The smallest scale used (the smallest normal float32): what a block whose values are all 0
+# gets, since any positive scale represents 0 exactly.
+ZERO_RANGE_SCALE = float(torch.finfo(torch.float32).tiny)
+
 
 def range_scale_and_zero_point(
     r_min: torch.Tensor,
@@ -329,15 +288,15 @@ def range_scale_and_zero_point(
     mode: Mode = "asymmetric",
     include_zero: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(scale, zero_point)`` for ranges ``[r_min, r_max]`` (tensors, one range per block or
-    one), in the ranges' precision; the zero point is a whole number held in a float tensor.
+    """``(scale, zero_point)`` for the ranges ``[r_min, r_max]`` (one range per block, or one).
 
     asymmetric: ``s = (r_max - r_min) / (q_max - q_min)`` over ``r_min <= 0 <= r_max`` (unless
     ``include_zero`` is False, as in the course), ``z = clamp(round(q_min - r_min / s), q_min,
     q_max)``; symmetric (L3-A): ``s = max(-r_min, r_max) / q_max``, ``z = 0``. No scale is below
-    ``ZERO_RANGE_SCALE``, which is what a block of width 0 gets.
+    ``ZERO_RANGE_SCALE``, which is what a block of width 0 gets. Both come back in the ranges'
+    precision; the zero point is a whole number held in a float tensor.
     """
-    r_min, r_max = (_check_float_tensor(torch.as_tensor(r), "r_min, r_max") for r in (r_min, r_max))
+    r_min, r_max = (check_float_tensor(torch.as_tensor(r), "r_min, r_max") for r in (r_min, r_max))
     if bool((r_min > r_max).any()):
         raise ValueError("r_min must not exceed r_max")
     q_min, q_max = q_range(dtype)
@@ -366,7 +325,7 @@ def _per_tensor_scale_and_zero_point(
     tensor: torch.Tensor, dtype: torch.dtype, mode: Mode, include_zero: bool = True
 ) -> tuple[float, int]:
     """One scale and zero point for the whole tensor, as Python numbers (float64 statistics)."""
-    tensor = _check_float_tensor(tensor)
+    tensor = check_float_tensor(tensor)
     r_min, r_max = (t.to(torch.float64) for t in torch.aminmax(tensor))
     scale, zero_point = range_scale_and_zero_point(r_min, r_max, dtype, mode, include_zero)
     return scale.item(), int(zero_point.item())
@@ -409,13 +368,48 @@ def linear_q_symmetric(
 
 
 def levels_used(quantized_tensor: torch.Tensor, dtype: torch.dtype = torch.int8) -> tuple[int, int]:
-    """``(levels the data spans, levels of dtype)``: ``(q.max() - q.min() + 1, q_max - q_min + 1)``.
-    Quantization keeps order, so every integer between the smallest and the largest ``q`` is
+    """``(levels the data spans, levels of dtype)``.
+
+    That is ``(q.max() - q.min() + 1, q_max - q_min + 1)``. Quantization keeps order, so every integer between the smallest and the largest ``q`` is
     a level some value inside the data's range would use; the others are never used.
     """
     quantized_tensor = _check_int_tensor(quantized_tensor, "quantized_tensor")
     q_min, q_max = q_range(dtype)
     return int(quantized_tensor.max()) - int(quantized_tensor.min()) + 1, q_max - q_min + 1
+
+
+def quantize_per_tensor(
+    tensor: torch.Tensor, dtype: torch.dtype = torch.int8, mode: Mode = "asymmetric"
+) -> tuple[torch.Tensor, float, int]:
+    """Per-tensor quantization in either mode: ``(quantized, scale, zero_point)``.
+
+    asymmetric: ``linear_quantization``; symmetric: ``linear_q_symmetric``, with ``z = 0``.
+    """
+    if mode == "asymmetric":
+        return linear_quantization(tensor, dtype)
+    if mode == "symmetric":
+        return (*linear_q_symmetric(tensor, dtype), 0)
+    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
+
+
+def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[str, list[float]]:
+    """The MSE of per-tensor quantization in each mode, with a signed ``bits``-bit dtype.
+
+    Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``, one MSE
+    (``quantization_error`` of ``quantize_per_tensor`` then ``linear_dequantization``) per width.
+    """
+    tensor = check_float_tensor(tensor)
+    if isinstance(bits, int) or not bits:
+        raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
+    table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
+    for n_bits in bits:
+        check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
+        dtype = integer_dtype(n_bits)
+        for mode in ("asymmetric", "symmetric"):
+            quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
+            restored = linear_dequantization(quantized, scale, zero_point)
+            table[mode].append(quantization_error(tensor, restored))
+    return table
 
 
 # --- L3-B, L3-C, L3-D: one primitive for every granularity, the block of values sharing a scale ---
@@ -428,6 +422,7 @@ def block_size_for(
     group_size: int | None = None,
 ) -> tuple[int, ...]:
     """The block of values that shares one scale, for a tensor of ``shape``.
+
     per-tensor: the whole tensor; per-channel: one slice along ``dim`` (every axis but ``dim``);
     per-group: ``group_size`` consecutive values along the last axis.
     """
@@ -441,7 +436,7 @@ def block_size_for(
             raise IndexError(f"dim {dim} is out of range for a tensor with {len(shape)} axes")
         return tuple(1 if axis == dim % len(shape) else size for axis, size in enumerate(shape))
     if granularity == "per-group":
-        _check_int(group_size, "group_size", _POSITIVE, "a positive int")
+        check_positive_int(group_size, "group_size")
         if not shape or shape[-1] % group_size:
             length = f"the length of the last axis, {shape[-1]}" if shape else "a last axis"
             raise ValueError(f"group_size {group_size} must divide {length}")
@@ -453,6 +448,7 @@ def block_size_for(
 
 def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.Tensor, tuple]:
     """View ``tensor`` as (n_0, b_0, n_1, b_1, ...), where block i spans b_i values of axis i.
+
     Reducing over the odd axes gives one number per block, shaped (n_0, 1, n_1, 1, ...).
     """
     block_size = tuple(block_size)
@@ -464,8 +460,13 @@ def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.
         raise ValueError(f"block_size {block_size} does not tile shape {tuple(tensor.shape)}")
     if tensor.dim() == 0:
         return tensor.reshape(1, 1), (1,)
-    shape = [n for size, b in zip(tensor.shape, block_size) for n in (size // b, b)]
-    return tensor.reshape(shape), tuple(range(1, 2 * tensor.dim(), 2))
+    grid = [size // b for size, b in zip(tensor.shape, block_size)]
+    return tensor.reshape(_interleave(grid, block_size)), tuple(range(1, 2 * tensor.dim(), 2))
+
+
+def _interleave(grid: Sequence[int], block_size: Sequence[int]) -> list[int]:
+    """``[n_0, b_0, n_1, b_1, ...]``: the shape of a tensor seen as ``grid`` blocks of values."""
+    return [n for g, b in zip(grid, block_size) for n in (g, b)]
 
 
 def _block_min_max(view: torch.Tensor, axes: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -500,8 +501,8 @@ def quantize_blocks(
     numbers gets back. ``value_range`` (L5-A): a given ``(r_min, r_max)`` per block instead of
     the block's min and max; values outside it are clipped to ``q_min`` or ``q_max``.
     """
-    tensor = _check_float_tensor(tensor)
-    dtype = _check_dtype(dtype)
+    tensor = check_float_tensor(tensor)
+    dtype = check_dtype(dtype)
     view, axes = _block_view(tensor, block_size)
     # Asymmetric statistics in float64, as the course's Python-float arithmetic; a symmetric
     # scale max|r| / q_max is correctly rounded in float32 already.
@@ -525,7 +526,7 @@ def quantize_blocks(
 
 def _per_block(values: object, grid: Sequence[int], name: str) -> torch.Tensor:
     """``values`` (a tensor with one value per block, in block order) shaped as ``grid``."""
-    values = _check_float_tensor(torch.as_tensor(values), name)
+    values = check_float_tensor(torch.as_tensor(values), name)
     if values.numel() != math.prod(grid):
         raise ValueError(
             f"{name} has {values.numel()} values, but the tensor has {math.prod(grid)} blocks"
@@ -550,6 +551,7 @@ def dequantize_blocks(
     block_size: Sequence[int],
 ) -> torch.Tensor:
     """Dequantize ``r' = s * (q - z)`` with one scale and zero point per block, as float32.
+
     ``scale`` and ``zero_point`` hold one value per block, in block order (any shape with that
     many values, such as the grid ``quantize_blocks`` returns).
     """
@@ -557,7 +559,7 @@ def dequantize_blocks(
     view, axes = _block_view(quantized_tensor, block_size)
     grid = [1 if axis in axes else size for axis, size in enumerate(view.shape)]
     n_blocks = math.prod(grid)
-    scale = _per_block(_check_scale(torch.as_tensor(scale, dtype=torch.float32)), grid, "scale")
+    scale = _per_block(check_scale(torch.as_tensor(scale, dtype=torch.float32)), grid, "scale")
     zero_point = torch.as_tensor(zero_point)
     if zero_point.numel() not in (1, n_blocks):
         raise ValueError(f"zero_point has {zero_point.numel()} values, expected 1 or {n_blocks}")
@@ -565,6 +567,38 @@ def dequantize_blocks(
         zero_point.reshape(grid) if zero_point.numel() > 1 else zero_point
     )
     return work.mul_(scale).reshape(quantized_tensor.shape)
+
+
+def expand_blocks(per_block: torch.Tensor, block_size: Sequence[int]) -> torch.Tensor:
+    """One entry per block (the grid ``quantize_blocks`` returns) spread to one per value.
+
+    Each block's entry is repeated over the ``block_size`` values of its block: a per-group
+    scale becomes a tensor of the weights' shape that multiplies them value by value.
+    """
+    grid = tuple(per_block.shape)
+    if len(tuple(block_size)) != len(grid):
+        raise ValueError(f"block_size {tuple(block_size)} must have one entry per axis of {grid}")
+    spread = per_block.reshape(_interleave(grid, [1] * len(grid)))
+    values = spread.expand(_interleave(grid, block_size))
+    return values.reshape([g * b for g, b in zip(grid, block_size)])
+
+
+def fake_quantize_blocks(
+    tensor: torch.Tensor,
+    block_size: Sequence[int],
+    dtype: torch.dtype = torch.int8,
+    mode: Mode = "asymmetric",
+    value_range: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Quantize then dequantize per block: ``s (q - z)``, the tensor as quantization leaves it.
+
+    ``dequantize_blocks(*quantize_blocks(tensor, block_size, dtype, mode, None, value_range),
+    block_size)``, as float32 (torchao calls this ``fake_quantize_affine``).
+    """
+    quantized, scale, zero_point = quantize_blocks(
+        tensor, block_size, dtype, mode, None, value_range
+    )
+    return dequantize_blocks(quantized, scale, zero_point, block_size)
 
 
 # --- L3-C: per channel ---------------------------------------------------------------------------
@@ -578,7 +612,7 @@ def linear_q_symmetric_per_channel(
     Returns ``(q, scale)``, where ``scale`` has the tensor's number of axes, with size 1 on all
     but ``dim``, so that ``scale * q`` broadcasts.
     """
-    r_tensor = _check_float_tensor(r_tensor, "r_tensor")
+    r_tensor = check_float_tensor(r_tensor, "r_tensor")
     block = block_size_for(r_tensor.shape, "per-channel", dim=dim)
     quantized, scale, _ = quantize_blocks(r_tensor, block, dtype, "symmetric")
     return quantized, scale
@@ -591,9 +625,10 @@ def linear_q_symmetric_per_group(
     tensor: torch.Tensor, group_size: int, dtype: torch.dtype = torch.int8
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric quantization with one scale per group of ``group_size`` values of a row.
+
     Returns ``(q, scale)`` with ``scale`` shaped ``(*tensor.shape[:-1], n_groups_per_row)``.
     """
-    tensor = _check_float_tensor(tensor)
+    tensor = check_float_tensor(tensor)
     block = block_size_for(tensor.shape, "per-group", group_size=group_size)
     quantized, scale, _ = quantize_blocks(tensor, block, dtype, "symmetric")
     return quantized, scale
@@ -612,25 +647,17 @@ def bits_per_weight(
     bits: int, group_size: int | None, scale_bits: int = 16, zero_point_bits: int = 0
 ) -> float:
     """Real storage per weight: ``bits + (scale_bits + zero_point_bits) / group_size``.
+
     4-bit weights in groups of 32 with an fp16 scale cost ``4 + 16 / 32 = 4.5`` bits each.
     ``group_size=None`` means one scale for the whole (large) tensor: just ``bits``.
     """
     if group_size is None:
         return float(bits)
-    _check_int(group_size, "group_size", _POSITIVE, "a positive int or None")
+    check_positive_int(group_size, "group_size")
     return bits + (scale_bits + zero_point_bits) / group_size
 
 
 # --- L3-E: inference with quantized weights (W8A32) ----------------------------------------------
-
-
-def _check_linear_shapes(x: torch.Tensor, x_name: str, q_w: torch.Tensor) -> None:
-    """``x`` (..., k) against weights ``q_w`` (out_features, k)."""
-    if q_w.dim() != 2 or x.dim() < 1 or x.shape[-1] != q_w.shape[1]:
-        raise ValueError(
-            f"shapes do not match: {x_name} {tuple(x.shape)} needs q_w of shape "
-            f"(out_features, {x.shape[-1] if x.dim() else '?'}), got {tuple(q_w.shape)}"
-        )
 
 
 def quantized_linear_W8A32_without_bias(
@@ -750,12 +777,12 @@ def quantized_linear_W8A8_without_bias(
     _check_linear_shapes(q_x, "q_x", q_w)
     if q_x.numel() == 0:
         raise ValueError(f"q_x is empty (shape {tuple(q_x.shape)})")
-    s_x = _named(_check_scale, _one_number(s_x, "s_x", "one activation scale"), "s_x")
-    z_x = _named(_check_zero_point, _one_number(z_x, "z_x", "one zero point"), "z_x")
+    s_x = _named(check_scale, _one_number(s_x, "s_x", "one activation scale"), "s_x")
+    z_x = _named(check_zero_point, _one_number(z_x, "z_x", "one zero point"), "z_x")
     if not -128 <= z_x <= 127:
         raise ValueError(f"z_x must lie in the int8 range [-128, 127], got {z_x}")
     out_features = q_w.shape[0]
-    s_w = _named(_check_scale, s_w, "s_w")
+    s_w = _named(check_scale, s_w, "s_w")
     if isinstance(s_w, torch.Tensor):
         if s_w.numel() not in (1, out_features) or s_w.dim() > 2:
             raise ValueError(
@@ -784,10 +811,6 @@ def quantized_linear_W8A8_without_bias(
 
 # Bit widths that tile a byte exactly: 8 // bits values per byte.
 PACKABLE_BITS = (1, 2, 4)
-
-
-def _check_packable_bits(bits: object) -> int:
-    return _check_int(bits, "bits", PACKABLE_BITS, "1, 2 or 4 (a width that tiles a byte)")
 
 
 def packed_length(n: int, bits: int) -> int:
@@ -831,6 +854,7 @@ def unpack_weights(
     packed: torch.Tensor, bits: int, shape: Sequence[int], signed: bool = False
 ) -> torch.Tensor:
     """Undo ``pack_weights``: the values of ``shape``, as uint8 (or int8 when ``signed``).
+
     Every byte is shifted right by ``0, bits, 2 bits, ...`` and masked to its low ``bits`` bits;
     signed values are sign-extended from bit ``bits - 1``.
     """
@@ -862,10 +886,6 @@ def tensor_bytes(*tensors: torch.Tensor | None) -> int:
 # --- L4-C: quantizing a trained network: a linear layer that stores quantized weights ------------
 
 
-def _check_weight_bits(bits: object) -> int:
-    return _check_int(bits, "bits", range(2, 9), "an int from 2 to 8 (symmetric needs 2 bits)")
-
-
 def quantize_weight_symmetric(
     weight: torch.Tensor,
     bits: int = 8,
@@ -880,8 +900,8 @@ def quantize_weight_symmetric(
     scale, so that ``s * q`` is exactly what a reader of the stored numbers gets back. ``q`` is
     int8 (the container of a ``bits``-bit value); ``scale`` holds one value per block.
     """
-    bits = _check_weight_bits(bits)
-    weight = _check_float_tensor(weight, "weight")
+    bits = check_bits(bits)
+    weight = check_float_tensor(weight, "weight")
     block = block_size_for(weight.shape, granularity, dim=0, group_size=group_size)
     quantized, scale, _ = quantize_blocks(
         weight.float(), block, integer_dtype(bits), "symmetric", scale_dtype
@@ -912,7 +932,7 @@ class QuantizedLinear(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.bits = _check_weight_bits(bits)
+        self.bits = check_bits(bits)
         self.granularity, self.group_size = granularity, group_size
         shape = (self.out_features, self.in_features)
         self.block_size = block_size_for(shape, granularity, dim=0, group_size=group_size)
@@ -986,8 +1006,10 @@ class QuantizedLinear(torch.nn.Module):
 def convert_linears(
     model: torch.nn.Module, convert: Callable[[str, torch.nn.Linear], torch.nn.Module]
 ) -> torch.nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by ``convert(name, linear)``, or
-    ``convert("", model)`` for a bare linear layer. The original model is left untouched."""
+    """A copy of ``model`` with every ``nn.Linear`` replaced by ``convert(name, linear)``.
+
+    A bare linear layer gives ``convert("", model)``. The original model is left untouched.
+    """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(model, torch.nn.Linear):
@@ -1044,8 +1066,11 @@ def model_bytes(model: torch.nn.Module) -> int:
 
 
 def sqnr_db(original: torch.Tensor, dequantized: torch.Tensor) -> float:
-    """Signal-to-quantization-noise ratio in dB: ``10 log10(mean(r**2) / mse)`` (``inf`` if exact).
-    One bit more halves the step and quarters the noise: about 6.02 dB per bit."""
+    """Signal-to-quantization-noise ratio in dB: ``10 log10(mean(r**2) / mse)``.
+
+    ``inf`` if the two are equal. One bit more halves the step and quarters the noise: about
+    6.02 dB per bit.
+    """
     mse = quantization_error(original, dequantized)
     signal = float(torch.as_tensor(original).double().square().mean())
     return math.inf if mse == 0 else 10 * math.log10(signal / mse)
@@ -1061,14 +1086,16 @@ def _blocks_last(tensor: torch.Tensor, block_size: Sequence[int]) -> torch.Tenso
 def percentile_range(
     tensor: torch.Tensor, block_size: Sequence[int], percentile: float = 99.9
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(r_min, r_max)`` of each block: its ``100 - p`` and ``p`` percentiles, ``50 < p <= 100``
-    (``p = 100``: min and max), interpolated as ``numpy.percentile`` does: position
-    ``p / 100 * (n - 1)`` of the block's ``n`` sorted values."""
+    """``(r_min, r_max)`` of each block: its ``100 - p`` and ``p`` percentiles, ``50 < p <= 100``.
+
+    ``p = 100`` gives the min and max. Interpolated as ``numpy.percentile`` does: position
+    ``p / 100 * (n - 1)`` of the block's ``n`` sorted values.
+    """
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
         raise TypeError(f"percentile must be a number in (50, 100], got {percentile!r}")
     if not 50 < percentile <= 100:
         raise ValueError(f"percentile must lie in (50, 100], got {percentile}")
-    ordered = _blocks_last(_check_float_tensor(tensor), block_size).sort(dim=-1).values
+    ordered = _blocks_last(check_float_tensor(tensor), block_size).sort(dim=-1).values
     n = ordered.shape[-1]
     position = torch.tensor([100 - percentile, percentile], dtype=torch.float64) / 100 * (n - 1)
     low, fraction = position.floor().long(), position.frac().to(ordered.dtype)
@@ -1077,21 +1104,40 @@ def percentile_range(
     return values[..., 0], values[..., 1]
 
 
+def clipped(
+    tensor: torch.Tensor,
+    scale: float | torch.Tensor,
+    zero_point: int | torch.Tensor,
+    dtype: torch.dtype = torch.int8,
+) -> torch.Tensor:
+    """Which values quantizing with ``(s, z)`` clips: a boolean tensor of ``tensor``'s shape.
+
+    A value is clipped when ``round(r / s + z)`` falls outside ``[q_min, q_max]``: the clamp,
+    not the rounding, decides where it lands.
+    """
+    tensor = check_float_tensor(tensor)
+    scale, zero_point = check_scale(scale), check_zero_point(zero_point)
+    unclamped = torch.div(tensor.to(_work_dtype(tensor)), scale).add_(zero_point).round_()
+    return unclamped != unclamped.clamp(*q_range(dtype))
+
+
 def rounding_and_clipping_error(
     tensor: torch.Tensor,
     scale: float | torch.Tensor,
     zero_point: int | torch.Tensor,
     dtype: torch.dtype = torch.int8,
 ) -> tuple[float, float]:
-    """The MSE of quantizing with ``(s, z)``, split: ``(rounding, clipping)``, each the sum of its
-    values' squared errors over all ``n`` values. A value is clipped when ``round(r / s + z)``
-    falls outside ``[q_min, q_max]``; a rounded one is off by at most ``s / 2`` (``s**2 / 12``
-    on average for smooth data)."""
+    """The MSE of quantizing with ``(s, z)``, split in two: ``(rounding, clipping)``.
+
+    Each is the sum of its values' squared errors over all ``n`` values, so the two add up to
+    the MSE. A value is clipped when ``round(r / s + z)`` falls outside ``[q_min, q_max]``
+    (``clipped``); a rounded one is off by at most ``s / 2`` (``s**2 / 12`` on average for
+    smooth data).
+    """
     q = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
     squared = (tensor.double() - linear_dequantization(q, scale, zero_point).double()).square()
-    unclamped = torch.div(tensor.to(_work_dtype(tensor)), scale).add_(zero_point).round_()
-    clipped = unclamped != unclamped.clamp(*q_range(dtype))
-    return float(squared[~clipped].sum()) / q.numel(), float(squared[clipped].sum()) / q.numel()
+    mask = clipped(tensor, scale, zero_point, dtype)
+    return float(squared[~mask].sum()) / q.numel(), float(squared[mask].sum()) / q.numel()
 
 
 # The clip ratios a search tries by default: 1.00, 0.99, ..., 0.05 of the min/max range.
@@ -1105,23 +1151,59 @@ def search_clip_ratio(
     mode: Mode = "symmetric",
     ratios: Sequence[float] | torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(ratio, mse)`` per block: the ratio ``c`` of ``ratios`` (default ``CLIP_RATIOS``) whose
-    range ``[c r_min, c r_max]`` quantizes the block with the smallest MSE (the first on a tie).
-    The loop runs over the candidate ratios, never over the blocks."""
+    """``(ratio, mse)`` per block: the clip ratio with the smallest MSE.
+
+    Each ratio ``c`` of ``ratios`` (default ``CLIP_RATIOS``) quantizes the block over the range
+    ``[c r_min, c r_max]``; the best is the first with the smallest MSE. The loop runs over the
+    candidate ratios, never over the blocks.
+    """
     ratios = CLIP_RATIOS if ratios is None else torch.as_tensor(ratios, dtype=torch.float64)
     if ratios.dim() != 1 or ratios.numel() == 0 or not bool(((ratios > 0) & (ratios <= 1)).all()):
         raise ValueError("ratios must be a non-empty 1-D sequence of numbers in (0, 1]")
-    r_min, r_max = _blocks_last(_check_float_tensor(tensor), block_size).aminmax(dim=-1)
+    r_min, r_max = _blocks_last(check_float_tensor(tensor), block_size).aminmax(dim=-1)
     best_mse = torch.full(r_min.shape, math.inf, dtype=torch.float64)
     best_ratio = torch.ones(r_min.shape, dtype=torch.float64)
     for ratio in ratios.tolist():
         value_range = (ratio * r_min, ratio * r_max)
-        q, scale, zero_point = quantize_blocks(tensor, block_size, dtype, mode, None, value_range)
-        error = dequantize_blocks(q, scale, zero_point, block_size).sub_(tensor).square_()
+        restored = fake_quantize_blocks(tensor, block_size, dtype, mode, value_range)
+        error = restored.sub_(tensor).square_()
         mse = _blocks_last(error, block_size).mean(dim=-1, dtype=torch.float64)
         best_ratio = torch.where(mse < best_mse, ratio, best_ratio)
         best_mse = torch.minimum(mse, best_mse)
     return best_ratio, best_mse
+
+
+def clip_scale(tensor: torch.Tensor, clip_ratio: float, dtype: torch.dtype = torch.int8) -> float:
+    """The symmetric scale of the range clipped to ``±c max|r|``: ``s = c max|r| / q_max``.
+
+    ``c = clip_ratio`` in (0, 1]; values beyond about ``±c max|r|`` are clipped to the ends. A
+    tensor of zeros gets ``ZERO_RANGE_SCALE``.
+    """
+    tensor = check_float_tensor(tensor)
+    if isinstance(clip_ratio, bool) or not isinstance(clip_ratio, (int, float)):
+        raise TypeError(f"clip_ratio must be a number in (0, 1], got {clip_ratio!r}")
+    if not 0 < clip_ratio <= 1:
+        raise ValueError(f"clip_ratio must lie in (0, 1], got {clip_ratio}")
+    return max(clip_ratio * float(tensor.abs().max()) / q_range(dtype)[1], ZERO_RANGE_SCALE)
+
+
+def clip_sweep(
+    tensor: torch.Tensor, bits: int, ratios: Sequence[float] | torch.Tensor = CLIP_RATIOS
+) -> dict[str, np.ndarray]:
+    """The rounding and clipping parts of the MSE for each clip ratio ``c`` of ``ratios``.
+
+    Symmetric per-tensor quantization of ``tensor`` with ``bits`` bits and ``clip_scale``:
+    ``{"ratios": c, "rounding": ..., "clipping": ...}``, NumPy arrays of one entry per ratio
+    (``rounding_and_clipping_error``); their sum is the MSE at each ratio.
+    """
+    dtype = integer_dtype(check_bits(bits))
+    ratios = torch.as_tensor(ratios, dtype=torch.float64)
+    parts = [
+        rounding_and_clipping_error(tensor, clip_scale(tensor, c, dtype), 0, dtype)
+        for c in ratios.tolist()
+    ]
+    rounding, clipping = (np.array(part) for part in zip(*parts))
+    return {"ratios": ratios.numpy(), "rounding": rounding, "clipping": clipping}
 
 
 # --- L6-A: a language model's loss in bits per byte ----------------------------------------------
@@ -1147,7 +1229,7 @@ def byte_windows(data: object, length: int) -> torch.Tensor:
     Window ``i`` is ``x[i length : (i + 1) length]``; a shorter tail is left out.
     """
     ids = byte_ids(data)
-    _check_int(length, "length", _POSITIVE, "a positive int")
+    check_positive_int(length, "length")
     n = ids.numel() // length
     if n == 0:
         raise ValueError(f"data holds {ids.numel()} bytes, fewer than one window of {length}")
@@ -1168,10 +1250,8 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     ids = byte_ids(data)
     if ids.numel() < 2:
         raise ValueError("data must hold at least 2 bytes: the first has nothing to predict it")
-    _check_int(batch_size, "batch_size", _POSITIVE, "a positive int")
-    context = _check_int(
-        getattr(model, "context_length", None), "model.context_length", _POSITIVE, "a positive int"
-    )
+    check_positive_int(batch_size, "batch_size")
+    context = check_positive_int(getattr(model, "context_length", None), "model.context_length")
     n_full = (ids.numel() - 1) // context
     inputs, targets = ids[:-1], ids[1:]
     pieces = [(inputs[: n_full * context].view(n_full, context), targets[: n_full * context])]
@@ -1195,7 +1275,7 @@ def channel_absmax(x: torch.Tensor) -> torch.Tensor:
 
     ``x`` is a layer's input, shaped (..., channels); all leading axes count as tokens.
     """
-    x = _check_float_tensor(x, "x")
+    x = check_float_tensor(x, "x")
     if x.dim() == 0 or x.numel() == 0:
         raise ValueError(f"x must hold at least one token of channels, got shape {tuple(x.shape)}")
     return x.detach().reshape(-1, x.shape[-1]).abs().amax(dim=0)
@@ -1225,7 +1305,7 @@ def hessian_from_inputs(x: torch.Tensor) -> torch.Tensor:
     ``(1 / n) Σ ‖ΔW x‖² = ½ tr(ΔW H ΔWᵀ)`` (``layer_objective``). Computed in float32 (float64
     stays float64); ``(in_features, in_features)``, symmetric, positive semi-definite.
     """
-    x = _check_float_tensor(x, "x")
+    x = check_float_tensor(x, "x")
     rows = x.detach().reshape(-1, x.shape[-1]).to(_work_dtype(x))
     hessian = (rows.T @ rows).mul_(2 / rows.shape[0])
     if not math.isfinite(hessian.diagonal().sum().item()):  # NaN and inf reach the diagonal
@@ -1241,21 +1321,6 @@ def layer_objective(
     ``‖W x - W' x‖²``, the squared error of the layer's outputs (summed over its outputs)."""
     delta = weight.detach().double() - dequantized.detach().double()
     return float(0.5 * ((delta @ hessian.detach().double()) * delta).sum())
-
-
-def _check_hessian(hessian: object, in_features: int) -> torch.Tensor:
-    hessian = _check_float_tensor(hessian, "hessian")
-    if tuple(hessian.shape) != (in_features, in_features):
-        raise ValueError(
-            f"hessian must be (in_features, in_features) = ({in_features}, {in_features}) for "
-            f"this weight, got shape {tuple(hessian.shape)}"
-        )
-    hessian = hessian.detach().to(torch.float64, copy=True)
-    if not bool(torch.isfinite(hessian).all()):
-        raise ValueError("hessian contains NaN or infinite values")
-    if float((hessian - hessian.T).abs().max()) > 1e-6 * float(hessian.abs().max()):
-        raise ValueError("hessian must be symmetric (H = 2 XᵀX / n is): H != Hᵀ")
-    return hessian
 
 
 def _inverse_hessian_factor(hessian: torch.Tensor, damp: float) -> torch.Tensor:
@@ -1298,12 +1363,12 @@ def gptq_quantize(
     as every earlier column has updated them, when its first column is reached. Inputs that
     are always 0 (``H_jj = 0``) get weight 0. With ``H = I`` nothing is pushed: round-to-nearest.
     """
-    bits = _check_weight_bits(bits)
-    weight = _check_float_tensor(weight, "weight")
+    bits = check_bits(bits)
+    weight = check_float_tensor(weight, "weight")
     if weight.dim() != 2:
         raise ValueError(f"weight must be 2-D (out_features, in_features), got {weight.dim()}-D")
     hessian = _check_hessian(hessian, weight.shape[1])
-    block_size = _check_int(block_size, "block_size", _POSITIVE, "a positive int")
+    block_size = check_positive_int(block_size, "block_size")
     if isinstance(damp, bool) or not isinstance(damp, (int, float)) or not damp > 0:
         raise ValueError(f"damp must be a number > 0 (a fraction of mean(diag H)), got {damp!r}")
     block = block_size_for(weight.shape, granularity, dim=0, group_size=group_size)
@@ -1389,3 +1454,177 @@ class _QuantizeOnFirstCall(torch.nn.Module):
             layer.weight_q = pack_weights(q, bits) if bits in PACKABLE_BITS else q
             self.quantized = layer
         return self.quantized(x)
+
+
+# --- Checks on arguments: one for each kind of argument, written once ----------------------------
+
+# Every function above checks its arguments with these. The public ones are the course package's
+# too (``helper.check_int``, ...): it reuses them rather than writing its own.
+
+_POSITIVE = range(1, sys.maxsize)
+
+
+def check_dtype(dtype: object) -> torch.dtype:
+    """``dtype`` if it is a torch integer dtype (sub-byte ones included).
+
+    Else a TypeError naming ``dtype`` and what was expected.
+    """
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch integer dtype such as torch.int8, got {dtype!r}")
+    if dtype not in _SUB_BYTE and (
+        dtype.is_floating_point or dtype.is_complex or dtype == torch.bool
+    ):
+        raise TypeError(
+            f"dtype must be an integer dtype (torch.int8, torch.uint8, torch.int4, ...), "
+            f"got {dtype}"
+        )
+    return dtype
+
+
+def check_int(value: object, name: str, allowed: Sequence[int], expected: str) -> int:
+    """``value`` if it is an int (not a bool) in ``allowed``.
+
+    Else a ValueError: "``name`` must be ``expected``, got ``value``".
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` if it is an int >= 1; else a ValueError naming ``name``."""
+    return check_int(value, name, _POSITIVE, "a positive int")
+
+
+def check_bits(bits: object, name: str = "bits") -> int:
+    """``bits`` if it is an int from 2 to 8: a width that symmetric mode can use.
+
+    Symmetric mode needs 2 bits at least (``q_max >= 1``); 8 is the widest container.
+    """
+    return check_int(bits, name, range(2, 9), "an int from 2 to 8 (symmetric needs 2 bits)")
+
+
+def check_float_tensor(tensor: object, name: str = "tensor") -> torch.Tensor:
+    """``tensor`` if it is a non-empty floating-point torch tensor.
+
+    Else a TypeError (not a tensor, not floating point) or a ValueError (empty) naming ``name``.
+    """
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if not tensor.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
+    if tensor.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}): nothing to quantize")
+    return tensor
+
+
+def _check_int_tensor(tensor: object, name: str) -> torch.Tensor:
+    """``tensor`` if it is a non-empty integer torch tensor; else a TypeError or ValueError."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor, got dtype {tensor.dtype}")
+    if tensor.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)})")
+    return tensor
+
+
+def _check_tensor_dtype(tensor: object, name: str, dtype: torch.dtype, note: str = "") -> None:
+    """A TypeError unless ``tensor`` is a tensor of exactly ``dtype``."""
+    if not isinstance(tensor, torch.Tensor) or tensor.dtype != dtype:
+        got = tensor.dtype if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        short = dtype_name(dtype)
+        article = "an" if short.startswith("int") else "a"
+        raise TypeError(f"{name} must be {article} {short} tensor{note}, got {got}")
+
+
+def check_scale(scale: object) -> torch.Tensor | float:
+    """``scale`` as a float, or the floating-point tensor it is, if finite and > 0 everywhere.
+
+    Else a TypeError (not a number or a floating-point tensor) or a ValueError.
+    """
+    if isinstance(scale, torch.Tensor):
+        if not scale.is_floating_point():
+            raise TypeError(f"scale must be a float or a floating-point tensor, got {scale.dtype}")
+        if scale.numel() == 0 or not bool((scale > 0).all()) or not bool(scale.isfinite().all()):
+            raise ValueError("scale must be finite and > 0 everywhere")
+        return scale
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale must be a float or a tensor, got {type(scale).__name__}")
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be finite and > 0, got {scale}")
+    return float(scale)
+
+
+def check_zero_point(zero_point: object) -> torch.Tensor | int:
+    """``zero_point`` as an int, or the tensor it is, if it holds whole numbers.
+
+    Else a TypeError (not a number or a tensor) or a ValueError (not whole).
+    """
+    if isinstance(zero_point, torch.Tensor):
+        if zero_point.is_floating_point() and not bool((zero_point == zero_point.round()).all()):
+            raise ValueError("zero_point must hold whole numbers")
+        return zero_point
+    if isinstance(zero_point, bool) or not isinstance(zero_point, (int, float)):
+        raise TypeError(f"zero_point must be an int or a tensor, got {type(zero_point).__name__}")
+    if not float(zero_point).is_integer():
+        raise ValueError(f"zero_point must be a whole number, got {zero_point}")
+    return int(zero_point)
+
+
+def check_broadcast(value: object, shape: torch.Size, name: str) -> None:
+    """A ValueError naming ``name`` if the tensor ``value`` does not broadcast to ``shape``.
+
+    The broadcasting rule, right-aligned: each of the value's sizes is 1 or the tensor's size.
+    A number always broadcasts.
+    """
+    if not isinstance(value, torch.Tensor):
+        return
+    sizes = tuple(value.shape)
+    fits = len(sizes) <= len(shape) and all(
+        size in (1, target) for size, target in zip(reversed(sizes), reversed(shape))
+    )
+    if not fits:
+        raise ValueError(
+            f"{name} of shape {tuple(value.shape)} does not broadcast to the tensor's shape "
+            f"{tuple(shape)}"
+        )
+
+
+def _named(check: Callable, value: object, name: str):
+    """``check(value)``, its TypeError or ValueError message starting with the argument's name."""
+    try:
+        return check(value)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+
+
+def _check_linear_shapes(x: torch.Tensor, x_name: str, q_w: torch.Tensor) -> None:
+    """A ValueError unless ``x`` (..., k) fits weights ``q_w`` (out_features, k)."""
+    if q_w.dim() != 2 or x.dim() < 1 or x.shape[-1] != q_w.shape[1]:
+        raise ValueError(
+            f"shapes do not match: {x_name} {tuple(x.shape)} needs q_w of shape "
+            f"(out_features, {x.shape[-1] if x.dim() else '?'}), got {tuple(q_w.shape)}"
+        )
+
+
+def _check_packable_bits(bits: object) -> int:
+    """``bits`` if it is 1, 2 or 4: a width that tiles a byte (``PACKABLE_BITS``)."""
+    return check_int(bits, "bits", PACKABLE_BITS, "1, 2 or 4 (a width that tiles a byte)")
+
+
+def _check_hessian(hessian: object, in_features: int) -> torch.Tensor:
+    """``hessian`` as a float64 copy if it is a finite, symmetric (in_features, in_features)
+    float tensor (L6-B); else a TypeError or ValueError naming ``hessian``."""
+    hessian = check_float_tensor(hessian, "hessian")
+    if tuple(hessian.shape) != (in_features, in_features):
+        raise ValueError(
+            f"hessian must be (in_features, in_features) = ({in_features}, {in_features}) for "
+            f"this weight, got shape {tuple(hessian.shape)}"
+        )
+    hessian = hessian.detach().to(torch.float64, copy=True)
+    if not bool(torch.isfinite(hessian).all()):
+        raise ValueError("hessian contains NaN or infinite values")
+    if float((hessian - hessian.T).abs().max()) > 1e-6 * float(hessian.abs().max()):
+        raise ValueError("hessian must be symmetric (H = 2 XᵀX / n is): H != Hᵀ")
+    return hessian

@@ -1,5 +1,5 @@
 """The lessons' example data: the course's worked example, seeded random tensors, and the
-digits that the L4 lessons train a small network on.
+digits that the L4 lessons train a small network on (the network itself is in ``course.models``).
 
 Every random tensor comes from ``seeded_normal`` (or ``layer_weights``, built on the same private
 generator), so the lessons' numbers are the same at every run and the global seed is untouched.
@@ -8,7 +8,6 @@ generator), so the lessons' numbers are the same at every run and the global see
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ def seeded_normal(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0
 
 def skewed_tensor(n: int = 10_000, seed: int = 0) -> torch.Tensor:
     """A one-sided (ReLU-like) tensor: ``|x|`` for ``n`` seeded standard normal draws, all >= 0."""
-    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    helper.check_positive_int(n, "n")
     return seeded_normal(seed, n).abs()
 
 
@@ -62,7 +61,7 @@ def layer_weights(
 def heavy_tailed(n: int = 10_000, seed: int = 0, degrees_of_freedom: float = 3.0) -> torch.Tensor:
     """``n`` seeded draws of Student's t with ``degrees_of_freedom`` (3: heavy tails, a few values
     many standard deviations out), as float32 (lesson L5-A)."""
-    helper._check_int(n, "n", range(1, 2**63), "a positive int")
+    helper.check_positive_int(n, "n")
     draws = np.random.default_rng(seed).standard_t(degrees_of_freedom, size=n)
     return torch.from_numpy(draws).to(torch.float32)
 
@@ -106,57 +105,3 @@ def load_digits_data(test_fraction: float = 0.2, seed: int = 0) -> Digits:
     n_test = math.ceil(test_fraction * len(labels))
     test, train = order[:n_test], order[n_test:]
     return Digits(pixels[train], labels[train], pixels[test], labels[test])
-
-
-def digits_mlp(seed: int = 0, hidden: Sequence[int] = (128, 64)) -> torch.nn.Sequential:
-    """A small MLP for the digits, 64 -> 128 -> 64 -> 10 with ReLUs, initialised from ``seed``
-    (without touching the global random state)."""
-    import itertools
-
-    layers: list[torch.nn.Module] = []
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        for fan_in, fan_out in itertools.pairwise((64, *hidden, 10)):
-            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-    return torch.nn.Sequential(*layers[:-1])
-
-
-# Full-batch gradient descent with momentum: these train the MLP in well under a second.
-DIGITS_STEPS, DIGITS_LEARNING_RATE, DIGITS_MOMENTUM = 150, 0.2, 0.9
-
-
-def train_digits_mlp(
-    seed: int = 0,
-    steps: int = DIGITS_STEPS,
-    lr: float = DIGITS_LEARNING_RATE,
-    momentum: float = DIGITS_MOMENTUM,
-) -> tuple[torch.nn.Sequential, Digits]:
-    """Train ``digits_mlp(seed)`` on ``load_digits_data()``: full-batch gradient descent with
-    momentum on the cross-entropy, ``v = momentum * v + grad``, ``w = w - lr * v``, for
-    ``steps`` steps (written out: ``torch.optim`` would cost a second of imports on first use).
-    Deterministic: no shuffling, a seeded initialisation, and one CPU thread (the sums are then
-    added in the same order whatever the machine's number of cores). Returns
-    ``(model, data)``, the model in eval mode."""
-    data = load_digits_data()
-    model = digits_mlp(seed)
-    velocity = [torch.zeros_like(p) for p in model.parameters()]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(steps):
-            model.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(data.x_train), data.y_train)
-            loss.backward()
-            with torch.no_grad():
-                for parameter, v in zip(model.parameters(), velocity):
-                    v.mul_(momentum).add_(parameter.grad)
-                    parameter.sub_(lr * v)
-    finally:
-        torch.set_num_threads(threads)
-    return model.eval(), data
-
-
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """The fraction of rows of ``x`` whose predicted class (argmax of the output) is ``y``."""
-    with torch.no_grad():
-        return float((model(x).argmax(dim=-1) == y).float().mean())

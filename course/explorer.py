@@ -2,9 +2,12 @@
 the numbers (``readout``), the matrices and at most one plot of what it computes, and redraws
 them in a few milliseconds when a control moves.
 
-Each ``explore_*`` builder (``course.widgets``) gives an ``Explorer`` its controls (ipywidgets)
-and a compute function that turns the controls' values into a ``View``: the readout, the
-matrices to show, and the data of its plot. The matrices are HTML tables with coloured cells
+Each ``explore_*`` builder (``course.widgets``, ``course.model_widgets``) gives an ``Explorer``
+its controls (ipywidgets), the labels of its numbers, and a compute function that turns the
+controls' values into a ``View``: the readout, the matrices to show, and the record its plot
+draws (the frozen dataclass ``Data`` that the plot class declares in ``course.live_plots``).
+The pieces the lessons' widgets share (a tensor's round trip, its error readout, granularity
+controls) are in ``course.widget_parts``: this module knows nothing of quantization. The matrices are HTML tables with coloured cells
 (inline PNG heatmaps for large tensors); the plot is ONE matplotlib figure whose artists are
 updated in place and sent as PNG bytes (``course.live_plots``): no figure is created per change.
 ``Explorer.snapshot()`` draws the same view as a static matplotlib figure for the lessons.
@@ -15,30 +18,25 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import ipywidgets as widgets
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-import helper
-from course.live_plots import Plot
+from course.live_plots import Plot, PlotData
 from course.plots import (
-    GRANULARITY_PANELS,
     MAX_ANNOTATED_CELLS,
-    as_matrix,
     block_ids,
     format_number,
     heatmap,
     is_light,
 )
-from helper import Mode
 
 # Matrices with at most this many cells are shown as tables with their values written in.
 _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
@@ -50,45 +48,6 @@ _HEATMAP_PIXELS = 384
 
 # Dots per inch of the live plot's PNG: as the snapshot, so text is as large in both.
 _LIVE_DPI = 100
-
-
-# What each readout key is called in the numbers panel (other keys: underscores become spaces).
-_READOUT_LABELS = {
-    "mse": "MSE",
-    "max_error": "max |error|",
-    "scale": "scale s",
-    "zero_point": "zero point z",
-    "q_min": "q_min",
-    "q_max": "q_max",
-    "r_min": "r_min",
-    "r_max": "r_max",
-    "clipped": "values clamped",
-    "range_given_back": "s (q \N{MINUS SIGN} z) spans",
-    "mse_per_tensor": "MSE if per-tensor",
-    "n_levels": "levels of the dtype",
-    "unused_levels": "levels no value uses",
-    "levels_outside_range": "levels outside the data",
-    "mse_symmetric": "MSE symmetric",
-    "mse_asymmetric": "MSE asymmetric",
-    "bits_per_weight": "bits per weight",
-    "n_scales": "scales stored",
-    "values_per_scale": "values per scale",
-    "weight_mse": "weight MSE",
-    "relative_error": "relative error",
-    "mse_of_W8A32": "MSE of W8A32",
-    "torchao_step_over_helper": "torchao's step / helper's",
-    "values_on_q_min_helper": "values on q_min, helper",
-    "values_on_q_min_torchao": "values on q_min, torchao",
-    "mse_torchao": "MSE, torchao",
-    "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
-    "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
-    "beyond_alpha": "values beyond \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
-    "rounding_mse": "rounding part of the MSE",
-    "clipping_mse": "clipping part of the MSE",
-    "sqnr_db": "SQNR (dB)",
-    "best_clip_ratio": "best clip ratio (search)",
-    "sqnr_db_at_best": "SQNR at the best ratio (dB)",
-}
 
 
 class Matrix(NamedTuple):
@@ -104,11 +63,15 @@ class Matrix(NamedTuple):
 
 
 class View(NamedTuple):
-    """Everything an explorer shows for one setting of its controls."""
+    """Everything an explorer shows for one setting of its controls.
+
+    ``readout``: the numbers, by key (labelled by the explorer's ``labels``); ``matrices``: the
+    heatmaps; ``plot``: the record its live plot draws (``plot_class.Data``), or None.
+    """
 
     readout: dict
     matrices: list[Matrix]
-    plot: object = None
+    plot: PlotData | None = None
 
 
 def _colours(matrix: Matrix) -> np.ndarray:
@@ -197,25 +160,30 @@ def _html_matrices(matrices: Sequence[Matrix]) -> str:
     return f'<div style="display:flex;flex-wrap:wrap;align-items:flex-start">{panels}</div>'
 
 
-def _readout_lines(readout: dict) -> list[tuple[str, str]]:
+def _readout_lines(readout: dict, labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(label, number)`` for each readout key: its label, or the key with spaces for ``_``."""
     return [
-        (_READOUT_LABELS.get(key, key.replace("_", " ")), format_number(value))
+        (labels.get(key, key.replace("_", " ")), format_number(value))
         for key, value in readout.items()
     ]
 
 
-def _html_readout(readout: dict) -> str:
-    """The readout as a two-column HTML table of labels and numbers."""
+def _html_readout(lines: list[tuple[str, str]]) -> str:
+    """The readout's lines as a two-column HTML table of labels and numbers."""
     rows = "".join(
         f'<tr><td style="padding:1px 8px 1px 0;white-space:nowrap">{label}</td>'
         f'<td style="text-align:right;font-family:monospace;white-space:nowrap">{value}</td></tr>'
-        for label, value in _readout_lines(readout)
+        for label, value in lines
     )
     return f'<table style="font-size:13px;border-collapse:collapse">{rows}</table>'
 
 
 class LivePlot:
-    """A ``Plot`` on its own figure, rendered to PNG bytes into an ``ipywidgets.Image``."""
+    """A ``Plot`` on its own figure, rendered to PNG bytes into an ``ipywidgets.Image``.
+
+    ``show(data)`` takes the plot's own record (``plot_class.Data``, a frozen dataclass) and
+    nothing else: a compute function that hands it another kind of data gets a TypeError.
+    """
 
     def __init__(self, plot_class: type[Plot]) -> None:
 
@@ -231,7 +199,13 @@ class LivePlot:
             ),
         )
 
-    def show(self, data) -> None:
+    def show(self, data: PlotData) -> None:
+        """Move the plot's artists to ``data`` and render the figure into the image."""
+        if not isinstance(data, self.plot.Data):
+            raise TypeError(
+                f"{type(self.plot).__name__} draws a {self.plot.Data.__name__}, "
+                f"got {type(data).__name__}"
+            )
         self.plot.update(data)
         self.figure.canvas.draw()
         self.image.value = _png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
@@ -242,8 +216,11 @@ class Explorer(widgets.VBox):
 
     ``controls`` maps a name to an ipywidgets control; on every change of a control's value,
     ``sync(controls)`` (optional) adjusts dependent controls, then ``compute(**values)`` returns
-    the ``View`` that is shown. ``readout`` holds the numbers shown; ``snapshot()``
-    returns a static matplotlib Figure of the current view.
+    the ``View`` that is shown. ``View.plot`` is the record ``plot_class.Data`` declares (a
+    frozen dataclass of ``course.live_plots``), or None without a plot. ``labels`` names the
+    readout's keys in the numbers panel (a key without a label is shown with spaces for
+    underscores): each widget declares its own, beside it. ``readout`` holds the numbers shown;
+    ``snapshot()`` returns a static matplotlib Figure of the current view.
     """
 
     def __init__(
@@ -253,8 +230,10 @@ class Explorer(widgets.VBox):
         compute: Callable[..., View],
         plot_class: type[Plot] | None = None,
         sync: Callable[[dict], None] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.title, self.controls, self.readout = title, controls, {}
+        self.labels = dict(labels or {})
         self._compute, self._sync, self._plot_class, self._busy = compute, sync, plot_class, False
         self._numbers = widgets.HTML(layout=widgets.Layout(min_width="230px"))
         self._matrices = widgets.HTML()
@@ -281,7 +260,7 @@ class Explorer(widgets.VBox):
         """Compute the view of the current values and show it (the observer of every control)."""
         self._view = self._compute(**self.values())
         self.readout = dict(self._view.readout)
-        self._numbers.value = _html_readout(self.readout)
+        self._numbers.value = _html_readout(_readout_lines(self.readout, self.labels))
         self._matrices.value = _html_matrices(self._view.matrices)
         if self._live_plot:
             self._live_plot.show(self._view.plot)
@@ -312,10 +291,10 @@ class Explorer(widgets.VBox):
         parts = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
         if self._plot_class:
             numbers, plot = parts[0].subfigures(1, 2, width_ratios=[1, 2.1])
-            _draw_readout(numbers, self.readout, columns)
+            _draw_readout(numbers, _readout_lines(self.readout, self.labels), columns)
             self._plot_class(plot.add_subplot()).update(view.plot)
         else:
-            _draw_readout(parts[0], self.readout, columns)
+            _draw_readout(parts[0], _readout_lines(self.readout, self.labels), columns)
         if grid_rows:
             axes = parts[1].subplots(grid_rows, per_row, squeeze=False).flat
             for ax, matrix in zip(axes, view.matrices):
@@ -342,9 +321,8 @@ def _matrix_grid(matrices: Sequence[Matrix], width: float) -> tuple[int, float]:
     return per_row, math.ceil(len(matrices) / per_row) * height
 
 
-def _draw_readout(subfigure, readout: dict, columns: int = 1) -> None:
-    """The readout as aligned "label  value" lines, in ``columns`` columns."""
-    lines = _readout_lines(readout)
+def _draw_readout(subfigure, lines: list[tuple[str, str]], columns: int = 1) -> None:
+    """The readout's lines as aligned "label  value" lines, in ``columns`` columns."""
     per_column = math.ceil(len(lines) / columns)
     for column, ax in enumerate(subfigure.subplots(1, columns, squeeze=False)[0]):
         ax.axis("off")
@@ -405,136 +383,3 @@ def set_bounds(slider: widgets.IntSlider, low: int, high: int) -> None:
         slider.max, slider.min = high, low
     else:
         slider.min, slider.max = low, high
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def error_readout(original: torch.Tensor, dequantized: torch.Tensor) -> dict:
-    """``mse`` (helper's ``quantization_error``) and ``max_error`` = max |r - r'|."""
-    return {
-        "mse": helper.quantization_error(original, dequantized),
-        "max_error": float((original.double() - dequantized.double()).abs().max()),
-    }
-
-
-def round_trip_matrices(
-    original: torch.Tensor,
-    quantized: torch.Tensor,
-    dequantized: torch.Tensor,
-    dtype: torch.dtype,
-    block: tuple[int, int] | None = None,
-    error_max: float | None = None,
-) -> list[Matrix]:
-    """Original, quantized, dequantized and |error| as matrices (the widget's pictures)."""
-    r, q, d = as_matrix(original), as_matrix(quantized), as_matrix(dequantized)
-    error = np.abs(r - d)
-    low, high = min(r.min(), d.min()), max(r.max(), d.max())
-    q_min, q_max = helper.q_range(dtype)
-    return [
-        Matrix("original r", r, low, high, block=block),
-        Matrix(f"quantized q ({dtype_name(dtype)})", q, q_min, q_max, ".0f", block=block),
-        Matrix("dequantized r' = s (q \N{MINUS SIGN} z)", d, low, high, block=block),
-        Matrix(
-            "error |r \N{MINUS SIGN} r'|",
-            error,
-            0.0,
-            max(error_max or error.max(), 1e-12),
-            ".3g",
-            "cividis",
-            block,
-        ),
-    ]
-
-
-def round_trip(
-    tensor: torch.Tensor, block: Sequence[int], dtype: torch.dtype, mode: Mode
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(quantized, scale, zero_point, dequantized)`` with one scale per block (helper's)."""
-    quantized, scale, zero_point = helper.quantize_blocks(tensor, block, dtype, mode)
-    return (
-        quantized,
-        scale,
-        zero_point,
-        helper.dequantize_blocks(quantized, scale, zero_point, block),
-    )
-
-
-def per_value(grid: torch.Tensor, block: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
-    """One entry per block (``quantize_blocks``' grid) spread to one entry per value."""
-    view = [n for g in grid.shape for n in (g, 1)]
-    spread = [n for g, b in zip(grid.shape, block) for n in (g, b)]
-    return grid.reshape(view).expand(spread).reshape(tuple(shape))
-
-
-def _divisors(n: int) -> list[int]:
-    candidates = np.arange(1, n + 1)
-    return candidates[n % candidates == 0].tolist()
-
-
-def check_matrix(tensor: torch.Tensor, name: str) -> torch.Tensor:
-    """A widget's 2-D float tensor of finite values, or a clear error naming it."""
-    tensor = helper._check_float_tensor(tensor, name)
-    if tensor.dim() != 2:
-        raise ValueError(f"{name} must be 2-D (rows, columns), got shape {tuple(tensor.shape)}")
-    if not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; they cannot be quantized")
-    return tensor
-
-
-def granularity_controls(
-    shape: Sequence[int], granularity: str, group_size: int | None, bits: int, dim: int = 0
-) -> dict:
-    """bits, granularity (per-tensor, per-channel rows or columns, per-group) and group size.
-
-    ``granularity="per-channel"`` means rows (``dim=0``) or columns (``dim=1``).
-    """
-    if granularity == "per-channel":
-        if isinstance(dim, bool) or dim not in (0, 1, -1, -2):
-            raise ValueError(f"dim must be 0 (rows) or 1 (columns) of a matrix, got {dim!r}")
-        granularity = ("per-channel rows", "per-channel columns")[dim % 2]
-    if granularity not in GRANULARITY_PANELS:
-        raise ValueError(
-            f"granularity must be one of {list(GRANULARITY_PANELS)}, got {granularity!r}"
-        )
-    sizes = _divisors(shape[-1])
-    if group_size is None:
-        group_size = max(d for d in sizes if d <= min(32, max(1, shape[-1] // 2)))
-    helper._check_int(group_size, "group_size", sizes, f"a divisor of the last axis ({shape[-1]})")
-    return bits_granularity_group_controls(
-        bits, list(GRANULARITY_PANELS), granularity, sizes, group_size
-    )
-
-
-def bits_granularity_group_controls(
-    bits: int, granularities: list[str], granularity: str, sizes: list[int], group_size: int
-) -> dict:
-    """A bits slider (2 to 8), a granularity menu and a group-size slider over ``sizes``."""
-    return {
-        "bits": int_slider("bits", bits, 2, 8),
-        "granularity": widgets.Dropdown(
-            options=granularities, value=granularity, description="granularity", style=STYLE
-        ),
-        "group_size": group_size_slider(sizes, group_size),
-    }
-
-
-def group_size_slider(sizes: list[int], group_size: int) -> widgets.SelectionSlider:
-    """A slider over the group sizes ``sizes``, starting at ``group_size``."""
-    return widgets.SelectionSlider(
-        options=sizes,
-        value=group_size,
-        description="group size",
-        continuous_update=True,
-        style=STYLE,
-    )
-
-
-def granularity_sync(controls: dict) -> None:
-    controls["group_size"].disabled = controls["granularity"].value != "per-group"
-
-
-def granularity_block(shape: Sequence[int], granularity: str, group_size: int) -> tuple:
-    name, dim = GRANULARITY_PANELS[granularity]
-    return helper.block_size_for(shape, name, dim=dim, group_size=group_size)

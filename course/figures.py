@@ -38,7 +38,6 @@ from course.plots import (
     is_light,
     outline_blocks,
     plot_number_line,
-    quantize_per_tensor,
     text_colour,
 )
 from helper import Mode
@@ -49,7 +48,7 @@ _BLOCK_COLOURS = (ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILION, PURPLE, LIGH
 
 def _levels_panel(ax, tensor: torch.Tensor, dtype: torch.dtype, mode: Mode, bins: int) -> None:
     """One panel of ``plot_levels_histogram``: the histogram and the levels of one mode."""
-    quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
+    quantized, scale, zero_point = helper.quantize_per_tensor(tensor, dtype, mode)
     used, total = helper.levels_used(quantized, dtype)
     q_min, q_max = helper.q_range(dtype)
     levels = np.arange(q_min, q_max + 1)
@@ -60,7 +59,7 @@ def _levels_panel(ax, tensor: torch.Tensor, dtype: torch.dtype, mode: Mode, bins
     ax.vlines(at[inside], 0, 1, color=INTEGER, lw=1.2, **along)
     ax.vlines(at[~inside], 0, 1, color=CLIPPED, linestyles="--", lw=1.0, **along)
     ax.set_title(
-        f"{mode.capitalize()} mode, {str(dtype).removeprefix('torch.')}: "
+        f"{mode.capitalize()} mode, {helper.dtype_name(dtype)}: "
         f"{used} of {total} levels fall inside the data",
         fontsize=11,
     )
@@ -80,7 +79,7 @@ def plot_levels_histogram(
     ``levels_used`` does. Returns the Figure.
     """
 
-    tensor = helper._check_float_tensor(tensor)
+    tensor = helper.check_float_tensor(tensor)
     if isinstance(modes, str) or not modes:
         raise ValueError(f"modes must be a non-empty sequence of mode names, got {modes!r}")
     fig, axes = plt.subplots(
@@ -200,7 +199,7 @@ def plot_broadcasting(tensor: torch.Tensor, scales: Sequence[torch.Tensor]):
     for row_axes, scale in zip(axes, scales):
         if not isinstance(scale, torch.Tensor) or scale.dim() != 2:
             raise ValueError("each scale must be a 2-D torch.Tensor, such as shape (1, n)")
-        helper._check_broadcast(scale, tensor.shape, "scale")
+        helper.check_broadcast(scale, tensor.shape, "scale")
         scale = scale.to(torch.float64)
         stretched = scale.expand(rows, cols)
         copied = np.ones((rows, cols), dtype=bool)

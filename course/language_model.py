@@ -50,7 +50,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            helper._check_int(value, name, range(1, 2**31), "a positive int")
+            helper.check_positive_int(value, name)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})"
@@ -226,7 +226,7 @@ def generate(
     ids = encode(prompt)
     if not len(ids):
         raise ValueError("prompt must not be empty: the model needs at least one byte to go on")
-    helper._check_int(n_bytes, "n_bytes", range(2**31), "an int >= 0")
+    helper.check_int(n_bytes, "n_bytes", range(2**31), "an int >= 0")
     if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be None (greedy) or a number > 0, got {temperature!r}")
     generator = torch.Generator().manual_seed(seed)
@@ -243,3 +243,63 @@ def generate(
         written.append(int(byte))
         ids = torch.cat([ids, byte.view(1, 1)], dim=1)[:, -context:]
     return decode(torch.cat([encode(prompt), torch.tensor(written, dtype=torch.long)]))
+
+
+# --- What lesson L6-A measures ----------------------------------------------------------------
+
+# The five kinds of linear layer, by the last part of their names, and what the lesson calls them.
+LAYER_KINDS = {
+    "qkv": "attention in (qkv)",
+    "out": "attention out",
+    "up": "MLP up",
+    "down": "MLP down",
+    "head": "output head",
+}
+
+
+def linear_names(model: nn.Module, kind: str | None = None) -> list[str]:
+    """The names of ``model``'s linear layers, in order; only those of ``kind`` if given."""
+    if kind is not None and kind not in LAYER_KINDS:
+        raise ValueError(f"kind must be one of {list(LAYER_KINDS)}, got {kind!r}")
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and kind in (None, name.rsplit(".", 1)[-1])
+    ]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How the weights are quantized: ``bits`` (None: float32) and the block sharing a scale."""
+
+    bits: int | None = None
+    granularity: helper.Granularity = "per-channel"
+    group_size: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.bits is None:
+            return "fp32"
+        block = f"group {self.group_size}" if self.granularity == "per-group" else self.granularity
+        return f"{self.bits}-bit {block}"
+
+    def apply(self, model: nn.Module) -> nn.Module:
+        """``model`` with its linear layers quantized this way (a copy; fp32 gives ``model``)."""
+        if self.bits is None:
+            return model
+        return helper.quantize_model(model, self.bits, self.granularity, self.group_size)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A model measured: its setting, bits per byte on a text, and its real bytes."""
+
+    setting: Setting
+    bits_per_byte: float
+    bytes: int
+
+
+def measure(model: nn.Module, setting: Setting, text: bytes) -> Result:
+    """Quantize ``model`` as ``setting`` says, then its bits per byte on ``text`` and its bytes."""
+    quantized = setting.apply(model)
+    return Result(setting, helper.bits_per_byte(quantized, text), helper.model_bytes(quantized))

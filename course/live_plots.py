@@ -1,9 +1,17 @@
 """The plots the widgets redraw in place: each ``Plot`` makes its matplotlib artists once and
 moves them on every ``update``, so that a slider's move costs milliseconds. The live view draws
 one on its own figure; ``Explorer.snapshot`` draws a fresh one on the snapshot's axes.
+
+Each plot declares the data it takes as a small typed record, ``Data``: a frozen dataclass
+defined just above it, which a widget's compute function builds by name (never a dict of
+strings). Its fields are the plot's contract; what the widget shows as numbers is separate.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import matplotlib
 import numpy as np
@@ -29,12 +37,20 @@ from course.plots import (
 )
 
 
+@dataclass(frozen=True)
+class PlotData:
+    """The record a ``Plot`` draws: each plot subclasses it with the fields it reads."""
+
+
 class Plot:
     """One matplotlib axes of an explorer: ``__init__`` makes the artists, ``update`` moves them.
 
     The live view keeps one instance on one figure and re-renders it to PNG; the snapshot makes
-    a fresh instance on its own axes, so both draw the same picture.
+    a fresh instance on its own axes, so both draw the same picture. ``Data`` is the record
+    ``update`` takes.
     """
+
+    Data: ClassVar[type[PlotData]] = PlotData
 
     figsize = (6.4, 2.8)
     # Fixed margins (left, bottom, right, top) of the live figure: no layout engine per change.
@@ -44,8 +60,23 @@ class Plot:
         self.ax = ax
         ax.tick_params(labelsize=9)
 
-    def update(self, data) -> None:
+    def update(self, data: PlotData) -> None:
+        """Move the artists to show ``data``."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class NumberLineData(PlotData):
+    """A sample of values and their integers, with the quantizer and the data's range."""
+
+    values: np.ndarray  # a sample of the real values r
+    quantized: np.ndarray  # their integers q
+    scale: float
+    zero_point: int
+    q_min: int
+    q_max: int
+    r_min: float
+    r_max: float
 
 
 class NumberLine(Plot):
@@ -56,6 +87,7 @@ class NumberLine(Plot):
     the real line mark the values they come back as, ``r' = s (q - z)``.
     """
 
+    Data = NumberLineData
     figsize = (6.4, 3.3)
     margins = (0.04, 0.17, 0.97, 0.72)
 
@@ -88,37 +120,52 @@ class NumberLine(Plot):
         for side in ("left", "right"):
             ax.spines[side].set_visible(False)
 
-    def update(self, data: dict) -> None:
-        self.scale, self.zero_point = data["scale"], data["zero_point"]
-        q_min, q_max = data["q_min"], data["q_max"]
-        at = np.asarray(data["values"]) / self.scale + self.zero_point
+    def update(self, data: NumberLineData) -> None:
+        self.scale, self.zero_point = data.scale, data.zero_point
+        q_min, q_max = data.q_min, data.q_max
+        at = np.asarray(data.values) / self.scale + self.zero_point
         levels = np.arange(q_min, q_max + 1)
         self.ticks.set_segments(
             np.stack([np.c_[levels, levels * 0 - 0.1], np.c_[levels, levels * 0 + 0.1]], 1)
         )
         ones = np.ones_like(at)
-        self.links.set_segments(np.stack([np.c_[at, ones], np.c_[data["quantized"], ones * 0]], 1))
+        self.links.set_segments(np.stack([np.c_[at, ones], np.c_[data.quantized, ones * 0]], 1))
         self.integers.set_data([q_min, q_max], [0, 0])
-        ends = np.array([data["r_min"], data["r_max"]]) / self.scale + self.zero_point
+        ends = np.array([data.r_min, data.r_max]) / self.scale + self.zero_point
         self.reals.set_data(ends, [1, 1])
         self.values.set_data(at, ones)
-        self.rounded.set_data(data["quantized"], ones * 0)
-        self.restored.set_data(data["quantized"], ones)
+        self.rounded.set_data(data.quantized, ones * 0)
+        self.restored.set_data(data.quantized, ones)
         self.r_text.set_text(
-            rf"$[r_{{\min}}, r_{{\max}}]$ = [{format_number(data['r_min'])}, {format_number(data['r_max'])}]"
+            rf"$[r_{{\min}}, r_{{\max}}]$ = [{format_number(data.r_min)}, {format_number(data.r_max)}]"
         )
         self.q_text.set_text(rf"$[q_{{\min}}, q_{{\max}}]$ = [{format_number(q_min)}, {q_max}]")
         low, high = min(q_min, at.min(), ends[0]), max(q_max, at.max(), ends[1])
         pad = 0.04 * (high - low)
         self.ax.set_xlim(low - pad, high + pad)
         self.ax.set_title(
-            f"q = round(r / s + z), s = {data['scale']:.4g}, z = {data['zero_point']}", fontsize=10
+            f"q = round(r / s + z), s = {data.scale:.4g}, z = {data.zero_point}", fontsize=10
         )
 
 
+@dataclass(frozen=True)
+class LevelHistogramData(PlotData):
+    """The values, and each level's real value with whether it is used and inside the data."""
+
+    values: np.ndarray
+    level_values: np.ndarray  # s (q - z) for every level q_min .. q_max
+    used: np.ndarray  # bool, one per level: some value lands on it
+    inside: np.ndarray  # bool, one per level: it lies inside the data's range
+    title: str
+
+
 class LevelHistogram(Plot):
-    """A histogram of the values and a vertical line at each level's real value ``s (q - z)``:
-    blue where values land, grey inside the data's range but unused, vermillion outside it."""
+    """A histogram of the values and a vertical line at each level's real value ``s (q - z)``.
+
+    Green where values land, grey inside the data's range but unused, vermilion outside it.
+    """
+
+    Data = LevelHistogramData
 
     def __init__(self, ax) -> None:
 
@@ -142,26 +189,37 @@ class LevelHistogram(Plot):
             fontsize=9,
         )
 
-    def update(self, data: dict) -> None:
-        counts, edges = np.histogram(data["values"], bins=60)
+    def update(self, data: LevelHistogramData) -> None:
+        counts, edges = np.histogram(data.values, bins=60)
         self.histogram.set_data(counts, edges)
-        at = data["level_values"]
+        at = data.level_values
         self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
-        colours = np.where(data["used"], INTEGER, GREY)
-        self.levels.set_colors(np.where(data["inside"], colours, CLIPPED))
+        colours = np.where(data.used, INTEGER, GREY)
+        self.levels.set_colors(np.where(data.inside, colours, CLIPPED))
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
         pad = 0.03 * (high - low or 1.0)
         self.ax.set_xlim(low - pad, high + pad)
         self.ax.set_ylim(self.count_limits(counts))
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_title(data.title, fontsize=10)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         """The count axis' limits for these histogram counts."""
         return 0, 1.3 * max(counts.max(), 1)
 
 
+@dataclass(frozen=True)
+class OutputScatterData(PlotData):
+    """The outputs of the fp32 layer and of the quantized one, value for value."""
+
+    reference: np.ndarray
+    quantized: np.ndarray
+    title: str
+
+
 class OutputScatter(Plot):
     """Each output of the quantized layer against the same output of the fp32 layer."""
+
+    Data = OutputScatterData
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
@@ -171,8 +229,8 @@ class OutputScatter(Plot):
         ax.set_ylabel("quantized-weight output", fontsize=10)
         ax.legend(loc="upper left", fontsize=9)
 
-    def update(self, data: dict) -> None:
-        reference, quantized = data["reference"], data["quantized"]
+    def update(self, data: OutputScatterData) -> None:
+        reference, quantized = data.reference, data.quantized
         self.points.set_data(reference, quantized)
         low = min(reference.min(), quantized.min())
         high = max(reference.max(), quantized.max())
@@ -180,11 +238,23 @@ class OutputScatter(Plot):
         self.diagonal.set_data([low - pad, high + pad], [low - pad, high + pad])
         self.ax.set_xlim(low - pad, high + pad)
         self.ax.set_ylim(low - pad, high + pad)
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_title(data.title, fontsize=10)
+
+
+@dataclass(frozen=True)
+class W8A8ErrorsData(PlotData):
+    """The outputs of the fp32, W8A8 and W8A32 layers, value for value."""
+
+    fp32: np.ndarray
+    w8a8: np.ndarray
+    w8a32: np.ndarray
+    title: str
 
 
 class W8A8Errors(Plot):
     """The error of each output of the W8A8 and W8A32 layers, against the fp32 output."""
+
+    Data = W8A8ErrorsData
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
@@ -195,9 +265,9 @@ class W8A8Errors(Plot):
         ax.set_ylabel("error y' \N{MINUS SIGN} y", fontsize=10)
         ax.legend(loc="upper left", fontsize=9)
 
-    def update(self, data: dict) -> None:
-        reference = data["fp32"]
-        errors = (data["w8a8"] - reference, data["w8a32"] - reference)
+    def update(self, data: W8A8ErrorsData) -> None:
+        reference = data.fp32
+        errors = (data.w8a8 - reference, data.w8a32 - reference)
         self.w8a8.set_data(reference, errors[0])
         self.w8a32.set_data(reference, errors[1])
         low, high = reference.min(), reference.max()
@@ -205,12 +275,23 @@ class W8A8Errors(Plot):
         self.ax.set_xlim(low - pad, high + pad)
         top = 1.15 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
         self.ax.set_ylim(-top, top)
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_title(data.title, fontsize=10)
+
+
+@dataclass(frozen=True)
+class StorageBarsData(PlotData):
+    """Bytes of the two bars, fp32 then quantized: weights, and the scales stacked after them."""
+
+    weight_bytes: tuple[int, int]
+    scale_bytes: tuple[int, int]
+    fp32_bytes: int
+    title: str
 
 
 class StorageBars(Plot):
     """Bytes of the packed (or int8) weights and of the scales, against the fp32 tensor."""
 
+    Data = StorageBarsData
     figsize = (6.4, 2.4)
     margins = (0.16, 0.2, 0.97, 0.86)
 
@@ -222,15 +303,15 @@ class StorageBars(Plot):
         ax.set_xlabel("bytes", fontsize=10)
         ax.legend(loc="lower right", fontsize=9)
 
-    def update(self, data: dict) -> None:
-        for bar, value, left in zip(self.weights, data["weight_bytes"], (0, 0)):
+    def update(self, data: StorageBarsData) -> None:
+        for bar, value, left in zip(self.weights, data.weight_bytes, (0, 0)):
             bar.set_width(value)
             bar.set_x(left)
-        for bar, value, left in zip(self.scales, data["scale_bytes"], data["weight_bytes"]):
+        for bar, value, left in zip(self.scales, data.scale_bytes, data.weight_bytes):
             bar.set_width(value)
             bar.set_x(left)
-        self.ax.set_xlim(0, 1.05 * data["fp32_bytes"])
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_xlim(0, 1.05 * data.fp32_bytes)
+        self.ax.set_title(data.title, fontsize=10)
 
 
 # Misclassified digits shown at once in the trained-network explorer.
@@ -246,8 +327,20 @@ def _digit_montage(images: torch.Tensor, columns: int = 8) -> np.ndarray:
     return tiles.reshape(rows, columns, 11, 9).transpose(0, 2, 1, 3).reshape(rows * 11, columns * 9)
 
 
+@dataclass(frozen=True)
+class DigitMontageData(PlotData):
+    """Up to ``MONTAGE_DIGITS`` images (rows of 64 pixels), their true and predicted labels."""
+
+    images: torch.Tensor
+    true: Sequence[int]
+    predicted: Sequence[int]
+    title: str
+
+
 class DigitMontage(Plot):
     """The misclassified test digits, each labelled 'true \N{RIGHTWARDS ARROW} predicted'."""
+
+    Data = DigitMontageData
 
     figsize = (6.4, 2.9)
     margins = (0.02, 0.02, 0.98, 0.9)
@@ -266,20 +359,35 @@ class DigitMontage(Plot):
         ax.set_xticks([])
         ax.set_yticks([])
 
-    def update(self, data: dict) -> None:
-        self.image.set_data(_digit_montage(data["images"]))
+    def update(self, data: DigitMontageData) -> None:
+        self.image.set_data(_digit_montage(data.images))
         for i, label in enumerate(self.labels):
             label.set_text(
-                f"{data['true'][i]}\N{RIGHTWARDS ARROW}{data['predicted'][i]}"
-                if i < len(data["true"])
+                f"{data.true[i]}\N{RIGHTWARDS ARROW}{data.predicted[i]}"
+                if i < len(data.true)
                 else ""
             )
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_title(data.title, fontsize=10)
+
+
+@dataclass(frozen=True)
+class LevelCountsData(PlotData):
+    """How many values land on each level ``q_min .. q_max``, by helper and by torchao."""
+
+    q_min: int
+    q_max: int
+    helper_counts: np.ndarray
+    torchao_counts: np.ndarray
+    title: str
 
 
 class LevelCounts(Plot):
-    """How many values land on each integer level, for helper's symmetric convention and for
-    torchao's: two outlines over the levels ``q_min .. q_max``."""
+    """How many values land on each integer level, by helper's convention and by torchao's.
+
+    Two outlines over the levels ``q_min .. q_max``.
+    """
+
+    Data = LevelCountsData
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
@@ -289,19 +397,30 @@ class LevelCounts(Plot):
         ax.set_ylabel("values on the level", fontsize=10)
         ax.legend(loc="upper right", fontsize=9)
 
-    def update(self, data: dict) -> None:
-        edges = np.arange(data["q_min"], data["q_max"] + 2) - 0.5
-        self.helper.set_data(data["helper_counts"], edges)
-        self.torchao.set_data(data["torchao_counts"], edges)
+    def update(self, data: LevelCountsData) -> None:
+        edges = np.arange(data.q_min, data.q_max + 2) - 0.5
+        self.helper.set_data(data.helper_counts, edges)
+        self.torchao.set_data(data.torchao_counts, edges)
         self.ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.5)
-        top = max(data["helper_counts"].max(), data["torchao_counts"].max(), 1)
+        top = max(data.helper_counts.max(), data.torchao_counts.max(), 1)
         self.ax.set_ylim(0, 1.2 * top)
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_title(data.title, fontsize=10)
+
+
+@dataclass(frozen=True)
+class ClipHistogramData(LevelHistogramData):
+    """A ``LevelHistogramData`` and the clip range ``[-alpha, alpha]``."""
+
+    alpha: float
 
 
 class ClipHistogram(LevelHistogram):
-    """``LevelHistogram`` on a log count axis (so that a few outliers show), with the clip
-    range ``[-alpha, alpha]`` as two dashed lines: values beyond them are clipped."""
+    """``LevelHistogram`` on a log count axis (so that a few outliers show), with the clip range.
+
+    The range ``[-alpha, alpha]`` is two dashed lines: values beyond them are clipped.
+    """
+
+    Data = ClipHistogramData
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
@@ -329,17 +448,30 @@ class ClipHistogram(LevelHistogram):
             fontsize=9,
         )
 
-    def update(self, data: dict) -> None:
+    def update(self, data: ClipHistogramData) -> None:
         super().update(data)
-        alpha = data["alpha"]
+        alpha = data.alpha
         self.clip.set_segments([[(-alpha, 0), (-alpha, 1)], [(alpha, 0), (alpha, 1)]])
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         return 0.7, 8 * max(counts.max(), 1)
 
 
+@dataclass(frozen=True)
+class BitsPerByteBarsData(PlotData):
+    """Bits per byte of the fp32 model, round-to-nearest and GPTQ, and the axis' end."""
+
+    fp32: float
+    rtn: float
+    gptq: float
+    xmax: float
+    title: str
+
+
 class BitsPerByteBars(Plot):
     """Lesson L6-B: bits per byte of the fp32 model, round-to-nearest and GPTQ, three bars."""
+
+    Data = BitsPerByteBarsData
 
     figsize = (6.4, 2.4)
     margins = (0.25, 0.2, 0.95, 0.86)
@@ -352,10 +484,11 @@ class BitsPerByteBars(Plot):
         ax.set_yticks([2, 1, 0], self.names)
         ax.set_xlabel("bits per byte on held-out text (lower is better)", fontsize=10)
 
-    def update(self, data: dict) -> None:
-        for bar, label, value in zip(self.bars, self.labels, data["values"]):
+    def update(self, data: BitsPerByteBarsData) -> None:
+        values = (data.fp32, data.rtn, data.gptq)
+        for bar, label, value in zip(self.bars, self.labels, values):
             bar.set_width(value)
             label.set_position((value, bar.get_y() + bar.get_height() / 2))
             label.set_text(f" {value:.3f}")
-        self.ax.set_xlim(0, data["xmax"])
-        self.ax.set_title(data["title"], fontsize=10)
+        self.ax.set_xlim(0, data.xmax)
+        self.ax.set_title(data.title, fontsize=10)

@@ -1,6 +1,6 @@
 """The plots of layers and models that the lessons call, from L3-E on: a layer's outputs
 against the fp32 layer's, W8A8's errors, real storage, the digits and the accuracy of the
-quantized networks, and activation calibration. Colours and number formats come from
+quantized networks, activation calibration, and the language model of lesson L6-A. Colours and number formats come from
 ``course.plots``.
 """
 
@@ -13,11 +13,13 @@ import numpy as np
 import torch
 
 import helper
+from course.language_model import LAYER_KINDS, Result
 from course.plots import (
     BLUE,
     DARK_GREY,
     FP32,
     GPTQ,
+    GREEN,
     ORANGE,
     PER_CHANNEL,
     PER_GROUP,
@@ -247,6 +249,113 @@ def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: di
     axes[0].legend(fontsize=9)
     axes[0].set_title("Activations quantized with the observer's range", fontsize=11)
     axes[1].set_title("The digits MLP with those activations (1 test digit = 0.28 %)", fontsize=11)
+    plt.close(fig)
+    return fig
+
+
+# Lesson L6-A: the granularities told apart by marker (the colour is the granularity's family).
+_GRANULARITY_MARKERS = {
+    ("per-tensor", None): ("o", PER_TENSOR),
+    ("per-channel", None): ("s", PER_CHANNEL),
+    ("per-group", 128): ("^", PER_GROUP),
+    ("per-group", 64): ("D", PER_GROUP),
+    ("per-group", 32): ("v", PER_GROUP),
+}
+
+
+def plot_bits_per_byte_vs_bytes(results: Sequence[Result], fp32: Result):
+    """The language model's bits per byte against its real bytes, one hollow marker per setting.
+
+    The colour is the granularity (per-tensor, per-channel, per-group) and the marker the block
+    (groups of 128, 64, 32 each their own); the bit widths are written above their columns of
+    points; fp32 is a star. The y axis is logarithmic, so that 2 bits fit beside 8.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    for result in results:
+        setting = result.setting
+        marker, colour = _GRANULARITY_MARKERS[(setting.granularity, setting.group_size)]
+        ax.plot(
+            result.bytes / 2**20,
+            result.bits_per_byte,
+            marker,
+            color=colour,
+            mfc="none",
+            mew=2,
+            ms=9,
+        )
+    ax.plot(fp32.bytes / 2**20, fp32.bits_per_byte, "*", color=FP32, ms=15)
+    ax.annotate(
+        "fp32", (fp32.bytes / 2**20, fp32.bits_per_byte), (-10, 10), "data", "offset points",
+        ha="right", fontsize=10,
+    )  # fmt: skip
+    columns: dict[int, list[Result]] = {}
+    for result in results:
+        columns.setdefault(result.bytes // 2**16, []).append(result)
+    for column in columns.values():
+        widths = sorted({r.setting.bits for r in column}, reverse=True)
+        top = max(r.bits_per_byte for r in column)
+        x = np.mean([r.bytes for r in column]) / 2**20
+        text = " and ".join(f"{b}-bit" for b in widths)
+        ax.annotate(text, (x, top), (0, 12), "data", "offset points", ha="center", fontsize=9)
+    handles = [
+        plt.Line2D(
+            [], [], ls="", marker=marker, mfc="none", mew=2, ms=8, color=colour,
+            label=granularity if size is None else f"group {size}",
+        )
+        for (granularity, size), (marker, colour) in _GRANULARITY_MARKERS.items()
+    ]  # fmt: skip
+    ax.legend(handles=handles, fontsize=9, loc="upper right", title="scale per", title_fontsize=9)
+    ax.set_yscale("log")
+    ticks = [1, 1.5, 2, 3, 4, 6, 8, 12]
+    low, high = ax.get_ylim()
+    ax.set_yticks([t for t in ticks if low <= t <= high * 1.3], minor=False)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_ylim(low, high * 1.3)
+    ax.set_xlim(0, fp32.bytes / 2**20 * 1.08)
+    ax.set(xlabel="model size (MiB, measured from its tensors)", ylabel="bits per byte (held out)")
+    ax.set_title("The language model, weights quantized: loss against real size", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_layer_sensitivity(losses: dict[int, dict[str, float]], fp32_bits_per_byte: float):
+    """How much each kind of layer costs when it alone is quantized: bars of the bits per byte
+    lost (over fp32) per kind (``losses[bits][kind]``), one colour per bit width."""
+    fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
+    kinds = list(LAYER_KINDS)
+    width = 0.8 / len(losses)
+    for i, ((bits, loss), colour) in enumerate(zip(losses.items(), (ORANGE, GREEN))):
+        x = np.arange(len(kinds)) + (i - (len(losses) - 1) / 2) * width
+        values = [loss[kind] - fp32_bits_per_byte for kind in kinds]
+        bars = ax.bar(x, values, width, color=colour, label=f"{bits}-bit, that kind alone")
+        ax.bar_label(bars, fmt="%.3f", fontsize=9, padding=2)
+    ax.set_xticks(range(len(kinds)), [LAYER_KINDS[kind] for kind in kinds], fontsize=10)
+    ax.set_ylabel("bits per byte lost")
+    ax.margins(y=0.15)
+    ax.legend(fontsize=9, loc="upper left")
+    ax.set_title(
+        "Which layers are sensitive: one kind quantized at a time (per channel)", fontsize=11
+    )
+    ax.grid(True, axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_channel_ranges(absmax: torch.Tensor, layer: str):
+    """One layer's input, channel by channel: the largest magnitude each channel reaches on the
+    calibration text, with the median over channels as a dashed line."""
+    fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")
+    values = absmax.detach().double().numpy()
+    ax.bar(np.arange(len(values)), values, width=1.0, color=BLUE)
+    median = float(np.median(values))
+    ax.axhline(median, color=DARK_GREY, ls="--", lw=1.5, label=f"median {median:.3g}")
+    ax.set(xlabel="input channel", ylabel="max |x| over the calibration text")
+    ax.set_xlim(-1, len(values))
+    ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(f"The input of {layer}: each channel's largest magnitude", fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
     plt.close(fig)
     return fig
 

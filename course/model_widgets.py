@@ -1,4 +1,4 @@
-"""The widgets of layers and models (lessons L3-E, L4-A, L4-B, L4-C and L6-B): each an
+"""The widgets of layers and models (lessons L3-E to L4-C, L6-A and L6-B): each an
 ``Explorer`` (see ``course.explorer``) whose numbers come from ``helper``. The widgets of single
 tensors are in ``course.widgets``. Lessons call them; nothing else imports this module.
 """
@@ -13,41 +13,36 @@ import torch
 
 import helper
 from course import gptq_runs
-from course.data import (
-    Digits,
-    accuracy,
-    layer_weights,
-    load_digits_data,
-    seeded_normal,
-    train_digits_mlp,
+from course.data import Digits, layer_weights, load_digits_data, seeded_normal
+from course.explorer import STYLE, Explorer, Matrix, View, buttons, int_slider
+from course.language_model import Setting, generate, load, read_text
+from course.live_plots import (
+    MONTAGE_DIGITS,
+    BitsPerByteBars,
+    BitsPerByteBarsData,
+    DigitMontage,
+    DigitMontageData,
+    OutputScatter,
+    OutputScatterData,
+    StorageBars,
+    StorageBarsData,
+    W8A8Errors,
+    W8A8ErrorsData,
 )
-from course.explorer import (
-    STYLE,
-    Explorer,
-    Matrix,
-    View,
+from course.models import accuracy, train_digits_mlp
+from course.observers import quantize_activations
+from course.plots import as_matrix
+from course.widget_parts import (
+    ERROR_LABELS,
     bits_granularity_group_controls,
-    buttons,
     check_matrix,
-    dtype_name,
     error_readout,
     granularity_block,
     granularity_controls,
     granularity_sync,
     group_size_slider,
-    int_slider,
-    per_value,
     round_trip,
 )
-from course.live_plots import (
-    MONTAGE_DIGITS,
-    BitsPerByteBars,
-    DigitMontage,
-    OutputScatter,
-    StorageBars,
-    W8A8Errors,
-)
-from course.plots import as_matrix
 from helper import Granularity
 
 
@@ -66,7 +61,7 @@ def explore_quantized_linear(
     input = (
         seeded_normal(3, 4, weight.shape[1])
         if input is None
-        else helper._check_float_tensor(input, "input")
+        else helper.check_float_tensor(input, "input")
     )
     if input.dim() == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
@@ -78,20 +73,21 @@ def explore_quantized_linear(
 
     def compute(bits: int, granularity: str, group_size: int) -> View:
         block = granularity_block(weight.shape, granularity, group_size)
-        q, scale, zero_point, dequantized = round_trip(
-            weight, block, helper.integer_dtype(bits), "symmetric"
-        )
+        trip = round_trip(weight, block, helper.integer_dtype(bits), "symmetric")
         output = helper.quantized_linear_W8A32_without_bias(
-            input, q, per_value(scale, block, q.shape), per_value(zero_point, block, q.shape)
+            input,
+            trip.quantized,
+            helper.expand_blocks(trip.scale, block),
+            helper.expand_blocks(trip.zero_point, block),
         )
         readout = {
             "granularity": granularity,
-            "dtype": dtype_name(helper.integer_dtype(bits)),
+            "dtype": helper.dtype_name(helper.integer_dtype(bits)),
             **error_readout(reference, output),
             "relative_error": float(
                 (output - reference).norm() / reference.norm().clamp_min(helper.ZERO_RANGE_SCALE)
             ),
-            "weight_mse": helper.quantization_error(weight, dequantized),
+            "weight_mse": helper.quantization_error(weight, trip.dequantized),
         }
         y, y_q = as_matrix(reference), as_matrix(output)
         error = np.abs(y - y_q)
@@ -103,11 +99,11 @@ def explore_quantized_linear(
                 "error |y \N{MINUS SIGN} y'|", error, 0.0, max(error.max(), 1e-12), ".3f", "cividis"
             ),
         ]
-        plot = {
-            "reference": y.ravel(),
-            "quantized": y_q.ravel(),
-            "title": f"W{bits}A32 ({granularity}): relative error {readout['relative_error']:.2%}",
-        }
+        plot = OutputScatterData(
+            reference=y.ravel(),
+            quantized=y_q.ravel(),
+            title=f"W{bits}A32 ({granularity}): relative error {readout['relative_error']:.2%}",
+        )
         return View(readout, matrices, plot)
 
     return Explorer(
@@ -116,6 +112,11 @@ def explore_quantized_linear(
         compute,
         OutputScatter,
         sync=granularity_sync,
+        labels={
+            **ERROR_LABELS,
+            "relative_error": "relative error",
+            "weight_mse": "weight MSE",
+        },
     )
 
 
@@ -132,10 +133,10 @@ def explore_w8a8(
     the one activation scale ``s_x`` that every value shares.
     """
     weight = seeded_normal(41, 16, 64) * 0.1 if weight is None else weight
-    weight = helper._check_float_tensor(weight, "weight").float()
+    weight = helper.check_float_tensor(weight, "weight").float()
     if input is None:
         input = seeded_normal(40, 8, weight.shape[1]).relu_() + 0.1
-    input = helper._check_float_tensor(input, "input").float()
+    input = helper.check_float_tensor(input, "input").float()
     if weight.dim() != 2 or input.dim() != 2 or input.shape[1] != weight.shape[1]:
         raise ValueError(
             f"input (batch, k) and weight (out, k) must share k, got {tuple(input.shape)} and "
@@ -176,17 +177,25 @@ def explore_w8a8(
         error = as_matrix((w8a8 - fp32).abs())
         top = max(error.max(), 1e-12)
         matrices = [Matrix("W8A8 error |y \N{MINUS SIGN} y'|", error, 0.0, top, ".3g", "cividis")]
-        plot = {
-            "fp32": fp32.flatten().numpy(),
-            "w8a8": w8a8.flatten().numpy(),
-            "w8a32": w8a32.flatten().numpy(),
-            "title": f"W8A8 ({bits}-bit activations): relative error "
-            f"{readout['relative_error']:.2%}",
-        }
+        plot = W8A8ErrorsData(
+            fp32=fp32.flatten().numpy(),
+            w8a8=w8a8.flatten().numpy(),
+            w8a32=w8a32.flatten().numpy(),
+            title=f"W8A8 ({bits}-bit activations): relative error {readout['relative_error']:.2%}",
+        )
         return View(readout, matrices, plot)
 
+    labels = {
+        **ERROR_LABELS,
+        "mse_of_W8A32": "MSE of W8A32",
+        "relative_error": "relative error",
+    }
     return Explorer(
-        "A linear layer in integers (W8A8) against W8A32 and fp32", controls, compute, W8A8Errors
+        "A linear layer in integers (W8A8) against W8A32 and fp32",
+        controls,
+        compute,
+        W8A8Errors,
+        labels=labels,
     )
 
 
@@ -201,7 +210,7 @@ def explore_storage(
         weight = layer_weights(4, 64, 256, log10_sizes=(-1.3, 0.3), outliers=False)
     weight = check_matrix(weight, "weight")
     sizes = [d for d in (8, 16, 32, 64, 128, 256, 512, 1024) if weight.shape[1] % d == 0]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
+    helper.check_int(group_size, "group_size", sizes, f"one of {sizes}")
     controls = {
         "bits": buttons("bits", [2, 3, 4, 8], bits),
         "group_size": group_size_slider(sizes, group_size),
@@ -221,7 +230,7 @@ def explore_storage(
         measured = 8 * (weight_bytes + scale_bytes) / weight.numel()
         readout = {
             "weights_in": "packed uint8" if bits in helper.PACKABLE_BITS else "int8",
-            "scales_in": str(scale_dtype).removeprefix("torch."),
+            "scales_in": helper.dtype_name(scale_dtype),
             "weight_bytes": weight_bytes,
             "scale_bytes": scale_bytes,
             "bits_per_weight": measured,
@@ -229,13 +238,13 @@ def explore_storage(
             "compression": fp32_bytes / (weight_bytes + scale_bytes),
             "mse": helper.quantization_error(weight, dequantized),
         }
-        plot = {
-            "weight_bytes": (fp32_bytes, weight_bytes),
-            "scale_bytes": (0, scale_bytes),
-            "fp32_bytes": fp32_bytes,
-            "title": f"{bits}-bit, group {group_size}: {measured:.4g} bits per weight, "
+        plot = StorageBarsData(
+            weight_bytes=(fp32_bytes, weight_bytes),
+            scale_bytes=(0, scale_bytes),
+            fp32_bytes=fp32_bytes,
+            title=f"{bits}-bit, group {group_size}: {measured:.4g} bits per weight, "
             f"{readout['compression']:.3g}\u00d7 smaller than fp32",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -243,6 +252,7 @@ def explore_storage(
         controls,
         compute,
         StorageBars,
+        labels={**ERROR_LABELS, "bits_per_weight": "bits per weight"},
     )
 
 
@@ -266,7 +276,7 @@ def explore_trained_network(
         raise ValueError("model has no nn.Linear layer to quantize")
     widths = [m.in_features for m in linears]
     sizes = [d for d in (4, 8, 16, 32, 64, 128) if all(w % d == 0 for w in widths)]
-    helper._check_int(group_size, "group_size", sizes, f"one of {sizes}")
+    helper.check_int(group_size, "group_size", sizes, f"one of {sizes}")
     weights = torch.cat([m.weight.detach().flatten() for m in linears])
     fp32_accuracy, fp32_bytes = accuracy(model, data.x_test, data.y_test), helper.model_bytes(model)
     cache: dict[tuple, tuple] = {}
@@ -299,14 +309,14 @@ def explore_trained_network(
             "mse": mse,
         }
         shown = wrong[:MONTAGE_DIGITS]
-        plot = {
-            "images": data.x_test[shown],
-            "true": data.y_test[shown].tolist(),
-            "predicted": predicted[shown].tolist(),
-            "title": f"{bits}-bit {granularity}{f' (group {group})' if group else ''}: "
+        plot = DigitMontageData(
+            images=data.x_test[shown],
+            true=data.y_test[shown].tolist(),
+            predicted=predicted[shown].tolist(),
+            title=f"{bits}-bit {granularity}{f' (group {group})' if group else ''}: "
             f"{wrong.numel()} of {len(data.y_test)} test digits wrong"
             f"{f' (first {MONTAGE_DIGITS} shown)' if wrong.numel() > MONTAGE_DIGITS else ''}",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -315,6 +325,101 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
+        labels=ERROR_LABELS,
+    )
+
+
+# The W8A8 choice of explore_language_model: int8 weights per channel and int8 activations,
+# dynamic per token (lesson L5-A's ``quantize_activations``).
+_W8A8 = "W8A8, activations per token"
+
+
+def explore_language_model(
+    model: torch.nn.Module | None = None,
+    text: bytes | None = None,
+    bits: int = 4,
+    granularity: Granularity = "per-group",
+    group_size: int = 32,
+    prompt: str = "def ",
+    n_bytes: int = 40,
+) -> Explorer:
+    """L6-A: the language model with its linear layers quantized (``helper.quantize_model``) to
+    ``bits`` per tensor, per channel or per group, or W8A8: its bits per byte on ``text``, its
+    real bytes, and what it writes (greedy) after ``prompt``. Every setting is computed when the
+    widget is built, so a change of control only looks the answer up. ``model=None`` loads the
+    course's model, ``text=None`` takes the first 4,096 bytes of its held-out text."""
+    model = load() if model is None else model
+    text = read_text("eval")[:4096] if text is None else text
+    helper.check_int(bits, "bits", (2, 3, 4, 8), "2, 3, 4 or 8")
+    helper.check_int(group_size, "group_size", (32, 64, 128), "32, 64 or 128")
+    fp32_bits = helper.bits_per_byte(model, text)
+
+    def measured(quantized: torch.nn.Module) -> dict:
+        written = generate(quantized, prompt, n_bytes)
+        return {
+            "bits_per_byte": helper.bits_per_byte(quantized, text),
+            "fp32_bits_per_byte": fp32_bits,
+            "model_bytes": helper.model_bytes(quantized),
+            "fp32_bytes": helper.model_bytes(model),
+            "writes": written.replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}"),
+        }
+
+    table = {
+        (b, g, size): measured(Setting(b, g, size).apply(model))
+        for b in (8, 4, 3, 2)
+        for g, sizes in (
+            ("per-tensor", [None]),
+            ("per-channel", [None]),
+            ("per-group", [128, 64, 32]),
+        )
+        for size in sizes
+    }
+    table[_W8A8] = measured(quantize_activations(model, torch.int8))
+    controls = {
+        "model": buttons("quantize", ["weights only", _W8A8], "weights only"),
+        "bits": widgets.SelectionSlider(
+            options=[2, 3, 4, 8],
+            value=bits,
+            description="bits",
+            continuous_update=True,
+            style=STYLE,
+        ),
+        "granularity": widgets.Dropdown(
+            options=["per-tensor", "per-channel", "per-group"],
+            value=granularity,
+            description="scale per",
+            style=STYLE,
+        ),
+        "group_size": group_size_slider([32, 64, 128], group_size),
+    }
+
+    def sync(controls: dict) -> None:
+        weights_only = controls["model"].value == "weights only"
+        controls["bits"].disabled = controls["granularity"].disabled = not weights_only
+        controls["group_size"].disabled = (
+            not weights_only or controls["granularity"].value != "per-group"
+        )
+
+    def compute(model: str, bits: int, granularity: str, group_size: int) -> View:
+        if model == _W8A8:
+            return View(table[_W8A8], [])
+        return View(
+            table[(bits, granularity, group_size if granularity == "per-group" else None)], []
+        )
+
+    return Explorer(
+        f"The language model, quantized: bits per byte on {len(text):,} held-out bytes, and what "
+        "it writes",
+        controls,
+        compute,
+        sync=sync,
+        labels={
+            "bits_per_byte": "bits per byte",
+            "fp32_bits_per_byte": "bits per byte, fp32",
+            "model_bytes": "model bytes",
+            "fp32_bytes": "model bytes, fp32",
+            "writes": f"writes after {prompt!r}",
+        },
     )
 
 
@@ -352,11 +457,9 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
             "output_error_RTN": f"{row['rtn_error']:.2%}",
             "output_error_GPTQ": f"{row['gptq_error']:.2%}",
         }
-        plot = {
-            "values": (fp32, row["rtn"], row["gptq"]),
-            "xmax": xmax,
-            "title": f"{bits}-bit, {setting}; GPTQ calibrated on {windows} windows",
-        }
+        plot = BitsPerByteBarsData(
+            fp32, row["rtn"], row["gptq"], xmax, f"{bits}-bit, {setting}; GPTQ on {windows} windows"
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -367,8 +470,6 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
 @functools.cache
 def _default_gptq_runs() -> tuple[list[dict], float]:
     """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings."""
-    from course import language_model
-
-    model = language_model.load()
-    text = language_model.read_text("eval")[:4096]
+    model = load()
+    text = read_text("eval")[:4096]
     return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)

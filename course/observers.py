@@ -150,13 +150,10 @@ class ActivationQuantizedLinear(torch.nn.Module):
         """``s_x (q_x - z_x)``: the input as this layer quantizes it, back in float."""
         if self.static is None:
             block = (1,) * (x.dim() - 1) + (x.shape[-1],)
-            q, scale, zero_point = helper.quantize_blocks(x, block, self.act_dtype)
-            restored = helper.dequantize_blocks(q, scale, zero_point, block)
-        else:
-            scale, zero_point = self.static
-            q = helper.linear_q_with_scale_and_zero_point(x, scale, zero_point, self.act_dtype)
-            restored = helper.linear_dequantization(q, scale, zero_point)
-        return restored
+            return helper.fake_quantize_blocks(x, block, self.act_dtype)
+        scale, zero_point = self.static
+        q = helper.linear_q_with_scale_and_zero_point(x, scale, zero_point, self.act_dtype)
+        return helper.linear_dequantization(q, scale, zero_point)
 
 
 def _linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:

@@ -99,8 +99,7 @@ def granularity_block_ids(
 def block_ids(shape: Sequence[int], block_size: Sequence[int]) -> torch.Tensor:
     """The index of the block of ``block_size`` values that holds each value of ``shape``."""
     grid = [size // b for size, b in zip(shape, block_size)]
-    ids = torch.arange(math.prod(grid)).reshape([n for g in grid for n in (g, 1)])
-    return ids.expand([n for g, b in zip(grid, block_size) for n in (g, b)]).reshape(tuple(shape))
+    return helper.expand_blocks(torch.arange(math.prod(grid)).reshape(grid), block_size)
 
 
 def outline_blocks(ax, ids: np.ndarray, colour: str = "black", width: float = 2.5) -> None:
@@ -189,7 +188,7 @@ def plot_quantization_errors(
     fig, axes = plt.subplots(
         2, 2, figsize=(2 * width, 2 * (width * min(rows / cols, 1.2) + 0.5)), layout="constrained"
     )
-    name = str(dtype).removeprefix("torch.")
+    name = helper.dtype_name(dtype)
     panels = (
         (original, "Original tensor r", "viridis", low, high, ".4g"),
         (quantized, f"Quantized tensor q ({name})", "viridis", q_min, q_max, ".0f"),
@@ -219,24 +218,13 @@ def _check_real(value: object, name: str) -> float:
     return float(value)
 
 
-def quantize_per_tensor(
-    tensor: torch.Tensor, dtype: torch.dtype, mode: Mode
-) -> tuple[torch.Tensor, float, int]:
-    """``(quantized, scale, zero_point)`` of helper's per-tensor quantization in ``mode``."""
-    if mode == "asymmetric":
-        return helper.linear_quantization(tensor, dtype)
-    if mode == "symmetric":
-        return (*helper.linear_q_symmetric(tensor, dtype), 0)
-    raise ValueError(f"mode must be 'symmetric' or 'asymmetric', got {mode!r}")
-
-
 def _mode_parameters(
     r_min: float, r_max: float, dtype: torch.dtype, mode: Mode
 ) -> tuple[float, int, int, int]:
     """``(scale, zero_point, q_low, q_high)`` of helper's quantizer for the range; ``q_low`` is
     ``-q_max`` in symmetric mode (``q_min`` is never produced there)."""
     ends = torch.tensor([r_min, r_max], dtype=torch.float64)
-    _, scale, zero_point = quantize_per_tensor(ends, dtype, mode)
+    _, scale, zero_point = helper.quantize_per_tensor(ends, dtype, mode)
     q_min, q_max = helper.q_range(dtype)
     return scale, zero_point, -q_max if mode == "symmetric" else q_min, q_max
 
@@ -346,7 +334,7 @@ def _label_number_line(ax, line: _NumberLineLayout, dtype: torch.dtype, mode: Mo
     for q, label in labels.items():
         ax.text(line.x_int(q), bottom - 0.12, label, va="top", color=DARK_GREEN, **text)
     ax.text(-0.01, top, "real r", ha="right", va="center", fontsize=10)
-    integers = f"integer q\n({str(dtype).removeprefix('torch.')})"
+    integers = f"integer q\n({helper.dtype_name(dtype)})"
     ax.text(-0.01, bottom, integers, ha="right", va="center", fontsize=10)
 
 
@@ -417,32 +405,13 @@ def plot_number_line(
     return ax.figure
 
 
-def mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (8, 4, 2)) -> dict[str, list[float]]:
-    """MSE of per-tensor asymmetric and symmetric quantization with a signed ``bits``-bit dtype.
-
-    Returns ``{"bits": [...], "asymmetric": [mse, ...], "symmetric": [mse, ...]}``.
-    """
-    tensor = helper._check_float_tensor(tensor)
-    if isinstance(bits, int) or not bits:
-        raise ValueError(f"bits must be a non-empty sequence of ints, got {bits!r}")
-    table: dict[str, list[float]] = {"bits": list(bits), "asymmetric": [], "symmetric": []}
-    for n_bits in bits:
-        helper._check_int(n_bits, "each entry of bits", range(2, 17), "an int from 2 to 16")
-        dtype = helper.integer_dtype(n_bits)
-        for mode in ("asymmetric", "symmetric"):
-            quantized, scale, zero_point = quantize_per_tensor(tensor, dtype, mode)
-            restored = helper.linear_dequantization(quantized, scale, zero_point)
-            table[mode].append(helper.quantization_error(tensor, restored))
-    return table
-
-
 def plot_mode_errors(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 5, 6, 7, 8)):
-    """The MSE of each mode (``mode_errors``) against the number of bits, on a log scale.
+    """The MSE of each mode (``helper.mode_errors``) against the number of bits, on a log scale.
 
     Returns the Figure.
     """
 
-    table = mode_errors(tensor, bits)
+    table = helper.mode_errors(tensor, bits)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for mode, colour, marker in (
         ("asymmetric", DATA, "o"),
@@ -482,7 +451,7 @@ def plot_group_size_tradeoff(
     groups: smaller error, more bits. Returns the matplotlib ``Figure``.
     """
 
-    tensor = helper._check_float_tensor(tensor)
+    tensor = helper.check_float_tensor(tensor)
     if not group_sizes:
         raise ValueError("group_sizes must hold at least one group size")
     errors, bits = [], []
@@ -491,7 +460,7 @@ def plot_group_size_tradeoff(
         dequantized = helper.linear_dequantization_per_group(quantized, scale, group_size)
         errors.append(helper.quantization_error(tensor, dequantized))
         bits.append(helper.bits_per_weight(helper.dtype_bits(dtype), group_size, scale_bits))
-    name = str(dtype).removeprefix("torch.")
+    name = helper.dtype_name(dtype)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for ax, values, colour, title, label in (
         (left, errors, BLUE, f"Quantization error ({name})", "mean squared error"),
@@ -508,19 +477,6 @@ def plot_group_size_tradeoff(
     return fig
 
 
-def clip_sweep(tensor: torch.Tensor, bits: int, ratios: torch.Tensor = helper.CLIP_RATIOS) -> dict:
-    """Symmetric per-tensor quantization of ``tensor`` at ``bits`` bits with the range clipped
-    to ``±c max|r|`` for each ratio ``c``: the rounding, clipping and total MSE of each."""
-    largest, dtype = float(tensor.abs().max()), helper.integer_dtype(bits)
-    q_max = helper.q_range(dtype)[1]
-    parts = [
-        helper.rounding_and_clipping_error(tensor, max(c * largest, 1e-30) / q_max, 0, dtype)
-        for c in ratios.tolist()
-    ]
-    rounding, clipping = (np.array(part) for part in zip(*parts))
-    return {"ratios": ratios.numpy(), "rounding": rounding, "clipping": clipping}
-
-
 def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
     """One panel per bit width (two per row): the rounding, clipping and total MSE of
     ``tensor`` as its range is clipped to ``±c max|r|``, with the best ``c`` marked. Returns
@@ -531,7 +487,7 @@ def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
     )
     fig.set_layout_engine("constrained")
     for ax, b in zip(axes.flat, bits):
-        sweep = clip_sweep(tensor, b)
+        sweep = helper.clip_sweep(tensor, b)
         total = sweep["rounding"] + sweep["clipping"]
         ratios, best = sweep["ratios"], int(np.argmin(total))
         ax.plot(ratios, sweep["rounding"], color=ROUNDING, lw=2, label="rounding part")

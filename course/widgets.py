@@ -18,31 +18,40 @@ from course.data import (
     layer_weights,
     seeded_normal,
 )
-from course.explorer import (
-    STYLE,
-    Explorer,
-    View,
-    buttons,
+from course.explorer import STYLE, Explorer, View, buttons, float_slider, int_slider, set_bounds
+from course.live_plots import (
+    ClipHistogram,
+    ClipHistogramData,
+    LevelCounts,
+    LevelCountsData,
+    LevelHistogram,
+    LevelHistogramData,
+    NumberLine,
+    NumberLineData,
+)
+from course.plots import format_number
+from course.widget_parts import (
+    ERROR_LABELS,
     check_matrix,
-    dtype_name,
     error_readout,
-    float_slider,
     granularity_block,
     granularity_controls,
     granularity_sync,
-    int_slider,
     round_trip,
     round_trip_matrices,
-    set_bounds,
 )
-from course.live_plots import (
-    ClipHistogram,
-    LevelCounts,
-    LevelHistogram,
-    NumberLine,
-)
-from course.plots import format_number
 from helper import Mode
+
+# The labels of a quantizer's numbers, as the widgets of single tensors show them.
+QUANTIZER_LABELS = {
+    "scale": "scale s",
+    "zero_point": "zero point z",
+    "q_min": "q_min",
+    "q_max": "q_max",
+    "r_min": "r_min",
+    "r_max": "r_max",
+    **ERROR_LABELS,
+}
 
 _EXPLORE_DTYPES = tuple(
     helper.integer_dtype(bits, signed) for bits in (8, 4, 3, 2) for signed in (True, False)
@@ -60,12 +69,12 @@ def explore_quantize_dequantize(
     ``q = clamp(round(r / s + z), q_min, q_max)`` by ``linear_q_with_scale_and_zero_point``.
     Starts from the course's bad guess (s = 3.5, z = -70) on its 3x3 tensor: find better ones.
     """
-    tensor = course_tensor() if tensor is None else helper._check_float_tensor(tensor)
+    tensor = course_tensor() if tensor is None else helper.check_float_tensor(tensor)
     span = max(float(tensor.max()), 0.0) - min(float(tensor.min()), 0.0) or 1.0
     low, high = math.log10(span / 2550), math.log10(span * 4)
     controls = {
         "scale": widgets.FloatLogSlider(
-            value=min(max(helper._check_scale(scale), 10**low), 10**high),
+            value=min(max(helper.check_scale(scale), 10**low), 10**high),
             base=10,
             min=low,
             max=high,
@@ -77,12 +86,12 @@ def explore_quantize_dequantize(
         ),
         "zero_point": int_slider(
             "zero point z",
-            helper._check_zero_point(zero_point),
-            *helper.q_range(helper._check_dtype(dtype)),
+            helper.check_zero_point(zero_point),
+            *helper.q_range(helper.check_dtype(dtype)),
         ),
         "dtype": widgets.Dropdown(
-            options=[(dtype_name(d), d) for d in _EXPLORE_DTYPES],
-            value=helper._check_dtype(dtype),
+            options=[(helper.dtype_name(d), d) for d in _EXPLORE_DTYPES],
+            value=helper.check_dtype(dtype),
             description="dtype",
             style=STYLE,
         ),
@@ -95,26 +104,31 @@ def explore_quantize_dequantize(
         quantized = helper.linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype)
         dequantized = helper.linear_dequantization(quantized, scale, zero_point)
         errors = error_readout(tensor, dequantized)
-        clipped = (tensor - dequantized).abs() > scale / 2 * (1 + 1e-6)
         q_min, q_max = helper.q_range(dtype)
         low, high = helper.representable_range(scale, zero_point, dtype)
         readout = {
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "q_min": q_min,
             "q_max": q_max,
             "scale": scale,
             "zero_point": zero_point,
             "range_given_back": f"[{format_number(low)}, {format_number(high)}]",
             **errors,
-            "clipped": int(clipped.sum()),
+            "clipped": int(helper.clipped(tensor, scale, zero_point, dtype).sum()),
         }
         return View(readout, round_trip_matrices(tensor, quantized, dequantized, dtype))
 
+    labels = {
+        **QUANTIZER_LABELS,
+        "clipped": "values clamped",
+        "range_given_back": "s (q \N{MINUS SIGN} z) spans",
+    }
     return Explorer(
         "Quantize with a scale and zero point you choose: can you get a lower MSE?",
         controls,
         compute,
         sync=sync,
+        labels=labels,
     )
 
 
@@ -130,7 +144,7 @@ def explore_scale_and_zero_point(
     ``s = (r_max - r_min) / (q_max - q_min)``, ``z = round(q_min - r_min / s)``, the mapping of
     [r_min, r_max] onto [q_min, q_max] and the error (helper's ``linear_quantization``).
     """
-    tensor = course_tensor() if tensor is None else helper._check_float_tensor(tensor)
+    tensor = course_tensor() if tensor is None else helper.check_float_tensor(tensor)
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "signed": buttons("dtype", [("signed int", True), ("unsigned uint", False)], signed),
@@ -143,7 +157,7 @@ def explore_scale_and_zero_point(
         dequantized = helper.linear_dequantization(quantized, scale, zero_point)
         q_min, q_max = helper.q_range(dtype)
         readout = {
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "q_min": q_min,
             "q_max": q_max,
             "r_min": float(tensor.min()),
@@ -152,11 +166,16 @@ def explore_scale_and_zero_point(
             "zero_point": zero_point,
             **error_readout(tensor, dequantized),
         }
-        plot = {
-            **readout,
-            "values": tensor.flatten()[sample].double().numpy(),
-            "quantized": quantized.flatten()[sample].numpy(),
-        }
+        plot = NumberLineData(
+            values=tensor.flatten()[sample].double().numpy(),
+            quantized=quantized.flatten()[sample].numpy(),
+            scale=scale,
+            zero_point=zero_point,
+            q_min=q_min,
+            q_max=q_max,
+            r_min=readout["r_min"],
+            r_max=readout["r_max"],
+        )
         matrices = round_trip_matrices(tensor, quantized, dequantized, dtype)
         return View(readout, matrices, plot)
 
@@ -165,6 +184,7 @@ def explore_scale_and_zero_point(
         controls,
         compute,
         NumberLine,
+        labels=QUANTIZER_LABELS,
     )
 
 
@@ -181,7 +201,7 @@ def explore_symmetric_vs_asymmetric(
 
     Counts the levels outside the data's range (``levels_used``) and the levels no value uses.
     """
-    base = seeded_normal(0, 2000) if tensor is None else helper._check_float_tensor(tensor)
+    base = seeded_normal(0, 2000) if tensor is None else helper.check_float_tensor(tensor)
     controls = {
         "mode": buttons("mode", ["symmetric", "asymmetric"], mode),
         "bits": int_slider("bits", bits, 2, 8),
@@ -192,31 +212,32 @@ def explore_symmetric_vs_asymmetric(
         data, dtype = _skew(base, skew), helper.integer_dtype(bits)
         block = helper.block_size_for(data.shape, "per-tensor")
         trips = {m: round_trip(data, block, dtype, m) for m in ("symmetric", "asymmetric")}
-        quantized, scale, zero_point, dequantized = trips[mode]
+        trip = trips[mode]
+        quantized, scale, zero_point = trip.quantized, trip.scale, trip.zero_point
         q_min, q_max = helper.q_range(dtype)
         levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
         span, n_levels = helper.levels_used(quantized, dtype)
         readout = {
             "mode": mode,
-            "dtype": dtype_name(dtype),
+            "dtype": helper.dtype_name(dtype),
             "scale": float(scale.reshape(-1)[0]),
             "zero_point": int(zero_point.reshape(-1)[0]),
             "n_levels": n_levels,
             "levels_outside_range": n_levels - span,
             "unused_levels": n_levels - int(torch.unique(quantized).numel()),
-            **error_readout(data, dequantized),
-            **{f"mse_{m}": helper.quantization_error(data, trip[3]) for m, trip in trips.items()},
+            **error_readout(data, trip.dequantized),
+            **{
+                f"mse_{m}": helper.quantization_error(data, t.dequantized) for m, t in trips.items()
+            },
         }
-        plot = {
-            "values": data.flatten().double().numpy(),
-            "level_values": helper.dequantize_blocks(
-                levels, scale, zero_point, levels.shape
-            ).numpy(),
-            "used": torch.isin(levels, quantized).numpy(),
-            "inside": ((levels >= quantized.min()) & (levels <= quantized.max())).numpy(),
-            "title": f"{mode} mode, {dtype_name(dtype)}: {span} of {n_levels} levels inside "
+        plot = LevelHistogramData(
+            values=data.flatten().double().numpy(),
+            level_values=helper.dequantize_blocks(levels, scale, zero_point, levels.shape).numpy(),
+            used=torch.isin(levels, quantized).numpy(),
+            inside=((levels >= quantized.min()) & (levels <= quantized.max())).numpy(),
+            title=f"{mode} mode, {helper.dtype_name(dtype)}: {span} of {n_levels} levels inside "
             f"the data, {readout['unused_levels']} unused",
-        }
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -224,6 +245,14 @@ def explore_symmetric_vs_asymmetric(
         controls,
         compute,
         LevelHistogram,
+        labels={
+            **QUANTIZER_LABELS,
+            "n_levels": "levels of the dtype",
+            "levels_outside_range": "levels outside the data",
+            "unused_levels": "levels no value uses",
+            "mse_symmetric": "MSE symmetric",
+            "mse_asymmetric": "MSE asymmetric",
+        },
     )
 
 
@@ -247,19 +276,21 @@ def explore_granularity(
     def compute(bits: int, granularity: str, group_size: int, scale_bits: int) -> View:
         dtype = helper.integer_dtype(bits)
         block = granularity_block(tensor.shape, granularity, group_size)
-        quantized, scale, _, dequantized = round_trip(tensor, block, dtype, "symmetric")
-        per_tensor = round_trip(tensor, tensor.shape, dtype, "symmetric")[3]
+        trip = round_trip(tensor, block, dtype, "symmetric")
+        per_tensor = helper.fake_quantize_blocks(tensor, tensor.shape, dtype, "symmetric")
         readout = {
             "granularity": granularity,
-            "dtype": dtype_name(dtype),
-            "n_scales": scale.numel(),
+            "dtype": helper.dtype_name(dtype),
+            "n_scales": trip.scale.numel(),
             "values_per_scale": math.prod(block),
             "bits_per_weight": helper.bits_per_weight(bits, math.prod(block), scale_bits),
-            **error_readout(tensor, dequantized),
+            **error_readout(tensor, trip.dequantized),
             "mse_per_tensor": helper.quantization_error(tensor, per_tensor),
         }
         error_max = float((tensor - per_tensor).abs().max())
-        matrices = round_trip_matrices(tensor, quantized, dequantized, dtype, block, error_max)
+        matrices = round_trip_matrices(
+            tensor, trip.quantized, trip.dequantized, dtype, block, error_max
+        )
         return View(readout, [matrices[0], matrices[3]])
 
     return Explorer(
@@ -267,6 +298,13 @@ def explore_granularity(
         controls,
         compute,
         sync=granularity_sync,
+        labels={
+            **ERROR_LABELS,
+            "n_scales": "scales stored",
+            "values_per_scale": "values per scale",
+            "bits_per_weight": "bits per weight",
+            "mse_per_tensor": "MSE if per-tensor",
+        },
     )
 
 
@@ -289,7 +327,7 @@ def explore_torchao_convention(
     if weight.shape[1] % 32 == 0:
         granularities["groups of 32"] = (ao.PerGroup(32), (1, 32))
     granularities = {name: value for name, value in granularities.items() if value is not None}
-    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    helper.check_bits(bits)
     if granularity not in granularities:
         raise ValueError(f"granularity must be one of {list(granularities)}, got {granularity!r}")
     linear = ao.linear_holding(weight)
@@ -301,11 +339,11 @@ def explore_torchao_convention(
             dtype = helper.integer_dtype(bits)
             config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
             stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
-            q_h, s_h, _, restored_h = round_trip(weight, block, dtype, "symmetric")
+            trip = round_trip(weight, block, dtype, "symmetric")
             restored_t = helper.dequantize_blocks(
                 stored["qdata"], stored["scale"], stored["zero_point"], block
             )
-            cache[bits, name] = (q_h, s_h, restored_h, stored, restored_t)
+            cache[bits, name] = (trip.quantized, trip.scale, trip.dequantized, stored, restored_t)
         return cache[bits, name]
 
     controls = {
@@ -327,13 +365,13 @@ def explore_torchao_convention(
             "mse": helper.quantization_error(weight, restored_h),
             "mse_torchao": helper.quantization_error(weight, restored_t),
         }
-        plot = {
-            "q_min": q_min,
-            "q_max": q_max,
-            "helper_counts": torch.histogram(q_h.float(), levels.float() - 0.5)[0].numpy(),
-            "torchao_counts": torch.histogram(q_t.float(), levels.float() - 0.5)[0].numpy(),
-            "title": f"{bits}-bit, {granularity}: {equal:.1%} of the integers agree",
-        }
+        plot = LevelCountsData(
+            q_min=q_min,
+            q_max=q_max,
+            helper_counts=torch.histogram(q_h.float(), levels.float() - 0.5).hist.numpy(),
+            torchao_counts=torch.histogram(q_t.float(), levels.float() - 0.5).hist.numpy(),
+            title=f"{bits}-bit, {granularity}: {equal:.1%} of the integers agree",
+        )
         return View(readout, [], plot)
 
     return Explorer(
@@ -341,6 +379,13 @@ def explore_torchao_convention(
         controls,
         compute,
         LevelCounts,
+        labels={
+            **ERROR_LABELS,
+            "torchao_step_over_helper": "torchao's step / helper's",
+            "values_on_q_min_helper": "values on q_min, helper",
+            "values_on_q_min_torchao": "values on q_min, torchao",
+            "mse_torchao": "MSE, torchao",
+        },
     )
 
 
@@ -349,7 +394,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     quantized symmetric per tensor with the range clipped to ``[-alpha, alpha]``, ``alpha = c
     max|r|``: the histogram with the levels and the clip lines, the rounding and clipping parts
     of the MSE, the SQNR, and the best ``c`` of ``helper.search_clip_ratio``."""
-    helper._check_int(bits, "bits", range(2, 9), "an int from 2 to 8")
+    helper.check_bits(bits)
     searches: dict[tuple, tuple] = {}
 
     def values(outlier_strength: int) -> torch.Tensor:
@@ -360,7 +405,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         if (bits, outlier_strength) not in searches:
             data, dtype = values(outlier_strength), helper.integer_dtype(bits)
             best = float(helper.search_clip_ratio(data, data.shape, dtype)[0])
-            scale = best * float(data.abs().max()) / helper.q_range(dtype)[1]
+            scale = helper.clip_scale(data, best, dtype)
             q = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
             searches[bits, outlier_strength] = (best, helper.sqnr_db(data, scale * q.float()))
         return searches[bits, outlier_strength]
@@ -377,7 +422,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         data, dtype = values(outlier_strength), helper.integer_dtype(bits)
         q_min, q_max = helper.q_range(dtype)
         alpha = clip_ratio * float(data.abs().max())
-        scale = alpha / q_max
+        scale = helper.clip_scale(data, clip_ratio, dtype)
         quantized = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
         restored = helper.linear_dequantization(quantized, scale, 0)
         rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)
@@ -395,17 +440,32 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             "best_clip_ratio": f"{best_ratio:.2f}",
             "sqnr_db_at_best": f"{best_sqnr:.1f}",
         }
-        plot = {
-            "values": data.double().numpy(),
-            "level_values": (scale * levels.double()).numpy(),
-            "used": torch.isin(levels, quantized).numpy(),
-            "inside": np.ones(levels.numel(), dtype=bool),
-            "alpha": alpha,
-            "title": f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
+        plot = ClipHistogramData(
+            values=data.double().numpy(),
+            level_values=(scale * levels.double()).numpy(),
+            used=torch.isin(levels, quantized).numpy(),
+            inside=np.ones(levels.numel(), dtype=bool),
+            title=f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
             f"SQNR {readout['sqnr_db']} dB (best c = {readout['best_clip_ratio']})",
-        }
+            alpha=alpha,
+        )
         return View(readout, [], plot)
 
+    labels = {
+        **QUANTIZER_LABELS,
+        "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
+        "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+        "beyond_alpha": "values beyond \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+        "rounding_mse": "rounding part of the MSE",
+        "clipping_mse": "clipping part of the MSE",
+        "sqnr_db": "SQNR (dB)",
+        "best_clip_ratio": "best clip ratio (search)",
+        "sqnr_db_at_best": "SQNR at the best ratio (dB)",
+    }
     return Explorer(
-        "Clipping the range: rounding against clipping error", controls, compute, ClipHistogram
+        "Clipping the range: rounding against clipping error",
+        controls,
+        compute,
+        ClipHistogram,
+        labels=labels,
     )

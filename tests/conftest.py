@@ -41,9 +41,9 @@ def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def trained():
     """The digits MLP, trained once for the whole session: ``(model, digits)``."""
-    from course import data
+    from course import models
 
-    return data.train_digits_mlp()
+    return models.train_digits_mlp()
 
 
 def assert_readable(figure) -> None:
@@ -92,3 +92,13 @@ def pytest_unconfigure(config) -> None:
     if config.stash.get(_NO_BROWSER_KEY, False):
         writer = config.get_terminal_writer()
         writer.line(NO_BROWSER, yellow=True, bold=True)
+
+
+def figure_titles(figure) -> list[str]:
+    """The title of each axes of ``figure``, in order."""
+    return [ax.get_title() for ax in figure.axes]
+
+
+def figure_texts(figure) -> list[str]:
+    """Every text artist's string on every axes of ``figure``."""
+    return [text.get_text() for ax in figure.axes for text in ax.texts]

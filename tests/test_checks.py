@@ -8,7 +8,7 @@ import torch
 from conftest import COURSE_TENSOR
 
 import helper
-from course import checks
+from course import checks, language_model
 
 CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
 
@@ -409,9 +409,59 @@ def test_checker_reports_an_exception(checker, name, right, wrong):
     assert verdict.message.startswith(f"{name} raised RuntimeError: boom on input 1 of")
 
 
+# Checkers of a choice rather than a function: they measure what the learner chose (tested below).
+CHOICE_CHECKERS = {"check_bits_under_budget"}
+
+
 def test_every_checker_is_in_the_table():
     names = {name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"}
-    assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}
+    assert names - CHOICE_CHECKERS == {checker.__name__ for checker, _, _, _ in CHECKERS}
+
+
+@pytest.fixture(scope="module")
+def language_model_and_text():
+    return language_model.load(), language_model.read_text("eval")[:4096]
+
+
+def test_bits_under_budget_names_what_is_missing_unknown_or_out_of_range(language_model_and_text):
+    model, text = language_model_and_text
+    names = language_model.linear_names(model)
+    verdict = checks.check_bits_under_budget(None, model, text)
+    assert verdict.status == "not done yet" and "fill in bits_per_layer" in verdict.message
+    uniform = dict.fromkeys(names, 4)
+    for choice, message in [
+        ([4] * len(names), "should be a dict, got list"),
+        (
+            {**uniform, "blocks.9.mlp.up": 4},
+            "names layers the model does not have: ['blocks.9.mlp.up']",
+        ),
+        ({k: v for k, v in uniform.items() if k != "head"}, "has no width for ['head']"),
+        ({**uniform, "head": 9}, "not ints from 2 to 8: {'head': 9}"),
+        ({**uniform, "head": True}, "not ints from 2 to 8: {'head': True}"),
+    ]:
+        verdict = checks.check_bits_under_budget(choice, model, text)
+        assert verdict.status == "error" and message in verdict.message, verdict.message
+
+
+def test_bits_under_budget_measures_bytes_then_bits_per_byte(language_model_and_text):
+    model, text = language_model_and_text
+    names = language_model.linear_names(model)
+    over = checks.check_bits_under_budget({**dict.fromkeys(names, 4), "head": 3}, model, text)
+    assert (
+        over.status == "mismatch"
+        and over.message.startswith("Over budget")
+        and "3 bits" in over.message
+    )
+    same = checks.check_bits_under_budget(dict.fromkeys(names, 4), model, text)
+    assert same.status == "mismatch" and "is not below" in same.message
+    worse = checks.check_bits_under_budget(dict.fromkeys(names, 2), model, text)
+    assert worse.status == "mismatch" and "is not below" in worse.message
+
+
+def test_bits_under_budget_passes_a_choice_that_beats_4_bits(language_model_and_text):
+    model, text = language_model_and_text
+    verdict = checks.check_bits_under_budget(BITS_UNDER_BUDGET(model), model, text)
+    assert verdict.status == "pass" and verdict.message.startswith("Well done"), verdict.message
 
 
 def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():

@@ -52,27 +52,6 @@ def test_layer_weights_rows_differ_in_size_and_hold_outliers():
     assert data.layer_weights(2, 2, 4).ne(data.layer_weights(2, 2, 4, outliers=False)).sum() == 1
 
 
-def test_trained_mlp_is_accurate_and_deterministic(trained):
-    model, digits = trained
-    assert digits.x_train.shape == (1437, 64) and digits.x_test.shape == (360, 64)
-    assert data.accuracy(model, digits.x_test, digits.y_test) > 0.95
-    again = data.digits_mlp(0)
-    assert not torch.equal(again[0].weight, model[0].weight)  # trained, not the initial weights
-    assert torch.equal(data.digits_mlp(0)[0].weight, again[0].weight)  # seeded
-
-
-def test_training_does_not_depend_on_the_thread_count(trained):
-    model, _ = trained
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        again, _ = data.train_digits_mlp()
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.get_num_threads() == threads
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
-
-
 def test_digits_are_scikit_learns_bundled_digits():
     from sklearn.datasets import load_digits
 

@@ -8,23 +8,15 @@ import sys
 import matplotlib.figure
 import pytest
 import torch
-from conftest import ROOT, assert_readable
+from conftest import ROOT, assert_readable, figure_titles
 
 from course import data, figures
-
-
-def _titles(figure):
-    return [ax.get_title() for ax in figure.axes]
-
-
-def _texts(figure):
-    return [text.get_text() for ax in figure.axes for text in ax.texts]
 
 
 def test_plot_levels_histogram_has_one_panel_per_mode():
     figure = figures.plot_levels_histogram(data.skewed_tensor(), torch.int4)
     assert isinstance(figure, matplotlib.figure.Figure)
-    assert _titles(figure) == [
+    assert figure_titles(figure) == [
         "Asymmetric mode, int4: 16 of 16 levels fall inside the data",
         "Symmetric mode, int4: 8 of 16 levels fall inside the data",
     ]
@@ -54,11 +46,11 @@ def test_plot_levels_histogram_rejects_bad_input():
 def test_lesson_figures_are_figures_with_titles(name):
     figure = getattr(figures, name)()
     assert isinstance(figure, matplotlib.figure.Figure)
-    assert figure.axes and all(_titles(figure))
+    assert figure.axes and all(figure_titles(figure))
 
 
 def test_clamped_zero_point_figure_contrasts_the_course_and_the_fix():
-    titles = _titles(figures.figure_l2b_clamped_zero_point())
+    titles = figure_titles(figures.figure_l2b_clamped_zero_point())
     assert len(titles) == 2
     assert titles[0].startswith("The original course") and "lost" in titles[0]
     assert titles[1].startswith("helper")
@@ -67,7 +59,7 @@ def test_clamped_zero_point_figure_contrasts_the_course_and_the_fix():
 def test_plot_granularity_blocks_has_one_titled_panel_per_granularity():
     figure = figures.plot_granularity_blocks((6, 8), group_size=4)
     assert isinstance(figure, matplotlib.figure.Figure)
-    assert _titles(figure) == [
+    assert figure_titles(figure) == [
         "Per tensor: 1 scale",
         "Per channel, rows (dim=0): 6 scales",
         "Per channel, columns (dim=1): 8 scales",
@@ -80,7 +72,7 @@ def test_plot_granularity_blocks_has_one_titled_panel_per_granularity():
 
 def test_plot_granularity_blocks_writes_the_values_of_a_small_tensor():
     figure = figures.plot_granularity_blocks(data.course_tensor(), panels=("per-channel columns",))
-    assert _titles(figure) == ["Per channel, columns (dim=1): 3 scales"]
+    assert figure_titles(figure) == ["Per channel, columns (dim=1): 3 scales"]
     assert [text.get_text() for text in figure.axes[0].texts][:3] == ["191.6", "-13.5", "728.6"]
 
 
@@ -107,7 +99,7 @@ def test_plot_broadcasting_shows_scale_and_result():
     scale = torch.tensor([1.0, 5.0, 10.0])
     figure = figures.plot_broadcasting(tensor, [scale.view(1, 3), scale.view(3, 1)])
     assert isinstance(figure, matplotlib.figure.Figure)
-    titles = _titles(figure)
+    titles = figure_titles(figure)
     assert titles[:4] == [
         "tensor, shape (3, 3)",
         "scale, shape (1, 3)",
@@ -133,7 +125,7 @@ def test_plot_broadcasting_rejects_bad_input():
 
 def test_plot_group_reshape_shows_the_view_and_the_scales():
     figure = figures.plot_group_reshape((2, 6), 3)
-    assert _titles(figure) == ["tensor (2, 6)", "tensor.view(-1, 3): (4, 3)", "scale (4, 1)"]
+    assert figure_titles(figure) == ["tensor (2, 6)", "tensor.view(-1, 3): (4, 3)", "scale (4, 1)"]
     assert [text.get_text() for text in figure.axes[2].texts] == ["s0", "s1", "s2", "s3"]
 
 
@@ -160,23 +152,6 @@ def test_plot_bits_per_weight_rejects_empty_lists():
         figures.plot_bits_per_weight(4, (), (16,))
 
 
-FIGURES = [
-    "figure_l3b_granularities",
-    "figure_l3c_per_channel_blocks",
-    "figure_l3c_broadcasting",
-    "figure_l3d_group_reshape",
-    "figure_l3d_bits_per_weight",
-    "figure_l3e_inference_modes",
-]
-
-
-@pytest.mark.parametrize("name", FIGURES)
-def test_lesson_figures_are_figures(name):
-    figure = getattr(figures, name)()
-    assert isinstance(figure, matplotlib.figure.Figure)
-    assert figure.axes
-
-
 def test_inference_modes_figure_names_both_recipes():
     figure = figures.figure_l3e_inference_modes()
     titles = [ax.get_title(loc="left") for ax in figure.axes]
@@ -184,11 +159,6 @@ def test_inference_modes_figure_names_both_recipes():
     texts = [text.get_text() for ax in figure.axes for text in ax.texts]
     assert any("summed in int32" in text for text in texts)
     assert any("dequantize" in text for text in texts)
-
-
-def test_l4_figures_are_figures():
-    for figure in (figures.figure_l4_bit_packing, figures.figure_l4_w8a8_pipeline):
-        assert isinstance(figure(), matplotlib.figure.Figure)
 
 
 GENERATED = {

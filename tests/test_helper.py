@@ -9,7 +9,7 @@ import torch
 from conftest import COURSE_TENSOR, random_int8, signed_range, w8a8_reference
 
 import helper
-from course import data
+from course import data, models
 
 
 def test_l2a_quantize_with_scale_3_5_and_zero_point_minus_70():
@@ -788,10 +788,10 @@ def test_quantize_model_swaps_every_linear_and_keeps_the_original(trained):
     assert len(linears) == len(swapped) == 3
     assert not any(isinstance(m, torch.nn.Linear) for m in quantized.modules())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
-    assert data.accuracy(quantized, digits.x_test, digits.y_test) > 0.9
-    assert data.accuracy(
+    assert models.accuracy(quantized, digits.x_test, digits.y_test) > 0.9
+    assert models.accuracy(
         helper.quantize_model(model, 8, "per-channel"), digits.x_test, digits.y_test
-    ) == (pytest.approx(data.accuracy(model, digits.x_test, digits.y_test), abs=0.01))
+    ) == (pytest.approx(models.accuracy(model, digits.x_test, digits.y_test), abs=0.01))
 
 
 def test_quantize_model_of_a_bare_linear():
@@ -966,6 +966,100 @@ def test_convert_linears_passes_each_layers_name_and_keeps_the_original():
     assert helper.convert_linears(model[0], lambda name, linear: name) == ""
     with pytest.raises(TypeError, match="model"):
         helper.convert_linears("model", lambda name, linear: linear)
+
+
+def test_mode_errors_symmetric_costs_one_bit_on_a_one_sided_tensor():
+    table = helper.mode_errors(data.skewed_tensor(), bits=(8, 4, 3, 2))
+    assert table["bits"] == [8, 4, 3, 2]
+    asymmetric, symmetric = table["asymmetric"], table["symmetric"]
+    assert all(s > a for a, s in zip(asymmetric, symmetric))
+    # symmetric with b bits spends half its levels on negatives: it equals asymmetric with b - 1
+    assert symmetric[1] == pytest.approx(asymmetric[2])
+    assert symmetric[2] == pytest.approx(asymmetric[3])
+
+
+def test_mode_errors_are_close_on_a_centred_tensor():
+    torch.manual_seed(0)
+    table = helper.mode_errors(torch.randn(10_000), bits=(8,))
+    assert table["symmetric"][0] == pytest.approx(table["asymmetric"][0], rel=0.2)
+
+
+@pytest.mark.parametrize("bits", [8, (), (1,), (8, 17), (4.0,)])
+def test_mode_errors_rejects_bad_bits(bits):
+    with pytest.raises(ValueError, match="bits"):
+        helper.mode_errors(torch.randn(4), bits=bits)
+
+
+def test_mode_errors_rejects_a_non_tensor():
+    with pytest.raises(TypeError, match="tensor must be a torch.Tensor"):
+        helper.mode_errors([1.0, 2.0])
+
+
+def test_clip_sweep_parts_add_up_to_the_mse_and_the_search_finds_its_minimum():
+    tensor = data.heavy_tailed(3000, seed=5)
+    sweep = helper.clip_sweep(tensor, 3)
+    assert sweep["clipping"][0] == 0  # ratio 1: nothing clipped
+    total = sweep["rounding"] + sweep["clipping"]
+    dtype = helper.integer_dtype(3)
+    for index in (0, 40, 90):  # the two parts add up to the MSE at that ratio
+        scale = helper.clip_scale(tensor, float(sweep["ratios"][index]), dtype)
+        restored = helper.linear_dequantization(
+            helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, dtype), scale, 0
+        )
+        assert total[index] == pytest.approx(helper.quantization_error(tensor, restored))
+    ratio, mse = helper.search_clip_ratio(tensor, tensor.shape, dtype)
+    assert sweep["ratios"][total.argmin()] == pytest.approx(float(ratio))
+    assert total.min() == pytest.approx(float(mse), rel=1e-5)
+
+
+def test_clipped_marks_the_values_the_clamp_moves():
+    tensor = torch.tensor([-10.0, -1.0, 0.0, 0.5, 1.26, 1.3, 5.0])
+    # scale 0.01, int8: round(r / 0.01) beyond [-128, 127] is clipped; 1.26 -> 126, 1.3 -> 130
+    expected = torch.tensor([True, False, False, False, False, True, True])
+    assert torch.equal(helper.clipped(tensor, 0.01, 0, torch.int8), expected)
+    rounding, clipping = helper.rounding_and_clipping_error(tensor, 0.01, 0, torch.int8)
+    assert clipping > 0 and rounding < 0.01**2
+
+
+def test_clip_scale_is_c_max_over_q_max_and_checks_the_ratio():
+    tensor = torch.tensor([-3.0, 1.0, 2.5])
+    assert helper.clip_scale(tensor, 0.5, torch.int8) == 0.5 * 3.0 / 127
+    assert helper.clip_scale(torch.zeros(3), 1.0) == helper.ZERO_RANGE_SCALE
+    for bad, error in ((0.0, ValueError), (1.5, ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="clip_ratio"):
+            helper.clip_scale(tensor, bad)
+
+
+def test_fake_quantize_blocks_is_quantize_then_dequantize():
+    tensor = data.seeded_normal(3, 4, 8)
+    for block in ((4, 8), (1, 8), (1, 4)):
+        q, scale, zero_point = helper.quantize_blocks(tensor, block, torch.int4, "symmetric")
+        expected = helper.dequantize_blocks(q, scale, zero_point, block)
+        assert torch.equal(
+            helper.fake_quantize_blocks(tensor, block, torch.int4, "symmetric"), expected
+        )
+
+
+def test_expand_blocks_spreads_one_entry_per_block_over_its_values():
+    grid = torch.tensor([[1, 2], [3, 4]])
+    expected = torch.tensor([[1, 1, 1, 2, 2, 2], [3, 3, 3, 4, 4, 4]])
+    assert torch.equal(helper.expand_blocks(grid, (1, 3)), expected)
+    assert helper.expand_blocks(torch.ones(2, 1), (1, 5)).shape == (2, 5)
+    with pytest.raises(ValueError, match="block_size"):
+        helper.expand_blocks(grid, (3,))
+
+
+@pytest.mark.parametrize("mode", ["symmetric", "asymmetric"])
+def test_quantize_per_tensor_is_the_mode_s_quantizer(mode):
+    tensor = data.skewed_tensor(100)
+    q, scale, zero_point = helper.quantize_per_tensor(tensor, torch.int8, mode)
+    if mode == "asymmetric":
+        expected = helper.linear_quantization(tensor)
+    else:
+        expected = (*helper.linear_q_symmetric(tensor), 0)
+    assert torch.equal(q, expected[0]) and (scale, zero_point) == expected[1:]
+    with pytest.raises(ValueError, match="mode"):
+        helper.quantize_per_tensor(tensor, torch.int8, "affine")
 
 
 # --- L6-A: bits per byte, byte windows, activation outliers, mixed precision --------------------

@@ -18,38 +18,45 @@ import helper
 ALLOWED = {
     "helper": set(),
     "course.data": {"helper"},
+    "course.models": {"course.data"},
     "course.plots": {"helper", "course.data"},
     "course.figures": {"helper", "course.data", "course.plots"},
-    "course.model_plots": {"helper", "course.plots"},
-    "course.checks": {"helper", "course.data", "course.torchao_bridge"},
+    "course.model_plots": {"helper", "course.plots", "course.language_model"},
+    "course.checks": {"helper", "course.data", "course.torchao_bridge", "course.language_model"},
     "course.torchao_bridge": set(),
     "course.observers": {"helper"},
     "course.language_model": {"helper"},
     "course.gptq_runs": {"helper", "course.language_model"},
     "course.live_plots": {"helper", "course.plots"},
-    "course.explorer": {"helper", "course.plots", "course.live_plots"},
+    "course.explorer": {"course.plots", "course.live_plots"},
+    "course.widget_parts": {"helper", "course.plots", "course.explorer"},
     "course.widgets": {
         "helper",
         "course.data",
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.widget_parts",
         "course.torchao_bridge",
     },
     "course.model_widgets": {
         "helper",
         "course.data",
         "course.gptq_runs",
-        "course.language_model",
+        "course.models",
         "course.plots",
         "course.live_plots",
         "course.explorer",
+        "course.language_model",
+        "course.observers",
+        "course.widget_parts",
     },
 }
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
-# The longest a module may grow before it is split (helper.py: the answer key stays readable).
-MAX_LINES = {"helper": 1400, "course": 600}
+# The longest a module may grow before it is split. helper.py: the lessons L2-A to L6-A take about
+# 1,400 lines, docstrings in full and checks at the end; L6-B's GPTQ about 230 more.
+MAX_LINES = {"helper": 1700, "course": 600}
 
 
 def module_path(name: str):

@@ -5,6 +5,7 @@ import torch
 from conftest import assert_readable
 
 from course import model_plots, plots
+from course.language_model import LAYER_KINDS, Result, Setting
 
 
 def _outputs():
@@ -73,8 +74,41 @@ def test_plot_layer_outputs_rejects_bad_input():
         model_plots.plot_layer_outputs([0.0, 1.0], torch.zeros(2))
 
 
+def _language_model_results():
+    settings = [
+        Setting(bits, granularity, size)
+        for bits in (8, 4, 3, 2)
+        for granularity, size in (("per-tensor", None), ("per-channel", None), ("per-group", 32))
+    ]
+    sizes = {8: 1_450_000, 4: 850_000, 3: 1_450_000, 2: 560_000}
+    results = [
+        Result(s, 1.8 + (8 - s.bits) ** 2 / 10, sizes[s.bits] + 1000 * i)
+        for i, s in enumerate(settings)
+    ]
+    return results, Result(Setting(), 1.8, 5_087_232)
+
+
+def test_bits_per_byte_plot_marks_each_granularity_and_labels_each_bit_column():
+    results, fp32 = _language_model_results()
+    fig = model_plots.plot_bits_per_byte_vs_bytes(results, fp32)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "fp32" in texts and "8-bit and 3-bit" in texts and "2-bit" in texts
+    assert len(fig.axes[0].lines) == len(results) + 1
+    assert {h.get_label() for h in fig.axes[0].get_legend().legend_handles} >= {
+        "per-tensor", "per-channel", "group 32"
+    }  # fmt: skip
+
+
+def test_sensitivity_bars_are_the_loss_over_fp32():
+    losses = {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}
+    fig = model_plots.plot_layer_sensitivity(losses, 1.75)
+    heights = sorted({round(p.get_height(), 6) for p in fig.axes[0].patches})
+    assert heights == [0.25, 0.75]
+
+
 def _every_plot():
     reference, outputs = _outputs()
+    results, fp32 = _language_model_results()
     rows = [{"bits": 4, "group_size": g, "scale_bits": 16, "measured": 4.5} for g in (32, 64)]
     return {
         "layer_outputs": lambda: model_plots.plot_layer_outputs(reference[0], outputs["W8A32"][0]),
@@ -93,6 +127,13 @@ def _every_plot():
             [1, 4, 16],
             {"min/max": {"sqnr": [20, 19, 18], "accuracy": [0.95, 0.96, 0.94]}},
             {"sqnr": 21.0, "accuracy": 0.96},
+        ),
+        "bits_per_byte": lambda: model_plots.plot_bits_per_byte_vs_bytes(results, fp32),
+        "sensitivity": lambda: model_plots.plot_layer_sensitivity(
+            {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}, 1.75
+        ),
+        "channel_ranges": lambda: model_plots.plot_channel_ranges(
+            torch.rand(128) + torch.eye(128)[5] * 20, "blocks.3.mlp.down"
         ),
     }
 

@@ -1,16 +1,14 @@
 """The widgets of layers and models (course.model_widgets), without a browser: the numbers
 each shows are the library's numbers for its settings. (What every widget shares, building,
-dragging, snapshots, is tested in test_widgets.py.)"""
-
-import statistics
-import time
+dragging, snapshots, is tested in test_widgets.py; their speed is measured by `make bench`,
+never asserted here.)"""
 
 import matplotlib.figure
 import pytest
 import torch
 
 import helper
-from course import data, model_widgets
+from course import language_model, model_widgets, models, observers
 
 
 @pytest.mark.parametrize("bits", [8, 4])
@@ -113,23 +111,45 @@ def test_explore_trained_network(trained):
     assert explorer.readout["accuracy"] == pytest.approx(accuracy)
     expected = helper.quantize_model(model, 2, "per-tensor")
     assert explorer.readout["model_bytes"] == helper.model_bytes(expected)
-    assert explorer.readout["accuracy"] == data.accuracy(expected, digits.x_test, digits.y_test)
+    assert explorer.readout["accuracy"] == models.accuracy(expected, digits.x_test, digits.y_test)
     explorer.controls["granularity"].value = "per-group"
     assert not explorer.controls["group_size"].disabled
     assert explorer.readout["accuracy"] > accuracy
     assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
 
 
-def test_explore_trained_network_updates_quickly(trained):
+@pytest.fixture(scope="module")
+def small_language_model():
+    """An untrained model of the course's shape, one block deep: fast, and every group divides."""
+    torch.manual_seed(0)
+    return language_model.ByteTransformer(language_model.ModelConfig(n_layers=1)).eval()
 
-    model, digits = trained
-    explorer = model_widgets.explore_trained_network(model, digits)
-    times = []
-    for bits in (8, 3, 2, 8, 3, 2):  # the second round hits the cache
-        start = time.perf_counter()
-        explorer.controls["bits"].value = bits
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.5  # about 0.03 s on an idle 2-core machine
+
+def test_explore_language_model_looks_up_what_helper_measures(small_language_model):
+    model, text = small_language_model, language_model.read_text("eval")[:600]
+    explorer = model_widgets.explore_language_model(model, text, bits=4, n_bytes=8)
+    setting = language_model.Setting(4, "per-group", 32)
+    expected = language_model.measure(model, setting, text)
+    assert explorer.readout["bits_per_byte"] == expected.bits_per_byte
+    assert explorer.readout["model_bytes"] == expected.bytes
+    assert explorer.readout["writes"] == language_model.generate(
+        setting.apply(model), "def ", 8
+    ).replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}")
+    explorer.controls["granularity"].value = "per-channel"
+    assert explorer.controls["group_size"].disabled
+    per_channel = language_model.measure(model, language_model.Setting(4, "per-channel"), text)
+    assert explorer.readout["bits_per_byte"] == per_channel.bits_per_byte
+    explorer.controls["model"].value = "W8A8, activations per token"
+    assert explorer.controls["bits"].disabled and explorer.controls["granularity"].disabled
+    w8a8 = observers.quantize_activations(model, torch.int8)
+    assert explorer.readout["bits_per_byte"] == helper.bits_per_byte(w8a8, text)
+
+
+def test_explore_language_model_refuses_settings_it_has_not_computed(small_language_model):
+    with pytest.raises(ValueError, match="bits must be 2, 3, 4 or 8"):
+        model_widgets.explore_language_model(small_language_model, b"def f(): pass", bits=5)
+    with pytest.raises(ValueError, match="group_size must be 32, 64 or 128"):
+        model_widgets.explore_language_model(small_language_model, b"def f(): pass", group_size=16)
 
 
 def gptq_rows():
@@ -171,16 +191,6 @@ def test_explore_gptq_looks_each_setting_up():
     assert explorer.readout["GPTQ"] == pytest.approx(4.9 - 0.05 - 4 / 320)
     assert explorer.readout["output_error_RTN"] == "30.00%"
     assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
-
-
-def test_explore_gptq_answers_at_once():
-    explorer = model_widgets.explore_gptq(gptq_rows(), 2.0)
-    times = []
-    for bits in (4, 3, 2, 4, 3, 2):
-        start = time.perf_counter()
-        explorer.controls["bits"].value = bits
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.5  # a lookup and a redraw
 
 
 def test_explore_gptq_needs_rows_and_fp32():

@@ -6,7 +6,7 @@ import torch
 from torch.ao.quantization import observer as torch_observer
 
 import helper
-from course import data, observers
+from course import models, observers
 
 
 def batches(seed: int, n: int = 12):
@@ -146,12 +146,12 @@ def test_dynamic_layer_quantizes_each_row_with_its_own_range(trained):
 
 def test_w8a8_keeps_the_accuracy_and_sqnr_follows_the_bits(trained):
     model, digits = trained
-    fp32 = data.accuracy(model, digits.x_test, digits.y_test)
+    fp32 = models.accuracy(model, digits.x_test, digits.y_test)
     found = observers.calibrate(model, digits.x_train[:256].split(32), observers.MinMaxObserver)
     static = observers.quantize_activations(model, torch.int8, found)
     dynamic = observers.quantize_activations(model, torch.int8)
     for quantized in (static, dynamic):
-        assert abs(data.accuracy(quantized, digits.x_test, digits.y_test) - fp32) < 0.02
+        assert abs(models.accuracy(quantized, digits.x_test, digits.y_test) - fp32) < 0.02
     sqnr8 = observers.activation_sqnr(static, model, digits.x_test)
     found4 = observers.calibrate(
         model, digits.x_train[:256].split(32), lambda: observers.MinMaxObserver(torch.int4)

@@ -2,7 +2,7 @@
 
 import torch
 from conftest import PROPERTY, random_int8, signed_range, w8a8_reference
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -52,9 +52,6 @@ def test_unpacking_any_bytes_and_repacking_gives_the_bytes_back(bits, data):
     for signed in (True, False):
         values = helper.unpack_weights(packed, bits, (n,), signed=signed)
         assert torch.equal(helper.pack_weights(values, bits), packed)
-
-
-PROPERTY = settings(max_examples=200, deadline=None)
 
 
 SIGNED = [torch.int8, torch.int4, torch.int3, torch.int2]

@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT
 
 import helper
-from course import data
+from course import models
 from course import torchao_bridge as ao
 
 TINY = torch.finfo(torch.float32).smallest_normal
@@ -98,7 +98,7 @@ def test_w8a8_dynamic_is_reproduced_exactly_and_helpers_w8a8_is_close(trained, q
 
 def test_quantized_models_keep_the_accuracy_and_load_back_with_the_same_outputs(trained, quantized):
     model, digits = trained
-    fp32_accuracy = data.accuracy(model, digits.x_test, digits.y_test)
+    fp32_accuracy = models.accuracy(model, digits.x_test, digits.y_test)
     configs = {
         "int8": ao.Int8WeightOnlyConfig(),
         "int4": ao.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=ao.PerGroup(32)),
@@ -108,11 +108,11 @@ def test_quantized_models_keep_the_accuracy_and_load_back_with_the_same_outputs(
     for name, config in configs.items():
         size, saved = ao.saved_bytes(quantized[name])
         assert size == ao.saved_bytes(quantized[name])[0]  # the same bytes every time
-        fresh = ao.quantized_copy(data.digits_mlp(seed=1), config)
+        fresh = ao.quantized_copy(models.digits_mlp(seed=1), config)
         with torch.no_grad():
             reloaded = ao.load_saved(saved, fresh)(digits.x_test)
             assert torch.equal(reloaded, quantized[name](digits.x_test))
-        accuracy = data.accuracy(quantized[name], digits.x_test, digits.y_test)
+        accuracy = models.accuracy(quantized[name], digits.x_test, digits.y_test)
         assert abs(accuracy - fp32_accuracy) <= 0.02
         sizes[name] = size
     fp32_size = ao.saved_bytes(model)[0]

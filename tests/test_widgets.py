@@ -1,6 +1,7 @@
 """The explore_* widgets, without a browser: build each one, move its controls, and check that
 the numbers it shows are the library's numbers for those settings."""
 
+import inspect
 import io
 
 import ipywidgets
@@ -21,19 +22,27 @@ SLIDERS = (
 )
 
 
-BUILDERS = {
-    "explore_quantize_dequantize": {"scale", "zero_point", "dtype"},
-    "explore_scale_and_zero_point": {"bits", "signed"},
-    "explore_symmetric_vs_asymmetric": {"mode", "bits", "skew"},
-    "explore_granularity": {"bits", "granularity", "group_size", "scale_bits"},
-    "explore_quantized_linear": {"bits", "granularity", "group_size"},
-    "explore_torchao_convention": {"bits", "granularity"},
-}
+# Every widget builder of both modules, found by name: a new explore_* is tested at once.
+BUILDERS = sorted(
+    name
+    for module in (widgets, model_widgets)
+    for name in dir(module)
+    if name.startswith("explore_")
+)
 
 
 def builder(name: str):
     """The builder ``explore_<name>``, from course.widgets or course.model_widgets."""
     return getattr(widgets, name, None) or getattr(model_widgets, name)
+
+
+def takes_a_tensor_first(name: str) -> bool:
+    """Whether the builder's first argument is a tensor (the bad-tensor test applies)."""
+    first = next(iter(inspect.signature(builder(name)).parameters.values()))
+    return "torch.Tensor" in str(first.annotation)
+
+
+TENSOR_BUILDERS = [name for name in BUILDERS if takes_a_tensor_first(name)]
 
 
 def round_trip_mse(tensor, quantized, scale, zero_point=0):
@@ -68,7 +77,9 @@ def png(figure) -> bytes:
 def test_builds_with_its_controls_and_a_readout(name):
     explorer = builder(name)()
     assert isinstance(explorer, Explorer) and isinstance(explorer, ipywidgets.VBox)
-    assert set(explorer.controls) == BUILDERS[name]
+    assert explorer.controls
+    for control in explorer.controls.values():
+        assert isinstance(control, ipywidgets.ValueWidget) and control.description
     assert isinstance(explorer.readout["mse"], float) and explorer.readout["mse"] >= 0
 
 
@@ -108,7 +119,7 @@ def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
-@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("name", TENSOR_BUILDERS)
 @pytest.mark.parametrize(
     ("bad", "error"),
     [
@@ -120,7 +131,7 @@ def test_default_tensor_is_seeded_and_leaves_the_global_seed_alone(name):
     ids=["list", "int-tensor", "empty", "nan"],
 )
 def test_bad_tensor_is_refused_clearly(name, bad, error):
-    with pytest.raises(error, match="tensor|weight"):
+    with pytest.raises(error, match="tensor|weight|input"):
         builder(name)(bad)
 
 
@@ -314,15 +325,7 @@ def test_granularity_bad_arguments(kwargs, error):
         widgets.explore_granularity(**kwargs)
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        name
-        for module in (widgets, model_widgets)
-        for name in dir(module)
-        if name.startswith("explore_")
-    ),
-)
+@pytest.mark.parametrize("name", BUILDERS)
 def test_every_snapshot_is_readable_at_100_percent(name):
     assert_readable(builder(name)().snapshot())
 

@@ -1,0 +1,26 @@
+"""course.models: the digits MLP trains to a good accuracy, deterministically."""
+
+import torch
+
+from course import models
+
+
+def test_trained_mlp_is_accurate_and_deterministic(trained):
+    model, digits = trained
+    assert digits.x_train.shape == (1437, 64) and digits.x_test.shape == (360, 64)
+    assert models.accuracy(model, digits.x_test, digits.y_test) > 0.95
+    again = models.digits_mlp(0)
+    assert not torch.equal(again[0].weight, model[0].weight)  # trained, not the initial weights
+    assert torch.equal(models.digits_mlp(0)[0].weight, again[0].weight)  # seeded
+
+
+def test_training_does_not_depend_on_the_thread_count(trained):
+    model, _ = trained
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        again, _ = models.train_digits_mlp()
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
