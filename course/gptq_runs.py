@@ -25,7 +25,7 @@ SETTINGS: dict[str, tuple[Granularity, int | None]] = {
 def calibration_windows(n: int, context_length: int) -> torch.Tensor:
     """The first ``n`` windows of ``context_length`` bytes of the calibration text, as the
     ``(n, context_length)`` batch that ``gptq_quantize_model`` runs the model on."""
-    helper._check_int(n, "n", range(1, 2**31), "a positive int")
+    helper.check_positive_int(n, "n")
     windows = helper.byte_windows(language_model.read_text("calibration"), context_length)
     if n > len(windows):
         raise ValueError(

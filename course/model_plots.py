@@ -363,7 +363,8 @@ def plot_channel_ranges(absmax: torch.Tensor, layer: str):
 def plot_gptq_bits_per_byte(rows: Sequence[dict], fp32: float):
     """Bits per byte of round-to-nearest and GPTQ, one panel per bit width, a pair of bars per
     setting (rows: dicts with ``bits``, ``setting``, ``rtn`` and ``gptq``), the fp32 model's as
-    a dashed line. Each panel has its own scale, starting at 0. Returns the Figure."""
+    a dashed line, the legend under the panels. Each panel has its own scale, starting at 0.
+    Returns the Figure."""
     bit_widths = list(dict.fromkeys(row["bits"] for row in rows))
     fig, axes = plt.subplots(1, len(bit_widths), figsize=(10, 3.8), squeeze=False)
     fig.set_layout_engine("constrained")
@@ -386,7 +387,9 @@ def plot_gptq_bits_per_byte(rows: Sequence[dict], fp32: float):
         ax.set_title(f"{bits} bits", fontsize=11)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("bits per byte (lower is better)")
-    axes[0][0].legend(fontsize=9, loc="lower left")
+    fig.legend(
+        *axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9
+    )
     fig.suptitle("The language model on held-out text: round to nearest against GPTQ", fontsize=11)
     plt.close(fig)
     return fig
