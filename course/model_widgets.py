@@ -443,7 +443,11 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
         "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
         "setting": buttons("scales", settings, settings[0]),
         "windows": widgets.SelectionSlider(
-            options=windows, value=windows[-1], description="calibration windows", style=STYLE
+            options=windows,
+            value=windows[-1],
+            description="calibration windows",
+            continuous_update=True,
+            style=STYLE,
         ),
     }
 
@@ -469,7 +473,15 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
 
 @functools.cache
 def _default_gptq_runs() -> tuple[list[dict], float]:
-    """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings."""
-    model = load()
-    text = read_text("eval")[:4096]
-    return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
+    """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings, on
+    one thread as in the lesson (GPTQ's loop is thousands of small steps), leaving torch's
+    global random state alone (building the model draws its initial weights)."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.random.fork_rng():
+            model = load()
+        text = read_text("eval")[:4096]
+        return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
+    finally:
+        torch.set_num_threads(threads)
