@@ -1,7 +1,10 @@
 # The linear quantization course.
-#   make lab    set up .venv (first time, or when a pinned file changed) and open JupyterLab
-#   make test   the same set-up, then every check: ruff and the workflow lint, unit and property
-#               tests, nbval over every lesson, the widget logic, and the lessons in a real browser
+#   make lab    set up .venv with what the lessons need (first time, or when a pinned file
+#               changed) and open JupyterLab; on Linux without an NVIDIA GPU, `make lab TORCH=cpu`
+#               takes the CPU build of torch
+#   make test   the same set-up plus the maintainers' tools, then every check: ruff and the
+#               workflow lint, unit and property tests, nbval over every lesson, the widget logic,
+#               and the lessons in a real browser
 # Other targets: make refresh (re-run every notebook in place), make images, make bench,
 #                make clean. README.md gives the same commands for a shell without make.
 
@@ -13,13 +16,24 @@ PYTHON ?= $(firstword $(foreach candidate,$(CANDIDATES),$(shell command -v $(can
 	>/dev/null 2>&1 && $(candidate) -c '$(SUPPORTED)' 2>/dev/null && command -v $(candidate))))
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# What .venv holds: the learner set (requirements.txt), then, for the maintainers' targets, the
+# tools of requirements-dev.txt on top. A learner's `make lab` never installs those.
+LAB_STAMP := $(VENV)/.installed-lab
+DEV_STAMP := $(VENV)/.installed-dev
+# TORCH=cpu (Linux without an NVIDIA GPU): torch alone, first, from PyTorch's CPU index: the same
+# version as requirements.txt pins, built without CUDA, so pip then finds it installed. Unset:
+# PyPI's torch, which works on every machine (on Linux it brings the CUDA libraries).
+CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell grep -m 1 '^torch==' requirements.txt)
+$(if $(filter-out cpu,$(TORCH)),$(error TORCH=$(TORCH) is not a choice: TORCH=cpu takes PyTorch's \
+CPU build; leave TORCH unset for PyPI's))
 # JupyterLab refuses to run as root unless told; a learner's own account never needs this.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The commands themselves, in the `python -m` forms that README.md gives for a shell without
 # make (tests/test_setup.py keeps the two in step).
 PIP := -m pip install --disable-pip-version-check
+CPU_TORCH := --no-deps --index-url $(CPU_INDEX)
 LAB := -m jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. \
 	--LabApp.default_url=/lab/tree/notebooks/L2_linear_I_quantize_dequantize_tensor.ipynb \
 	--LabApp.app_settings_dir=jupyterlab-settings
@@ -27,9 +41,11 @@ UNIT := -m pytest -n 2 --dist loadfile --nbval --nbval-current-env \
 	--ignore=tests/test_browser.py tests notebooks
 BROWSER := -m pytest tests/test_browser.py
 
-.PHONY: setup check-python lab test lint unit browser refresh images bench clean
+.PHONY: setup setup-dev check-python lab test lint unit browser refresh images bench clean
 
-setup: $(STAMP)
+# What the lessons need; setup-dev adds the maintainers' tools (on a learner's .venv too).
+setup: $(LAB_STAMP)
+setup-dev: $(DEV_STAMP)
 
 # The Python that would build .venv is 3.11, 3.12 or 3.13, or a clear message says what to do.
 check-python:
@@ -39,12 +55,18 @@ check-python:
 	sys.version_info[:2] <= (3, 13) else f"The course needs Python 3.11, 3.12 or 3.13 (found \
 	{v}): install one, or run make PYTHON=/path/to/python3.12")'
 
-# A fresh .venv whenever it is missing or older than the pinned files.
-$(STAMP): requirements.txt pyproject.toml | check-python
+# A fresh .venv with the learner set whenever it is missing or older than its pinned files.
+$(LAB_STAMP): requirements.txt pyproject.toml | check-python
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python $(PIP) --quiet $(CPU_TORCH) $(TORCH_PIN))
 	$(BIN)/python $(PIP) --quiet -r requirements.txt
 	$(BIN)/python $(PIP) --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# The maintainers' tools on top of the learner set (a new learner set removes this stamp too).
+$(DEV_STAMP): $(LAB_STAMP) requirements-dev.txt
+	$(BIN)/python $(PIP) --quiet -r requirements-dev.txt
 	touch $@
 
 # Serves the repository (the lessons' markdown shows ../images/), opens the first lesson, and
@@ -52,31 +74,31 @@ $(STAMP): requirements.txt pyproject.toml | check-python
 lab: setup
 	$(BIN)/python $(LAB) $(ROOT_FLAG)
 
-test: setup lint unit browser
+test: setup-dev lint unit browser
 
 # ruff on the code and the notebooks; the GitHub workflow against its schema and zizmor's audits.
-lint: setup
+lint: setup-dev
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --config .github/zizmor.yml .github/workflows/
 
 # Unit, property, layout and widget tests, and strict nbval over every lesson, on both cores.
-unit: setup
+unit: setup-dev
 	$(BIN)/python $(UNIT)
 
 # Every lesson in JupyterLab and a real Chromium. Without one it says so in its last line
 # (and fails under CI=true).
-browser: setup
+browser: setup-dev
 	$(BIN)/python $(BROWSER)
 
-refresh: setup
+refresh: setup-dev
 	$(BIN)/python tools/refresh_notebooks.py
 
-images: setup
+images: setup-dev
 	$(BIN)/python tools/make_images.py
 
-bench: setup
+bench: setup-dev
 	$(BIN)/python benchmarks/bench_quantize.py
 	$(BIN)/python benchmarks/bench_notebooks.py
 	@for bench in benchmarks/bench_widgets.py benchmarks/bench_l4.py benchmarks/bench_language_model.py \

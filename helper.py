@@ -1212,6 +1212,8 @@ def clip_sweep(
 def byte_ids(data: object, name: str = "data") -> torch.Tensor:
     """``data`` (``bytes`` or a 1-D integer tensor of values 0-255) as a 1-D LongTensor."""
     if isinstance(data, (bytes, bytearray)):
+        if not data:  # torch.frombuffer refuses an empty buffer
+            return torch.zeros(0, dtype=torch.long)
         return torch.frombuffer(bytearray(data), dtype=torch.uint8).long()
     if not isinstance(data, torch.Tensor) or data.dtype.is_floating_point or data.dim() != 1:
         raise TypeError(f"{name} must be bytes or a 1-D integer tensor of byte values")

@@ -167,7 +167,7 @@ def encode(text: str | bytes) -> torch.Tensor:
         text = text.encode("utf-8")
     if not isinstance(text, (bytes, bytearray)):
         raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
-    return torch.frombuffer(bytearray(text), dtype=torch.uint8).long()
+    return helper.byte_ids(text, "text")
 
 
 def decode(ids: torch.Tensor) -> str:
@@ -297,6 +297,9 @@ class Result:
     setting: Setting
     bits_per_byte: float
     bytes: int
+
+    def __repr__(self) -> str:
+        return f"{self.setting.label}: {self.bits_per_byte:.4f} bits per byte, {self.bytes:,} bytes"
 
 
 def measure(model: nn.Module, setting: Setting, text: bytes) -> Result:

@@ -253,65 +253,60 @@ def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: di
     return fig
 
 
-# Lesson L6-A: the granularities told apart by marker (the colour is the granularity's family).
-_GRANULARITY_MARKERS = {
-    ("per-tensor", None): ("o", PER_TENSOR),
-    ("per-channel", None): ("s", PER_CHANNEL),
-    ("per-group", 128): ("^", PER_GROUP),
-    ("per-group", 64): ("D", PER_GROUP),
-    ("per-group", 32): ("v", PER_GROUP),
+# Lesson L6-A: each granularity a ring, its colour the granularity's and its size the block's
+# (the larger the block sharing a scale, the larger the ring), so that settings of the same size
+# and loss, as every 8-bit one, show as concentric rings rather than hiding each other.
+_GRANULARITY_RINGS = {
+    ("per-tensor", None): (PER_TENSOR, 17),
+    ("per-channel", None): (PER_CHANNEL, 13.5),
+    ("per-group", 128): (PER_GROUP, 10.5),
+    ("per-group", 64): (PER_GROUP, 7.5),
+    ("per-group", 32): (PER_GROUP, 4.5),
 }
 
 
 def plot_bits_per_byte_vs_bytes(results: Sequence[Result], fp32: Result):
-    """The language model's bits per byte against its real bytes, one hollow marker per setting.
+    """The language model's bits per byte against its real bytes, one ring per setting.
 
-    The colour is the granularity (per-tensor, per-channel, per-group) and the marker the block
-    (groups of 128, 64, 32 each their own); the bit widths are written above their columns of
-    points; fp32 is a star. The y axis is logarithmic, so that 2 bits fit beside 8.
+    The colour is the granularity (per-tensor, per-channel, per-group) and the ring's size the
+    block that shares a scale (a tensor, a row, a group of 128, 64 or 32); each bit width is
+    written beside its rings; fp32 is a star. The y axis is logarithmic, so that 2 bits fit
+    beside 8.
     """
     fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
     for result in results:
         setting = result.setting
-        marker, colour = _GRANULARITY_MARKERS[(setting.granularity, setting.group_size)]
-        ax.plot(
-            result.bytes / 2**20,
-            result.bits_per_byte,
-            marker,
-            color=colour,
-            mfc="none",
-            mew=2,
-            ms=9,
-        )
+        colour, size = _GRANULARITY_RINGS[(setting.granularity, setting.group_size)]
+        x = result.bytes / 2**20
+        ax.plot(x, result.bits_per_byte, "o", color=colour, mfc="none", mew=1.8, ms=size)
     ax.plot(fp32.bytes / 2**20, fp32.bits_per_byte, "*", color=FP32, ms=15)
     ax.annotate(
-        "fp32", (fp32.bytes / 2**20, fp32.bits_per_byte), (-10, 10), "data", "offset points",
-        ha="right", fontsize=10,
+        "fp32", (fp32.bytes / 2**20, fp32.bits_per_byte), (0, 12), "data", "offset points",
+        ha="center", fontsize=10,
     )  # fmt: skip
-    columns: dict[int, list[Result]] = {}
-    for result in results:
-        columns.setdefault(result.bytes // 2**16, []).append(result)
-    for column in columns.values():
-        widths = sorted({r.setting.bits for r in column}, reverse=True)
-        top = max(r.bits_per_byte for r in column)
-        x = np.mean([r.bytes for r in column]) / 2**20
-        text = " and ".join(f"{b}-bit" for b in widths)
-        ax.annotate(text, (x, top), (0, 12), "data", "offset points", ha="center", fontsize=9)
+    for bits in sorted({r.setting.bits for r in results}):
+        points = [r for r in results if r.setting.bits == bits]
+        right = max(r.bytes for r in points) / 2**20
+        middle = float(np.exp(np.median([np.log(r.bits_per_byte) for r in points])))
+        ax.annotate(
+            f"{bits}-bit", (right, middle), (14, 0), "data", "offset points", va="center",
+            fontsize=10, fontweight="bold",
+        )  # fmt: skip
     handles = [
         plt.Line2D(
-            [], [], ls="", marker=marker, mfc="none", mew=2, ms=8, color=colour,
-            label=granularity if size is None else f"group {size}",
+            [], [], ls="", marker="o", mfc="none", mew=1.8, ms=min(size, 12), color=colour,
+            label=granularity if group is None else f"group {group}",
         )
-        for (granularity, size), (marker, colour) in _GRANULARITY_MARKERS.items()
+        for (granularity, group), (colour, size) in _GRANULARITY_RINGS.items()
     ]  # fmt: skip
     ax.legend(handles=handles, fontsize=9, loc="upper right", title="scale per", title_fontsize=9)
     ax.set_yscale("log")
-    ticks = [1, 1.5, 2, 3, 4, 6, 8, 12]
+    ticks = [1.5, 2, 3, 4, 6, 8]
     low, high = ax.get_ylim()
-    ax.set_yticks([t for t in ticks if low <= t <= high * 1.3], minor=False)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_yticks(
+        [t for t in ticks if low <= t <= high], [f"{t:g}" for t in ticks if low <= t <= high]
+    )
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_ylim(low, high * 1.3)
     ax.set_xlim(0, fp32.bytes / 2**20 * 1.08)
     ax.set(xlabel="model size (MiB, measured from its tensors)", ylabel="bits per byte (held out)")
     ax.set_title("The language model, weights quantized: loss against real size", fontsize=11)
