@@ -1355,8 +1355,8 @@ def gptq_quantize(
         e = (w_j - s q_j) / U_jj,        w_k  <-  w_k - e U_jk   for every k > j
 
     where ``U`` is the upper Cholesky factor of ``(H + λ I)⁻¹``, ``λ = damp × mean(diag H)``:
-    row ``j`` of ``U`` is the update of the inverse Hessian with columns ``< j`` removed (OBS),
-    so one factorisation serves every step. Updates are applied lazily, a block of
+    ``U_jj U_j,j:`` is row ``j`` of the inverse Hessian with the columns ``< j`` removed (the
+    Optimal Brain Surgeon update), so one factorisation serves every step. Updates are applied lazily, a block of
     ``block_size`` columns at a time (``W_rest -= E U_block,rest``); a block also ends where a
     group begins, so that every ``block_size`` gives the result of ``block_size=1``.
 
