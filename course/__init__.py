@@ -7,7 +7,8 @@
 - ``model_plots``: the plots of layers and models (outputs, storage, accuracy, calibration);
 - ``formats`` and ``format_plots``: lesson L6-C's number formats side by side, and their plots;
 - ``figures``: the ``figure_*`` functions that ``make images`` draws into ``images/``;
-- ``checks``: the "Your turn" checkers, on one ``check_exercise``;
+- ``checks``: the "Your turn" checkers, on one ``check_exercise``; ``model_checks``: the checker
+  of L6-A's exercise on a whole model, which measures the learner's choice;
 - ``observers``: lesson L5-A's activation observers and calibration;
 - ``torchao_bridge``: lessons L5-B and L6-C's door to torchao;
 - ``explorer``: the widget framework (``Explorer``, ``View``, controls, tables, heatmaps);

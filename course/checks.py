@@ -18,7 +18,6 @@ from course.data import (
     seeded_normal,
     skewed_tensor,
 )
-from course.language_model import Setting, linear_names
 
 
 class Verdict:
@@ -492,56 +491,56 @@ def check_clip_search(learner_function: Callable) -> Verdict:
     return check_exercise(learner_function, _clip_search_reference, cases, "clip_search", labels)
 
 
-def check_bits_under_budget(
-    bits_per_layer: dict[str, int] | None,
-    model: torch.nn.Module,
-    text: bytes,
-    granularity: helper.Granularity = "per-group",
-    group_size: int | None = 32,
-) -> Verdict:
-    """L6-A "Your turn": a bit width for every linear layer of ``model`` (a dict from layer name
-    to bits, 2 to 8) whose quantized model takes no more bytes than the same model at 4 bits
-    everywhere and scores fewer bits per byte on ``text``. Both quantize ``granularity``
-    (``group_size``); the bytes are ``helper.model_bytes``, the score ``helper.bits_per_byte``."""
-    if bits_per_layer is None:
-        return Verdict(
-            "not done yet", "Not done yet: fill in bits_per_layer and run this cell again."
-        )
-    names = linear_names(model)
-    if not isinstance(bits_per_layer, dict):
-        return Verdict(
-            "error", f"bits_per_layer should be a dict, got {type(bits_per_layer).__name__}"
-        )
-    missing = [name for name in names if name not in bits_per_layer]
-    unknown = [name for name in bits_per_layer if name not in names]
-    bad = {n: b for n, b in bits_per_layer.items() if isinstance(b, bool) or b not in range(2, 9)}
-    for problem, found in (
-        ("has no width for", missing),
-        ("names layers the model does not have:", unknown),
-        ("has widths that are not ints from 2 to 8:", bad),
+def _error_feedback_reference(
+    weight_row: torch.Tensor, factor: torch.Tensor, scale: float, bits: int
+) -> torch.Tensor:
+    """GPTQ on one row: round each weight in turn, push its error onto the weights after it."""
+    row, q_min, q_max = weight_row.double().clone(), *helper.q_range(helper.integer_dtype(bits))
+    q = torch.zeros(row.shape, dtype=torch.int8)
+    for j in range(row.numel()):
+        q[j] = int((row[j] / scale).round().clamp(q_min, q_max))
+        error = (row[j] - scale * q[j]) / factor[j, j]
+        row[j + 1 :] -= error * factor[j, j + 1 :]
+    return q
+
+
+def error_feedback_cases() -> tuple[list[tuple], list[str]]:
+    """The checker's inputs ``(weight_row, factor, scale, bits)`` and their names: ``factor`` is
+    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale."""
+    cases, labels = [], []
+    generator = torch.Generator().manual_seed(61)
+    for bits, correlated, label in (
+        (4, False, "uncorrelated inputs, H = I: nothing to push, plain rounding"),
+        (4, True, "4 bits, correlated inputs"),
+        (3, True, "3 bits, correlated inputs"),
+        (2, True, "2 bits: large errors, and updated weights pushed past the grid (clamped)"),
     ):
-        if found:
-            return Verdict("error", f"bits_per_layer {problem} {found}")
-    uniform = Setting(4, granularity, group_size).apply(model)
-    mixed = helper.quantize_model(model, bits_per_layer, granularity, group_size)
-    budget, used = helper.model_bytes(uniform), helper.model_bytes(mixed)
-    target, score = helper.bits_per_byte(uniform, text), helper.bits_per_byte(mixed, text)
-    if used > budget:
-        return Verdict(
-            "mismatch",
-            f"Over budget: your model takes {used:,} bytes, {used - budget:,} more than the "
-            f"{budget:,} of 4 bits everywhere (3 bits cost what 8 do: an int8 container each).",
+        row = torch.randn(16, generator=generator, dtype=torch.float64)
+        if correlated:
+            x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
+            hessian = helper.hessian_from_inputs(
+                x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
+            )
+        else:
+            hessian = torch.eye(16, dtype=torch.float64)
+        damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
+        factor = torch.linalg.cholesky(
+            torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
         )
-    if score >= target:
-        return Verdict(
-            "mismatch",
-            f"Within budget ({used:,} of {budget:,} bytes), but {score:.4f} bits per byte is not "
-            f"below the {target:.4f} of 4 bits everywhere.",
-        )
-    return Verdict(
-        "pass",
-        f"Well done: {score:.4f} bits per byte against {target:.4f} for 4 bits everywhere, in "
-        f"{used:,} bytes of a {budget:,}-byte budget.",
+        scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
+        cases.append((row, factor, scale, bits))
+        labels.append(label)
+    return cases, labels
+
+
+def check_error_feedback(learner_function: Callable) -> Verdict:
+    """L6-B "Your turn": ``learner_function(weight_row, factor, scale, bits)`` quantizes one
+    weight row as GPTQ does and returns its integers (int8): for each ``j`` in order,
+    ``q_j = clamp(round(w_j / s))``, then ``e = (w_j - s q_j) / U_jj`` and
+    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``)."""
+    cases, labels = error_feedback_cases()
+    return check_exercise(
+        learner_function, _error_feedback_reference, cases, "error_feedback", labels
     )
 
 

@@ -23,10 +23,13 @@ from course.plots import (
     BLUE,
     CLIPPED,
     DARK_GREEN,
+    FP32,
+    GPTQ,
     GREEN,
     GREY,
     INTEGER,
     ORANGE,
+    RTN,
     TORCHAO,
     W8A8,
     W8A32,
@@ -494,3 +497,39 @@ class FormatLevels(LevelHistogram):
 
     def histogram_of(self, data: FormatLevelsData) -> tuple[np.ndarray, np.ndarray]:
         return data.counts, data.edges
+
+
+class BitsPerByteBarsData(PlotData):
+    """Bits per byte of the fp32 model, round-to-nearest and GPTQ, and the axis' end."""
+
+    fp32: float
+    rtn: float
+    gptq: float
+    xmax: float
+    title: str
+
+
+class BitsPerByteBars(Plot):
+    """Lesson L6-B: bits per byte of the fp32 model, round-to-nearest and GPTQ, three bars."""
+
+    Data = BitsPerByteBarsData
+
+    figsize = (6.4, 2.4)
+    margins = (0.25, 0.2, 0.95, 0.86)
+    names = ("fp32", "round to nearest", "GPTQ")
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        self.bars = ax.barh([2, 1, 0], [0, 0, 0], color=[FP32, RTN, GPTQ])
+        self.labels = [ax.text(0, y, "", va="center", fontsize=9) for y in (2, 1, 0)]
+        ax.set_yticks([2, 1, 0], self.names)
+        ax.set_xlabel("bits per byte on held-out text (lower is better)", fontsize=10)
+
+    def update(self, data: BitsPerByteBarsData) -> None:
+        values = (data.fp32, data.rtn, data.gptq)
+        for bar, label, value in zip(self.bars, self.labels, values):
+            bar.set_width(value)
+            label.set_position((value, bar.get_y() + bar.get_height() / 2))
+            label.set_text(f" {value:.3f}")
+        self.ax.set_xlim(0, data.xmax)
+        self.ax.set_title(data.title, fontsize=10)

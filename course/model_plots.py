@@ -18,12 +18,14 @@ from course.plots import (
     BLUE,
     DARK_GREY,
     FP32,
+    GPTQ,
     GREEN,
     ORANGE,
     PER_CHANNEL,
     PER_GROUP,
     PER_TENSOR,
     ROLE_COLOURS,
+    RTN,
     SERIES,
     TORCHAO,
     VERMILION,
@@ -349,5 +351,40 @@ def plot_channel_ranges(absmax: torch.Tensor, layer: str):
     ax.legend(fontsize=9, loc="upper right")
     ax.set_title(f"The input of {layer}: each channel's largest magnitude", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_gptq_bits_per_byte(rows: Sequence[dict], fp32: float):
+    """Bits per byte of round-to-nearest and GPTQ, one panel per bit width, a pair of bars per
+    setting (rows: dicts with ``bits``, ``setting``, ``rtn`` and ``gptq``), the fp32 model's as
+    a dashed line, the legend under the panels. Each panel has its own scale, starting at 0.
+    Returns the Figure."""
+    bit_widths = list(dict.fromkeys(row["bits"] for row in rows))
+    fig, axes = plt.subplots(1, len(bit_widths), figsize=(10, 3.8), squeeze=False)
+    fig.set_layout_engine("constrained")
+    for ax, bits in zip(axes[0], bit_widths):
+        panel = [row for row in rows if row["bits"] == bits]
+        x = np.arange(len(panel))
+        for offset, key, colour, label in (
+            (-0.2, "rtn", RTN, "round to nearest"),
+            (0.2, "gptq", GPTQ, "GPTQ"),
+        ):
+            values = [row[key] for row in panel]
+            ax.bar(x + offset, values, 0.4, color=colour, label=label)
+            for xi, value in zip(x + offset, values):
+                ax.text(xi, value, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
+        ax.axhline(fp32, color=FP32, ls="--", lw=1.5, label=f"fp32 ({fp32:.3f})")
+        ax.set_xticks(
+            x, [row["setting"].replace("groups of ", "group ") for row in panel], fontsize=9
+        )
+        ax.set_ylim(0, 1.15 * max(max(row["rtn"], row["gptq"]) for row in panel))
+        ax.set_title(f"{bits} bits", fontsize=11)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("bits per byte (lower is better)")
+    fig.legend(
+        *axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9
+    )
+    fig.suptitle("The language model on held-out text: round to nearest against GPTQ", fontsize=11)
     plt.close(fig)
     return fig

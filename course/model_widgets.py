@@ -1,20 +1,25 @@
-"""The widgets of layers and models (lessons L3-E, L4-A, L4-B and L4-C): each an ``Explorer``
-(see ``course.explorer``) whose numbers come from ``helper``. The widgets of single tensors
-are in ``course.widgets``. Lessons call them; nothing else imports this module.
+"""The widgets of layers and models (lessons L3-E to L4-C, L6-A and L6-B): each an
+``Explorer`` (see ``course.explorer``) whose numbers come from ``helper``. The widgets of single
+tensors are in ``course.widgets``. Lessons call them; nothing else imports this module.
 """
 
 from __future__ import annotations
+
+import functools
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 
 import helper
+from course import gptq_runs
 from course.data import Digits, layer_weights, load_digits_data, seeded_normal
 from course.explorer import STYLE, Explorer, Matrix, View, buttons, int_slider
 from course.language_model import Setting, generate, load, read_text
 from course.live_plots import (
     MONTAGE_DIGITS,
+    BitsPerByteBars,
+    BitsPerByteBarsData,
     DigitMontage,
     DigitMontageData,
     OutputScatter,
@@ -416,3 +421,67 @@ def explore_language_model(
             "writes": f"writes after {prompt!r}",
         },
     )
+
+
+def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> Explorer:
+    """L6-B: the course's language model with its weights rounded to nearest and by GPTQ, in
+    bits per byte on held-out text, for each bit width, granularity and calibration size of
+    ``rows`` (``gptq_runs.compare``'s rows; ``fp32``: the fp32 model's bits per byte). Every
+    setting is computed beforehand, so a change only looks it up. ``rows=None`` runs a small
+    grid on the trained model (4 KB of evaluation text), which takes a while."""
+    if rows is None:
+        rows, fp32 = _default_gptq_runs()
+    if not rows or fp32 is None:
+        raise ValueError("rows must hold gptq_runs.compare's rows, and fp32 the fp32 bits per byte")
+    table = {(row["bits"], row["setting"], row["windows"]): row for row in rows}
+    bits_options = sorted({key[0] for key in table})
+    settings = list(dict.fromkeys(key[1] for key in table))
+    windows = sorted({key[2] for key in table})
+    xmax = 1.12 * max(fp32, *(max(row["rtn"], row["gptq"]) for row in rows))
+    start = 3 if 3 in bits_options else bits_options[-1]
+    controls = {
+        "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
+        "setting": buttons("scales", settings, settings[0]),
+        "windows": widgets.SelectionSlider(
+            options=windows,
+            value=windows[-1],
+            description="calibration windows",
+            continuous_update=True,
+            style=STYLE,
+        ),
+    }
+
+    def compute(bits: int, setting: str, windows: int) -> View:
+        row = table[bits, setting, windows]
+        readout = {
+            "fp32_bits_per_byte": fp32,
+            "round_to_nearest": row["rtn"],
+            "GPTQ": row["gptq"],
+            "loss_won_back": f"{gptq_runs.won_back(fp32, row['rtn'], row['gptq']):.0%}",
+            "output_error_RTN": f"{row['rtn_error']:.2%}",
+            "output_error_GPTQ": f"{row['gptq_error']:.2%}",
+        }
+        plot = BitsPerByteBarsData(
+            fp32, row["rtn"], row["gptq"], xmax, f"{bits}-bit, {setting}; GPTQ on {windows} windows"
+        )
+        return View(readout, [], plot)
+
+    return Explorer(
+        "Round to nearest against GPTQ on the language model", controls, compute, BitsPerByteBars
+    )
+
+
+@functools.cache
+def _default_gptq_runs() -> tuple[list[dict], float]:
+    """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings, on
+    one thread as in the lesson (GPTQ's loop is thousands of small steps), leaving torch's
+    global random state alone (building the model draws its initial weights)."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.random.fork_rng():
+            model = load()
+        text = read_text("eval")[:4096]
+        return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
+    finally:
+        torch.set_num_threads(threads)

@@ -40,6 +40,9 @@ PER_TENSOR, PER_CHANNEL, PER_GROUP = VERMILION, SKY_BLUE, GREEN
 # The two parts of a quantization error (lesson L5-A): rounding to the levels (the integers'
 # colour), clipping (the clamped data's), and their sum.
 ROUNDING, CLIPPING, TOTAL = INTEGER, CLIPPED, LINE_GREY
+# Lesson L6-B's two ways to round a model's weights: to the nearest level, as every lesson before
+# (the weight-only model's orange), and GPTQ, rounding that corrects its own errors (green).
+RTN, GPTQ = W8A32, GREEN
 
 # Tensors with at most this many values get their numbers written in the cells.
 MAX_ANNOTATED_CELLS = 64

@@ -9,7 +9,7 @@ import torch
 from conftest import COURSE_TENSOR
 
 import helper
-from course import checks, language_model
+from course import checks
 
 CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
 
@@ -294,6 +294,26 @@ def clip_search_no_clip(tensor, bits):  # wrong: never clips
     return 1.0, helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
 
 
+def error_feedback(weight_row, factor, scale, bits):
+    row, q_max = weight_row.clone(), 2 ** (bits - 1) - 1
+    q = torch.zeros(row.shape, dtype=torch.int8)
+    for j in range(len(row)):
+        q[j] = int(torch.clamp(torch.round(row[j] / scale), -q_max - 1, q_max))
+        error = (row[j] - scale * q[j]) / factor[j, j]
+        row[j + 1 :] -= error * factor[j, j + 1 :]
+    return q
+
+
+def error_feedback_without_dividing(weight_row, factor, scale, bits):  # wrong: e = w - s q
+    with_unit_diagonal = factor.clone()
+    with_unit_diagonal.diagonal().fill_(1.0)
+    return error_feedback(weight_row, with_unit_diagonal, scale, bits)
+
+
+def error_feedback_rounding_only(weight_row, factor, scale, bits):  # wrong: no feedback at all
+    return error_feedback(weight_row, torch.eye(len(weight_row), dtype=factor.dtype), scale, bits)
+
+
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
     (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
@@ -348,6 +368,12 @@ CHECKERS = [
         [clip_search],
         [clip_search_last_on_a_tie, clip_search_no_clip],
     ),
+    (
+        checks.check_error_feedback,
+        "error_feedback",
+        [error_feedback],
+        [error_feedback_without_dividing, error_feedback_rounding_only],
+    ),
 ]
 IDS = [name for _, name, _, _ in CHECKERS]
 
@@ -384,70 +410,9 @@ def test_checker_reports_an_exception(checker, name, right, wrong):
     assert verdict.message.startswith(f"{name} raised RuntimeError: boom on input 1 of")
 
 
-# Checkers of a choice rather than a function: they measure what the learner chose (tested below).
-CHOICE_CHECKERS = {"check_bits_under_budget"}
-
-
 def test_every_checker_is_in_the_table():
     names = {name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"}
-    assert names - CHOICE_CHECKERS == {checker.__name__ for checker, _, _, _ in CHECKERS}
-
-
-@pytest.fixture(scope="module")
-def language_model_and_text():
-    """The course's model and lesson L6-A's sample: the first 8,192 held-out bytes."""
-    return language_model.load(), language_model.read_text("eval")[:8192]
-
-
-def BITS_UNDER_BUDGET(model):
-    """A solution: 8 bits for the head, paid for by 2 bits for the least sensitive layer of twice
-    its weights (the last MLP down projection, 65,536 weights against the head's 32,768)."""
-    return {
-        **dict.fromkeys(language_model.linear_names(model), 4),
-        "head": 8,
-        "blocks.5.mlp.down": 2,
-    }
-
-
-def test_bits_under_budget_names_what_is_missing_unknown_or_out_of_range(language_model_and_text):
-    model, text = language_model_and_text
-    names = language_model.linear_names(model)
-    verdict = checks.check_bits_under_budget(None, model, text)
-    assert verdict.status == "not done yet" and "fill in bits_per_layer" in verdict.message
-    uniform = dict.fromkeys(names, 4)
-    for choice, message in [
-        ([4] * len(names), "should be a dict, got list"),
-        (
-            {**uniform, "blocks.9.mlp.up": 4},
-            "names layers the model does not have: ['blocks.9.mlp.up']",
-        ),
-        ({k: v for k, v in uniform.items() if k != "head"}, "has no width for ['head']"),
-        ({**uniform, "head": 9}, "not ints from 2 to 8: {'head': 9}"),
-        ({**uniform, "head": True}, "not ints from 2 to 8: {'head': True}"),
-    ]:
-        verdict = checks.check_bits_under_budget(choice, model, text)
-        assert verdict.status == "error" and message in verdict.message, verdict.message
-
-
-def test_bits_under_budget_measures_bytes_then_bits_per_byte(language_model_and_text):
-    model, text = language_model_and_text
-    names = language_model.linear_names(model)
-    over = checks.check_bits_under_budget({**dict.fromkeys(names, 4), "head": 3}, model, text)
-    assert (
-        over.status == "mismatch"
-        and over.message.startswith("Over budget")
-        and "3 bits" in over.message
-    )
-    same = checks.check_bits_under_budget(dict.fromkeys(names, 4), model, text)
-    assert same.status == "mismatch" and "is not below" in same.message
-    worse = checks.check_bits_under_budget(dict.fromkeys(names, 2), model, text)
-    assert worse.status == "mismatch" and "is not below" in worse.message
-
-
-def test_bits_under_budget_passes_a_choice_that_beats_4_bits(language_model_and_text):
-    model, text = language_model_and_text
-    verdict = checks.check_bits_under_budget(BITS_UNDER_BUDGET(model), model, text)
-    assert verdict.status == "pass" and verdict.message.startswith("Well done"), verdict.message
+    assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}
 
 
 def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():
@@ -504,9 +469,7 @@ def test_clip_search_checker_names_the_failing_case():
 
 
 CASE_CHECKERS = sorted(
-    name
-    for name in dir(checks)
-    if name.startswith("check_") and name not in ("check_exercise", "check_bits_under_budget")
+    name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"
 )
 
 
@@ -572,3 +535,18 @@ IDS.append("nearest_level")
 def test_nearest_level_checker_names_the_tie_case():
     verdict = checks.check_nearest_level(nearest_level_argmin)
     assert "values exactly halfway between two levels (the even code wins)" in verdict.message
+
+
+def test_the_error_feedback_reference_is_helpers_gptq_on_one_row():
+    for row, factor, scale, bits in checks.error_feedback_cases()[0]:
+        expected = checks._error_feedback_reference(row, factor, scale, bits)
+        hessian = torch.cholesky_inverse(factor.T)  # (U^T U)^-1 = H + damp: undamped again below
+        hessian -= 0.01 / 1.01 * hessian.diagonal().mean() * torch.eye(len(row), dtype=row.dtype)
+        q, helper_scale = helper.gptq_quantize(row[None], hessian, bits)
+        assert float(helper_scale) == scale
+        assert torch.equal(q[0], expected)
+
+
+def test_the_error_feedback_checker_names_the_failing_case():
+    verdict = checks.check_error_feedback(error_feedback_rounding_only)
+    assert "differs on input 2 of 4, 4 bits, correlated inputs:" in verdict.message

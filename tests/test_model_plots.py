@@ -115,6 +115,14 @@ def _every_plot():
         "output_errors": lambda: model_plots.plot_output_errors(reference, outputs),
         "storage": lambda: model_plots.plot_storage(rows),
         "digits": lambda: model_plots.plot_digits(torch.rand(10, 64), list("0123456789")),
+        "gptq_bits_per_byte": lambda: model_plots.plot_gptq_bits_per_byte(
+            [
+                {"bits": bits, "setting": setting, "rtn": 2 + loss, "gptq": 2 + loss / 2}
+                for bits, loss in ((4, 0.05), (3, 0.4), (2, 4.2))
+                for setting in ("per-channel", "groups of 128", "groups of 32")
+            ],
+            1.987,
+        ),
         "calibration": lambda: model_plots.plot_calibration(
             [1, 4, 16],
             {"min/max": {"sqnr": [20, 19, 18], "accuracy": [0.95, 0.96, 0.94]}},

@@ -150,3 +150,51 @@ def test_explore_language_model_refuses_settings_it_has_not_computed(small_langu
         model_widgets.explore_language_model(small_language_model, b"def f(): pass", bits=5)
     with pytest.raises(ValueError, match="group_size must be 32, 64 or 128"):
         model_widgets.explore_language_model(small_language_model, b"def f(): pass", group_size=16)
+
+
+def gptq_rows():
+    """Rows as gptq_runs.compare returns them, made up: GPTQ is 0.1 bit better everywhere."""
+    rows = []
+    for bits, loss in ((4, 0.1), (3, 0.5), (2, 3.0)):
+        for setting, finer in (
+            ("per-channel", 0.0),
+            ("groups of 128", 0.01),
+            ("groups of 32", 0.1),
+        ):
+            for windows in (4, 32):
+                rtn = 2.0 + loss - finer
+                rows.append(
+                    {
+                        "bits": bits,
+                        "setting": setting,
+                        "windows": windows,
+                        "rtn": rtn,
+                        "gptq": rtn - 0.05 - windows / 320,
+                        "rtn_error": 0.1 * loss,
+                        "gptq_error": 0.05 * loss,
+                    }
+                )
+    return rows
+
+
+def test_explore_gptq_looks_each_setting_up():
+    explorer = model_widgets.explore_gptq(gptq_rows(), 2.0)
+    assert set(explorer.controls) == {"bits", "setting", "windows"}
+    assert explorer.values() == {"bits": 3, "setting": "per-channel", "windows": 32}
+    assert explorer.readout["round_to_nearest"] == 2.5
+    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
+    assert explorer.readout["loss_won_back"] == "30%"
+    explorer.controls["windows"].value = 4
+    explorer.controls["bits"].value = 2
+    explorer.controls["setting"].value = "groups of 32"
+    assert explorer.readout["round_to_nearest"] == pytest.approx(4.9)
+    assert explorer.readout["GPTQ"] == pytest.approx(4.9 - 0.05 - 4 / 320)
+    assert explorer.readout["output_error_RTN"] == "30.00%"
+    assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
+
+
+def test_explore_gptq_needs_rows_and_fp32():
+    with pytest.raises(ValueError, match="rows must hold gptq_runs.compare's rows"):
+        model_widgets.explore_gptq([], 2.0)
+    with pytest.raises(ValueError, match="fp32"):
+        model_widgets.explore_gptq(gptq_rows())
