@@ -499,6 +499,7 @@ class FormatLevels(LevelHistogram):
         return data.counts, data.edges
 
 
+@dataclass(frozen=True)
 class BitsPerByteBarsData(PlotData):
     """Bits per byte of the fp32 model, round-to-nearest and GPTQ, and the axis' end."""
 
