@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -48,6 +49,10 @@ _HEATMAP_PIXELS = 384
 
 # Dots per inch of the live plot's PNG: as the snapshot, so text is as large in both.
 _LIVE_DPI = 100
+
+
+# How many backgrounds (one per set of axis limits) a live plot keeps, the latest used.
+_BACKGROUNDS = 16
 
 
 class Matrix(NamedTuple):
@@ -183,6 +188,16 @@ class LivePlot:
 
     ``show(data)`` takes the plot's own record (``plot_class.Data``, a frozen dataclass) and
     nothing else: a compute function that hands it another kind of data gets a TypeError.
+
+    A change redraws only what moves (blitting). The figure splits into three layers:
+    - the background: the frame, the axes' ticks, tick labels and axis labels. It depends only
+      on the axes' limits and on ``Plot.background_key()``; it is drawn in full once per key
+      and its pixels kept (``copy_from_bbox``) for the last ``_BACKGROUNDS`` keys;
+    - the moving artists: everything the plot puts in its axes (lines, collections, patches,
+      texts, images), the titles and the spines, drawn over a restored background in z-order
+      (``draw_artist``);
+    - the legend: drawn once with the first frame, and its pixels pasted on top of every frame.
+    The PNG is the same, pixel for pixel, as a full ``canvas.draw()`` of the figure.
     """
 
     def __init__(self, plot_class: type[Plot]) -> None:
@@ -198,6 +213,9 @@ class LivePlot:
                 width=f"{width}px", height=f"{height}px", align_self="flex-start"
             ),
         )
+        self._backgrounds: OrderedDict[tuple, object] = OrderedDict()
+        self._legend = None  # the legend's pixels, once the first frame has drawn them
+        self._moving: list = []
 
     def show(self, data: PlotData) -> None:
         """Move the plot's artists to ``data`` and render the figure into the image."""
@@ -207,8 +225,55 @@ class LivePlot:
                 f"got {type(data).__name__}"
             )
         self.plot.update(data)
-        self.figure.canvas.draw()
+        if not self._moving:
+            self._first_frame()
+        self._draw_frame()
         self.image.value = _png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
+
+    def _first_frame(self) -> None:
+        """Mark the layers, and draw the legend alone, on a transparent canvas, to keep its
+        pixels (with their alpha): from now on a full draw (``canvas.draw()``) leaves out the
+        moving artists and the legend."""
+        ax, canvas = self.plot.ax, self.figure.canvas
+        legend = ax.get_legend()
+        still = (ax.patch, legend, *ax.child_axes, *ax._axis_map.values())
+        moving = [artist for artist in ax.get_children() if artist not in still]
+        self._moving = sorted(moving, key=lambda artist: artist.get_zorder())  # as Axes.draw
+        for artist in self._moving:
+            artist.set_animated(True)
+        if legend is not None:
+            legend.set_animated(True)
+            canvas.draw()  # lays the legend out
+            renderer = canvas.get_renderer()
+            renderer.clear()
+            legend.draw(renderer)
+            (x0, y0), (x1, y1) = legend.get_window_extent(renderer).padded(2).get_points()
+            height = round(self.figure.bbox.height)  # pixel rows count from the top
+            rows = slice(max(height - math.ceil(y1), 0), height - math.floor(y0))
+            columns = slice(max(math.floor(x0), 0), math.ceil(x1))
+            pixels = np.asarray(canvas.buffer_rgba())[rows, columns]
+            self._legend = rows, columns, pixels[..., :3] / 255, pixels[..., 3:] / 255
+
+    def _draw_frame(self) -> None:
+        """Restore (or draw) the background of the current limits, then draw what moves."""
+        ax, canvas = self.plot.ax, self.figure.canvas
+        key = (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale())
+        key += self.plot.background_key()
+        background = self._backgrounds.pop(key, None)
+        if background is None:
+            canvas.draw()
+            background = canvas.copy_from_bbox(self.figure.bbox)
+            if len(self._backgrounds) >= _BACKGROUNDS:
+                self._backgrounds.popitem(last=False)
+        else:
+            canvas.restore_region(background)
+        self._backgrounds[key] = background
+        for artist in self._moving:
+            ax.draw_artist(artist)
+        if self._legend is not None:  # over the frame, as its alpha says
+            rows, columns, colour, alpha = self._legend
+            frame = np.asarray(canvas.buffer_rgba())[rows, columns, :3]
+            frame[...] = np.rint(colour * 255 * alpha + frame * (1 - alpha))
 
 
 class Explorer(widgets.VBox):

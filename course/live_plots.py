@@ -55,6 +55,8 @@ class Plot:
     figsize = (6.4, 2.8)
     # Fixed margins (left, bottom, right, top) of the live figure: no layout engine per change.
     margins = (0.1, 0.2, 0.97, 0.85)
+    # Points between the top of the axes and the title's baseline (see ``set_title``).
+    title_pad = 6.0
 
     def __init__(self, ax) -> None:
         self.ax = ax
@@ -63,6 +65,16 @@ class Plot:
     def update(self, data: PlotData) -> None:
         """Move the artists to show ``data``."""
         raise NotImplementedError
+
+    def set_title(self, text: str) -> None:
+        """Title the axes ``title_pad`` points above their top. A fixed place, where matplotlib
+        would otherwise measure the top axis' labels on every draw to find one."""
+        self.ax.set_title(text, fontsize=10, y=1.0, pad=self.title_pad)
+
+    def background_key(self) -> tuple:
+        """What, besides the axes' limits and scales, the axes' ticks and labels depend on: the
+        live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
+        return ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class NumberLine(Plot):
     Data = NumberLineData
     figsize = (6.4, 3.3)
     margins = (0.04, 0.17, 0.97, 0.72)
+    title_pad = 37.0  # above the top axis: its ticks, their labels and its label
 
     def __init__(self, ax) -> None:
 
@@ -120,6 +133,9 @@ class NumberLine(Plot):
         for side in ("left", "right"):
             ax.spines[side].set_visible(False)
 
+    def background_key(self) -> tuple:
+        return (self.scale, self.zero_point)  # the top axis, in real values
+
     def update(self, data: NumberLineData) -> None:
         self.scale, self.zero_point = data.scale, data.zero_point
         q_min, q_max = data.q_min, data.q_max
@@ -143,9 +159,7 @@ class NumberLine(Plot):
         low, high = min(q_min, at.min(), ends[0]), max(q_max, at.max(), ends[1])
         pad = 0.04 * (high - low)
         self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_title(
-            f"q = round(r / s + z), s = {data.scale:.4g}, z = {data.zero_point}", fontsize=10
-        )
+        self.set_title(f"q = round(r / s + z), s = {data.scale:.4g}, z = {data.zero_point}")
 
 
 @dataclass(frozen=True)
@@ -200,7 +214,7 @@ class LevelHistogram(Plot):
         pad = 0.03 * (high - low or 1.0)
         self.ax.set_xlim(low - pad, high + pad)
         self.ax.set_ylim(self.count_limits(counts))
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         """The count axis' limits for these histogram counts."""
@@ -242,7 +256,7 @@ class OutputScatter(Plot):
         self.diagonal.set_data([low - pad, high + pad], [low - pad, high + pad])
         self.ax.set_xlim(low - pad, high + pad)
         self.ax.set_ylim(low - pad, high + pad)
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
 
 @dataclass(frozen=True)
@@ -279,7 +293,7 @@ class W8A8Errors(Plot):
         self.ax.set_xlim(low - pad, high + pad)
         top = 1.15 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
         self.ax.set_ylim(-top, top)
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
 
 @dataclass(frozen=True)
@@ -315,7 +329,7 @@ class StorageBars(Plot):
             bar.set_width(value)
             bar.set_x(left)
         self.ax.set_xlim(0, 1.05 * data.fp32_bytes)
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
 
 # Misclassified digits shown at once in the trained-network explorer.
@@ -371,7 +385,7 @@ class DigitMontage(Plot):
                 if i < len(data.true)
                 else ""
             )
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
 
 @dataclass(frozen=True)
@@ -408,7 +422,7 @@ class LevelCounts(Plot):
         self.ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.5)
         top = max(data.helper_counts.max(), data.torchao_counts.max(), 1)
         self.ax.set_ylim(0, 1.2 * top)
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
 
 
 @dataclass(frozen=True)
@@ -533,4 +547,4 @@ class BitsPerByteBars(Plot):
             label.set_position((value, bar.get_y() + bar.get_height() / 2))
             label.set_text(f" {value:.3f}")
         self.ax.set_xlim(0, data.xmax)
-        self.ax.set_title(data.title, fontsize=10)
+        self.set_title(data.title)
