@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from course.plots import (
     BLUE,
@@ -35,6 +36,15 @@ from course.plots import (
     W8A32,
     format_number,
 )
+
+
+def steady_limits(low: float, high: float, bins: int = 6) -> tuple[float, float]:
+    """``[low, high]`` widened to the nearest multiples of a round step (1, 2, 2.5 or 5 times a
+    power of ten, about ``(high - low) / bins``): as a slider moves the data a little, the axis
+    keeps its limits and its ticks, so the live view has no tick label to redraw
+    (``explorer.LivePlot``) and the eye a steady scale to read."""
+    ticks = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return float(ticks[ticks <= low].max()), float(ticks[ticks >= high].min())
 
 
 @dataclass(frozen=True)
@@ -212,13 +222,13 @@ class LevelHistogram(Plot):
         self.levels.set_colors(np.where(data.inside, colours, CLIPPED))
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
         pad = 0.03 * (high - low or 1.0)
-        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_xlim(steady_limits(low - pad, high + pad))
         self.ax.set_ylim(self.count_limits(counts))
         self.set_title(data.title)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         """The count axis' limits for these histogram counts."""
-        return 0, 1.3 * max(counts.max(), 1)
+        return steady_limits(0, 1.3 * max(counts.max(), 1))
 
     def histogram_of(self, data: LevelHistogramData) -> tuple[np.ndarray, np.ndarray]:
         """``(counts, edges)`` of the values: 60 bins over their range."""
@@ -253,9 +263,10 @@ class OutputScatter(Plot):
         low = min(reference.min(), quantized.min())
         high = max(reference.max(), quantized.max())
         pad = 0.05 * (high - low or 1.0)
-        self.diagonal.set_data([low - pad, high + pad], [low - pad, high + pad])
-        self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_ylim(low - pad, high + pad)
+        limits = steady_limits(low - pad, high + pad)
+        self.diagonal.set_data(limits, limits)
+        self.ax.set_xlim(limits)
+        self.ax.set_ylim(limits)
         self.set_title(data.title)
 
 
@@ -290,9 +301,9 @@ class W8A8Errors(Plot):
         self.w8a32.set_data(reference, errors[1])
         low, high = reference.min(), reference.max()
         pad = 0.05 * (high - low or 1.0)
-        self.ax.set_xlim(low - pad, high + pad)
-        top = 1.15 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
-        self.ax.set_ylim(-top, top)
+        self.ax.set_xlim(steady_limits(low - pad, high + pad))
+        top = 1.1 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
+        self.ax.set_ylim(steady_limits(-top, top))
         self.set_title(data.title)
 
 
@@ -421,7 +432,7 @@ class LevelCounts(Plot):
         self.torchao.set_data(data.torchao_counts, edges)
         self.ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.5)
         top = max(data.helper_counts.max(), data.torchao_counts.max(), 1)
-        self.ax.set_ylim(0, 1.2 * top)
+        self.ax.set_ylim(steady_limits(0, 1.2 * top))
         self.set_title(data.title)
 
 
@@ -472,7 +483,9 @@ class ClipHistogram(LevelHistogram):
         self.clip.set_segments([[(-alpha, 0), (-alpha, 1)], [(alpha, 0), (alpha, 1)]])
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        return 0.7, 8 * max(counts.max(), 1)
+        top = 8 * max(counts.max(), 1)  # up to the next 1 or 3 times a power of ten
+        decade = 10 ** np.floor(np.log10(top))
+        return 0.7, float(decade * (1 if top <= decade else 3 if top <= 3 * decade else 10))
 
 
 @dataclass(frozen=True)
