@@ -224,10 +224,11 @@ class LivePlot:
 
     A change redraws only what moves (blitting): a frame is laid in four layers.
     - The base: the figure's and the axes' backgrounds, drawn once (``copy_from_bbox``).
-    - The x axis and the y axis (ticks, tick labels, label; the x layer also holds the axes'
-      secondary axes): each drawn alone, once per value of its limits, scale and
-      ``Plot.background_key()``, and kept for the last ``_LAYERS`` values. Text is what costs
-      in a matplotlib draw, and most changes move the limits of one axis only, or of none.
+    - The x axis, the y axis (ticks, tick labels, label) and the secondary axes (a top axis
+      in other units): each drawn alone, once per value of its limits and scale (and, for the
+      secondary axes, of ``Plot.background_key()``), and kept for the last ``_LAYERS``
+      values. Text is what costs in a matplotlib draw, and most changes move the limits of
+      one axis only, or of none.
     - The moving artists: everything the plot puts in its axes (lines, collections, patches,
       texts, images), the titles and the spines, drawn in z-order (``draw_artist``).
     - The legend, drawn once and laid on top.
@@ -249,10 +250,9 @@ class LivePlot:
             ),
         )
         ax = self.plot.ax
-        self._axes_artists = {"x": [ax.xaxis, *ax.child_axes], "y": [ax.yaxis]}
+        self._axes_artists = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
         self._axes_layers: dict[str, OrderedDict[tuple, _Layer]] = {
-            "x": OrderedDict(),
-            "y": OrderedDict(),
+            name: OrderedDict() for name in self._axes_artists
         }
         self._base = self._legend = None  # drawn with the first frame
         self._moving: list = []
@@ -316,10 +316,11 @@ class LivePlot:
     def _draw_frame(self) -> None:
         """Lay the base, the two axes (drawing those not kept), what moves, and the legend."""
         ax, canvas = self.plot.ax, self.figure.canvas
-        extra = self.plot.background_key()
+        x, y = (ax.get_xlim(), ax.get_xscale()), (ax.get_ylim(), ax.get_yscale())
         axes = [
-            self._axis_layer("x", (ax.get_xlim(), ax.get_xscale(), *extra)),
-            self._axis_layer("y", (ax.get_ylim(), ax.get_yscale(), *extra)),
+            self._axis_layer("x", x),
+            self._axis_layer("y", y),
+            self._axis_layer("secondary", (*x, *y, *self.plot.background_key())),
         ]
         canvas.restore_region(self._base)
         for layer in axes:

@@ -82,8 +82,8 @@ class Plot:
         self.ax.set_title(text, fontsize=10, y=1.0, pad=self.title_pad)
 
     def background_key(self) -> tuple:
-        """What, besides the axes' limits and scales, the axes' ticks and labels depend on: the
-        live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
+        """What, besides the axes' limits and scales, the secondary axes' ticks and labels depend
+        on: the live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
         return ()
 
 
