@@ -180,6 +180,7 @@ def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
         (-seeded_normal(6, 6).abs() - 1.0, torch.int8),
         (torch.zeros(2, 3), torch.int8),
         (seeded_normal(19, 4, 4, scale=3.0), torch.uint8),
+        (seeded_normal(20, 5, 3, scale=3.0), torch.int8),
     ]
     labels = [
         "the worked example in int8",
@@ -190,6 +191,7 @@ def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
         "an all-negative tensor in int8",
         "an all-zero tensor (a range of width 0)",
         "random values in uint8",
+        "random values in int8",
     ]
     return check_exercise(
         learner_function,

@@ -484,19 +484,31 @@ def scale_zero_point_r_min_only(tensor, dtype=torch.int8):  # wrong: r_max not w
 
 def test_the_scale_checker_names_the_all_negative_case():
     verdict = checks.check_scale_and_zero_point(scale_zero_point_r_min_only)
-    assert "differs on input 6 of 8, an all-negative tensor in int8:" in verdict.message
+    assert "differs on input 6 of 9, an all-negative tensor in int8:" in verdict.message
 
 
-def test_the_scale_checker_checks_random_values_in_uint8():
-    """The lesson promises random tensors in uint8 as well as the all-positive one."""
-    verdict = checks.check_scale_and_zero_point(
-        lambda tensor, dtype: (
-            None
-            if dtype == torch.uint8 and tensor.min() < 0
-            else helper.get_q_scale_and_zero_point(tensor, dtype)
+def test_the_scale_checker_checks_random_values_in_uint8_and_int8():
+    """The lesson promises random tensors in int8 and uint8, besides its all-positive one: a
+    function wrong only on values of both signs in one of those types fails, named."""
+
+    def wrong_on_mixed_signs_in(wrong_dtype):
+        def learner(tensor, dtype):
+            if dtype == wrong_dtype and tensor.min() < 0 < tensor.max():
+                return helper.get_q_scale_and_zero_point(tensor.clamp(min=0), dtype)
+            return helper.get_q_scale_and_zero_point(tensor, dtype)
+
+        return learner
+
+    uint8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.uint8))
+    assert "differs on input 8 of 9, random values in uint8:" in uint8.message
+    int8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.int8))
+    assert "differs on input 1 of 9, the worked example in int8:" in int8.message
+    only_random = checks.check_scale_and_zero_point(
+        lambda tensor, dtype: helper.get_q_scale_and_zero_point(
+            tensor.clamp(min=0) if tensor.shape == (5, 3) else tensor, dtype
         )
     )
-    assert "differs on input 8 of 8, random values in uint8:" in verdict.message
+    assert "differs on input 9 of 9, random values in int8:" in only_random.message
 
 
 def test_a_mismatch_names_the_input_the_expected_and_the_received_value():
