@@ -105,14 +105,18 @@ class NumberLine(Plot):
     """The real line (top, in r) mapped onto the integers (bottom, in q): ``q = r / s + z``.
 
     x is in integer units; the top axis is labelled in real units through ``r = s (x - z)``.
-    Grey lines join a sample of values to the integer each one is rounded to; hollow circles on
-    the real line mark the values they come back as, ``r' = s (q - z)``.
+    Grey lines join a sample of values to the integer each one is rounded to; orange rings on
+    the real line (the colour of what a quantizer gives back) mark the values they come back
+    as, ``r' = s (q - z)``. The two ranges are thin lines under white-edged dots, so that every
+    dot shows; a tick marks each integer only when there are at most ``MAX_TICKS`` of them
+    (beyond that they would merge into a solid comb).
     """
 
     Data = NumberLineData
     figsize = (6.4, 3.3)
     margins = (0.04, 0.17, 0.97, 0.72)
     title_pad = 37.0  # above the top axis: its ticks, their labels and its label
+    MAX_TICKS = 32  # a tick at every integer up to 32 integers (5 bits); none beyond
 
     def __init__(self, ax) -> None:
 
@@ -120,12 +124,20 @@ class NumberLine(Plot):
         self.scale, self.zero_point = 1.0, 0
         self.ticks = ax.add_collection(LineCollection([], colors=GREEN, linewidths=1))
         self.links = ax.add_collection(LineCollection([], colors=GREY, linewidths=0.8))
-        (self.integers,) = ax.plot([], [], color=GREEN, lw=4, solid_capstyle="butt")
-        (self.reals,) = ax.plot([], [], color=BLUE, lw=4, solid_capstyle="butt")
-        (self.values,) = ax.plot([], [], "o", color=BLUE, ms=4, label="value r")
-        (self.rounded,) = ax.plot([], [], "o", color=GREEN, ms=4, label="integer q")
+        (self.integers,) = ax.plot([], [], color=GREEN, lw=1.5, solid_capstyle="butt")
+        (self.reals,) = ax.plot([], [], color=BLUE, lw=1.5, solid_capstyle="butt")
+        dot = {"marker": "o", "ls": "none", "ms": 7, "mec": "white", "mew": 0.8}
+        (self.values,) = ax.plot([], [], color=BLUE, label="value r", **dot)
+        (self.rounded,) = ax.plot([], [], color=GREEN, label="integer q", **dot)
         (self.restored,) = ax.plot(
-            [], [], "o", mfc="none", color=GREEN, ms=7, label="r' = s (q \N{MINUS SIGN} z)"
+            [],
+            [],
+            "o",
+            mfc="none",
+            mec=ORANGE,
+            mew=1.5,
+            ms=11,
+            label="r' = s (q \N{MINUS SIGN} z)",
         )
         self.r_text = ax.text(0.01, 0.67, "", transform=ax.transAxes, color=BLUE)
         self.q_text = ax.text(0.01, 0.04, "", transform=ax.transAxes, color=DARK_GREEN)
@@ -150,7 +162,7 @@ class NumberLine(Plot):
         self.scale, self.zero_point = data.scale, data.zero_point
         q_min, q_max = data.q_min, data.q_max
         at = np.asarray(data.values) / self.scale + self.zero_point
-        levels = np.arange(q_min, q_max + 1)
+        levels = np.arange(q_min, q_max + 1) if q_max - q_min < self.MAX_TICKS else np.zeros(0)
         self.ticks.set_segments(
             np.stack([np.c_[levels, levels * 0 - 0.1], np.c_[levels, levels * 0 + 0.1]], 1)
         )
