@@ -25,6 +25,7 @@ show that each check fails where it should.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import ipywidgets
@@ -675,14 +676,23 @@ _L6C_ROWS = [
 ]
 
 
+@functools.cache
+def _language_model():
+    """Lesson L6's trained model, loaded once for this file (loading leaves torch's global
+    random state as it was)."""
+    from course import language_model
+
+    with torch.random.fork_rng():
+        return language_model.load()
+
+
 @pytest.fixture(scope="module")
 def language_model_parts():
     """Lesson L6's model: the weights of its first MLP layer, and the inputs of its last MLP
     layer and of its head on 8 windows of held-out text (L6-C's, rows of one byte each)."""
     from course import language_model, observers
 
-    with torch.random.fork_rng():
-        model = language_model.load()
+    model = _language_model()
     text = language_model.read_text("eval")
     ids = language_model.encode(text[: 8 * model.context_length]).reshape(-1, model.context_length)
     inputs = observers.layer_inputs(model, ids)
@@ -813,8 +823,7 @@ def _language_model_widget():
     real lines at their real lengths in a second or two."""
     from course import language_model
 
-    with torch.random.fork_rng():
-        model = language_model.load()
+    model = _language_model()
     text = language_model.read_text("eval")
     written = text[:32].decode("utf-8", "replace")
     with pytest.MonkeyPatch.context() as patch:
