@@ -53,9 +53,10 @@ TOLERANCE = 1.5
 
 
 def draw(figure):
-    """Draw ``figure`` on an Agg canvas (as the inline backend would) and return its renderer."""
+    """Lay ``figure`` out on an Agg canvas, as the inline backend would draw it (every artist
+    placed, no pixel painted), and return the canvas' renderer."""
     canvas = FigureCanvasAgg(figure)
-    canvas.draw()
+    figure.draw_without_rendering()
     return canvas.get_renderer()
 
 
