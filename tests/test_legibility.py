@@ -848,12 +848,7 @@ WIDGET_BUILDERS = {
 } | {"explore_language_model": _language_model_widget, "explore_gptq": _gptq_widget}
 
 # Widget settings whose snapshot breaks a check, in plots this file's author does not own.
-KNOWN_WIDGET_FAULTS = {
-    "explore_clipping": "live_plots.ClipHistogram: at a clip ratio of 0.05 the legend (upper "
-    "left) covers the histogram's bars and the levels, which all crowd into the middle",
-    "explore_number_formats": "live_plots.FormatLevels: NF4 in blocks of 16, the legend (upper "
-    "left) covers the level at -1 and the tall bar of the values saturated there",
-}
+KNOWN_WIDGET_FAULTS = {}
 
 
 @pytest.mark.parametrize(
