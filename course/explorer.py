@@ -251,7 +251,8 @@ class LivePlot:
             ),
         )
         ax = self.plot.ax
-        self._axes_artists = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
+        axes = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
+        self._axes_artists = {name: artists for name, artists in axes.items() if artists}
         self._axes_layers: dict[str, OrderedDict[tuple, _Layer]] = {
             name: OrderedDict() for name in self._axes_artists
         }
@@ -318,11 +319,8 @@ class LivePlot:
         """Lay the base, the two axes (drawing those not kept), what moves, and the legend."""
         ax, canvas = self.plot.ax, self.figure.canvas
         x, y = (ax.get_xlim(), ax.get_xscale()), (ax.get_ylim(), ax.get_yscale())
-        axes = [
-            self._axis_layer("x", x),
-            self._axis_layer("y", y),
-            self._axis_layer("secondary", (*x, *y, *self.plot.background_key())),
-        ]
+        keys = {"x": x, "y": y, "secondary": (*x, *y, *self.plot.background_key())}
+        axes = [self._axis_layer(name, keys[name]) for name in self._axes_artists]
         canvas.restore_region(self._base)
         for layer in axes:
             _lay(canvas, layer)
