@@ -296,6 +296,7 @@ class W8A8Errors(Plot):
     """The error of each output of the W8A8 and W8A32 layers, against the fp32 output."""
 
     Data = W8A8ErrorsData
+    margins = (0.13, 0.2, 0.97, 0.85)  # room for tick labels such as "−0.0025"
 
     def __init__(self, ax) -> None:
         super().__init__(ax)

@@ -1,6 +1,6 @@
 """The widget framework's live plot: a frame laid from kept layers (the axes' background, each
-axis, what moves, the legend) shows what one plain draw of the whole figure shows, and a
-setting seen before redraws no axis."""
+axis, what moves, the legend) shows what one plain draw of the whole figure shows, that figure
+is legible (its fixed margins cut no text), and a setting seen before redraws no axis."""
 
 import io
 
@@ -8,6 +8,7 @@ import ipywidgets
 import numpy as np
 import pytest
 from PIL import Image
+from test_legibility import legends_over_data, overlapping_texts, texts_cut_off
 from test_widgets import BUILDERS, builder
 
 from course import explorer as explorer_module
@@ -62,6 +63,13 @@ def test_every_frame_is_the_whole_figure_drawn_at_once(live):
                 f"{control.description} = {value}: the frame differs from the whole drawing by "
                 f"{worst} in a colour channel"
             )
+            figure, renderer = live._live_plot.figure, live._live_plot.figure.canvas.get_renderer()
+            faults = [
+                *texts_cut_off(figure, renderer),
+                *overlapping_texts(figure, renderer),
+                *legends_over_data(figure, renderer),
+            ]
+            assert not faults, f"{control.description} = {value}, the live figure: {faults}"
 
 
 def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
