@@ -541,7 +541,7 @@ class FormatLevels(LevelHistogram):
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         # Room above the tallest bar for the legend: in small blocks, the values that are
         # their block's largest pile up at -1 and 1, right under it.
-        return steady_limits(0, 1.8 * max(counts.max(), 1))
+        return steady_limits(0, 1.5 * max(counts.max(), 1))
 
     def histogram_of(self, data: FormatLevelsData) -> tuple[np.ndarray, np.ndarray]:
         return data.counts, data.edges
