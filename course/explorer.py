@@ -330,6 +330,21 @@ class LivePlot:
             _lay(canvas, self._legend)
 
 
+class _Shown(NamedTuple):
+    """What an explorer showed for one setting: its view, the numbers' and the matrices' HTML,
+    and the plot's PNG bytes (None without a plot)."""
+
+    view: View
+    numbers: str
+    matrices: str
+    picture: bytes | None
+
+
+# How many settings an explorer remembers what it showed for, the latest used: a slider moved
+# back to one of them shows it again at once, without computing or drawing.
+_SHOWN = 64
+
+
 class Explorer(widgets.VBox):
     """An interactive view of a quantization setting: controls, numbers, matrices and a plot.
 
@@ -354,6 +369,7 @@ class Explorer(widgets.VBox):
         self.title, self.controls, self.readout = title, controls, {}
         self.labels = dict(labels or {})
         self._compute, self._sync, self._plot_class, self._busy = compute, sync, plot_class, False
+        self._shown: OrderedDict[tuple, _Shown] = OrderedDict()
         self._numbers = widgets.HTML(layout=widgets.Layout(min_width="230px"))
         self._matrices = widgets.HTML()
         self._live_plot = LivePlot(plot_class) if plot_class else None
@@ -376,22 +392,34 @@ class Explorer(widgets.VBox):
         return {name: control.value for name, control in self.controls.items()}
 
     def render(self) -> None:
-        """Compute the view of the current values and show it (the observer of every control).
+        """Show the view of the current values (the observer of every control): computed and
+        drawn, or, for one of the last ``_SHOWN`` settings, as it was shown then.
 
         The compute runs on one torch thread: a widget's tensors are small, and on a busy
         2-core machine (the browser drawing, the kernel computing) a second thread that waits
         for a core can turn a 5 microsecond matrix product into 20 milliseconds."""
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            self._view = self._compute(**self.values())
-        finally:
-            torch.set_num_threads(threads)
-        self.readout = dict(self._view.readout)
-        self._numbers.value = _html_readout(_readout_lines(self.readout, self.labels))
-        self._matrices.value = _html_matrices(self._view.matrices)
-        if self._live_plot:
-            self._live_plot.show(self._view.plot)
+        key = tuple(self.values().items())
+        shown = self._shown.pop(key, None)
+        if shown is None:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                view = self._compute(**self.values())
+            finally:
+                torch.set_num_threads(threads)
+            numbers = _html_readout(_readout_lines(view.readout, self.labels))
+            shown = _Shown(view, numbers, _html_matrices(view.matrices), None)
+            if self._live_plot:
+                self._live_plot.show(view.plot)
+                shown = shown._replace(picture=self._live_plot.image.value)
+        elif self._live_plot:  # the plot's artists follow, for the next change and snapshot
+            self._live_plot.plot.update(shown.view.plot)
+            self._live_plot.image.value = shown.picture
+        self._shown[key] = shown
+        if len(self._shown) > _SHOWN:
+            self._shown.popitem(last=False)
+        self._view, self.readout = shown.view, dict(shown.view.readout)
+        self._numbers.value, self._matrices.value = shown.numbers, shown.matrices
 
     def _on_change(self, change: dict) -> None:
         if self._busy:  # a sync() moving a dependent control: render once, below

@@ -82,6 +82,19 @@ def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
     first, second = values_to_try(control)[:2]
     control.value = first
     control.value = second
+    live._shown.clear()  # forget the pictures: draw the frame again, from the kept layers
     drawn.clear()
     control.value = first
     assert drawn == [], "the axes of a setting just shown were drawn again"
+
+
+def test_a_setting_seen_before_is_shown_again_without_computing(live, monkeypatch):
+    control = next(c for c in live.controls.values() if not c.disabled)
+    first, second = values_to_try(control)[:2]
+    control.value = first
+    picture, readout = live._live_plot.image.value, dict(live.readout)
+    control.value = second
+    monkeypatch.setattr(live, "_compute", lambda **values: pytest.fail("computed again"))
+    control.value = first
+    assert live._live_plot.image.value == picture
+    assert live.readout == readout
