@@ -466,8 +466,15 @@ class ClipHistogram(LevelHistogram):
             fontsize=9,
         )
 
+    # The levels stop below the legend, and the count axis leaves the histogram below them too.
+    level_top = 0.66
+
     def update(self, data: ClipHistogramData) -> None:
         super().update(data)
+        at = data.level_values
+        self.levels.set_segments(
+            np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + self.level_top]], 1)
+        )
         self.levels.set_colors(np.where(data.used, INTEGER, GREY))
         low, high = data.x_limits
         self.ax.set_xlim(low, high)
@@ -475,7 +482,7 @@ class ClipHistogram(LevelHistogram):
         self.zones[1].set_bounds(data.clip_high, 0, max(high - data.clip_high, 0), 1)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        return 0.7, 8 * max(counts.max(), 1)
+        return 0.7, 80 * max(counts.max(), 1)
 
 
 @dataclass(frozen=True)
