@@ -179,6 +179,7 @@ def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
         (-seeded_normal(6, 6).abs() - 1.0, torch.int8),
         (torch.zeros(2, 3), torch.int8),
         (seeded_normal(19, 4, 4, scale=3.0), torch.uint8),
+        (seeded_normal(20, 5, 3, scale=3.0), torch.int8),
     ]
     labels = [
         "the worked example in int8",
@@ -189,6 +190,7 @@ def check_scale_and_zero_point(learner_function: Callable) -> Verdict:
         "an all-negative tensor in int8",
         "an all-zero tensor (a range of width 0)",
         "random values in uint8",
+        "random values in int8",
     ]
     return check_exercise(
         learner_function,
@@ -237,20 +239,24 @@ def check_asymmetric_per_row(learner_function: Callable) -> Verdict:
     to include 0, and returns ``(quantized, scale, zero_point)``: ``quantized`` of the
     dtype's container, ``scale`` float32 and ``zero_point`` int32, both shaped (rows, 1), as
     ``helper.quantize_blocks(tensor, (1, columns), dtype, "asymmetric")`` does. The cases hold
-    the worked example, an all-positive row, an all-negative row, an all-zero row, and
-    ``uint8`` and 4-bit types."""
-    awkward = torch.stack([torch.linspace(2.0, 10.0, 6), -torch.linspace(1.0, 3.0, 6)])
+    the worked example, rows all positive, rows all negative, a row all zero, and ``uint8`` and
+    4-bit types, each kind its own case, so that a failure names the kind of row it is on."""
+    positive = torch.linspace(2.0, 10.0, 6)
     cases = [
         (course_tensor(), torch.int8),
         (seeded_normal(16, 4, 6, scale=3.0), torch.int8),
-        (torch.cat([awkward, torch.zeros(1, 6)]), torch.int8),
+        (torch.stack([positive, positive / 4]), torch.int8),
+        (torch.stack([-positive / 2, -positive / 8]), torch.int8),
+        (torch.stack([positive, torch.zeros(6)]), torch.int8),
         (seeded_normal(17, 3, 8, shift=1.0), torch.uint8),
         (seeded_normal(18, 5, 4), torch.int4),
     ]
     labels = [
         "the worked example in int8",
         "random values in int8",
-        "a row all positive, a row all negative and a row all zero, in int8",
+        "rows all positive (each range widened down to 0), in int8",
+        "rows all negative (each range widened up to 0), in int8",
+        "a row all zero (a range of width 0: ZERO_RANGE_SCALE), in int8",
         "random values shifted up by 1, in uint8",
         "random values in int4",
     ]

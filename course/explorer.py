@@ -51,8 +51,8 @@ _HEATMAP_PIXELS = 384
 _LIVE_DPI = 100
 
 
-# How many backgrounds (one per set of axis limits) a live plot keeps, the latest used.
-_BACKGROUNDS = 16
+# How many drawings of each axis (one per set of limits) a live plot keeps, the latest used.
+_LAYERS = 16
 
 
 class Matrix(NamedTuple):
@@ -122,10 +122,10 @@ def _html_table(matrix: Matrix) -> str:
     )
 
 
-def _png_bytes(rgba: np.ndarray) -> bytes:
-
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG bytes of RGB or RGBA pixels, compressed fast (level 1): a change must stay quick."""
     buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="png", compress_level=1)
+    Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
 
 
@@ -183,21 +183,57 @@ def _html_readout(lines: list[tuple[str, str]]) -> str:
     return f'<table style="font-size:13px;border-collapse:collapse">{rows}</table>'
 
 
+class _Layer(NamedTuple):
+    """Pixels drawn alone on a transparent canvas, to lay over a frame: where they go (pixel
+    rows and columns, from the top left), their colour times their alpha (0 to 255), and how
+    much of the frame shows through them (1 - alpha)."""
+
+    rows: slice
+    columns: slice
+    paint: np.ndarray
+    through: np.ndarray
+
+
+def _draw_layer(canvas: FigureCanvasAgg, artists: Sequence) -> _Layer:
+    """Draw ``artists`` alone on the cleared canvas and keep the pixels they cover."""
+    renderer = canvas.get_renderer()
+    renderer.clear()
+    for artist in artists:
+        artist.draw(renderer)
+    pixels = np.asarray(canvas.buffer_rgba())
+    rows, columns = (np.flatnonzero(pixels[..., 3].any(axis=axis)) for axis in (1, 0))
+    if rows.size == 0:
+        return _Layer(slice(0, 0), slice(0, 0), np.zeros((0, 0, 3)), np.ones((0, 0, 1)))
+    rows, columns = slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+    part = pixels[rows, columns].astype(np.float32)
+    alpha = part[..., 3:] / 255
+    return _Layer(rows, columns, part[..., :3] * alpha, 1 - alpha)
+
+
+def _lay(canvas: FigureCanvasAgg, layer: _Layer) -> None:
+    """Lay ``layer`` over the canvas' current frame, as its alpha says."""
+    frame = np.asarray(canvas.buffer_rgba())[layer.rows, layer.columns, :3]
+    frame[...] = np.rint(layer.paint + frame * layer.through)
+
+
 class LivePlot:
     """A ``Plot`` on its own figure, rendered to PNG bytes into an ``ipywidgets.Image``.
 
     ``show(data)`` takes the plot's own record (``plot_class.Data``, a frozen dataclass) and
     nothing else: a compute function that hands it another kind of data gets a TypeError.
 
-    A change redraws only what moves (blitting). The figure splits into three layers:
-    - the background: the frame, the axes' ticks, tick labels and axis labels. It depends only
-      on the axes' limits and on ``Plot.background_key()``; it is drawn in full once per key
-      and its pixels kept (``copy_from_bbox``) for the last ``_BACKGROUNDS`` keys;
-    - the moving artists: everything the plot puts in its axes (lines, collections, patches,
-      texts, images), the titles and the spines, drawn over a restored background in z-order
-      (``draw_artist``);
-    - the legend: drawn once with the first frame, and its pixels pasted on top of every frame.
-    The PNG is the same, pixel for pixel, as a full ``canvas.draw()`` of the figure.
+    A change redraws only what moves (blitting): a frame is laid in four layers.
+    - The base: the figure's and the axes' backgrounds, drawn once (``copy_from_bbox``).
+    - The x axis, the y axis (ticks, tick labels, label) and the secondary axes (a top axis
+      in other units): each drawn alone, once per value of its limits and scale (and, for the
+      secondary axes, of ``Plot.background_key()``), and kept for the last ``_LAYERS``
+      values. Text is what costs in a matplotlib draw, and most changes move the limits of
+      one axis only, or of none.
+    - The moving artists: everything the plot puts in its axes (lines, collections, patches,
+      texts, images), the titles and the spines, drawn in z-order (``draw_artist``).
+    - The legend, drawn once and laid on top.
+    The PNG is the one a full ``canvas.draw()`` makes, to within 2 of 255 in a colour channel
+    where antialiased edges are laid over others (``tests/test_explorer.py``).
     """
 
     def __init__(self, plot_class: type[Plot]) -> None:
@@ -213,8 +249,12 @@ class LivePlot:
                 width=f"{width}px", height=f"{height}px", align_self="flex-start"
             ),
         )
-        self._backgrounds: OrderedDict[tuple, object] = OrderedDict()
-        self._legend = None  # the legend's pixels, once the first frame has drawn them
+        ax = self.plot.ax
+        self._axes_artists = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
+        self._axes_layers: dict[str, OrderedDict[tuple, _Layer]] = {
+            name: OrderedDict() for name in self._axes_artists
+        }
+        self._base = self._legend = None  # drawn with the first frame
         self._moving: list = []
 
     def show(self, data: PlotData) -> None:
@@ -225,55 +265,70 @@ class LivePlot:
                 f"got {type(data).__name__}"
             )
         self.plot.update(data)
-        if not self._moving:
+        if self._base is None:
             self._first_frame()
         self._draw_frame()
-        self.image.value = _png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
+        self.image.value = _png_bytes(self.frame())
+
+    def frame(self) -> np.ndarray:
+        """The pixels of the current frame, RGB (the figure is opaque: alpha says nothing)."""
+        return np.asarray(self.figure.canvas.buffer_rgba())[..., :3]
+
+    def draw_whole(self) -> np.ndarray:
+        """The figure drawn the plain way, every artist in one ``canvas.draw()``: what the
+        layered frame stands for. Leaves the canvas holding that drawing."""
+        animated = [artist for artist in self.figure.findobj() if artist.get_animated()]
+        for artist in animated:
+            artist.set_animated(False)
+        try:
+            self.figure.canvas.draw()
+        finally:
+            for artist in animated:
+                artist.set_animated(True)
+        return self.frame().copy()
 
     def _first_frame(self) -> None:
-        """Mark the layers, and draw the legend alone, on a transparent canvas, to keep its
-        pixels (with their alpha): from now on a full draw (``canvas.draw()``) leaves out the
-        moving artists and the legend."""
+        """Sort the artists into layers (all but the base are left out of a full draw from now
+        on: ``set_animated``), then draw the base and the legend."""
         ax, canvas = self.plot.ax, self.figure.canvas
         legend = ax.get_legend()
-        still = (ax.patch, legend, *ax.child_axes, *ax._axis_map.values())
+        axes = [artist for artists in self._axes_artists.values() for artist in artists]
+        still = (ax.patch, legend, *axes)
         moving = [artist for artist in ax.get_children() if artist not in still]
         self._moving = sorted(moving, key=lambda artist: artist.get_zorder())  # as Axes.draw
-        for artist in self._moving:
+        for artist in [*self._moving, *axes, *([legend] if legend else [])]:
             artist.set_animated(True)
-        if legend is not None:
-            legend.set_animated(True)
-            canvas.draw()  # lays the legend out
-            renderer = canvas.get_renderer()
-            renderer.clear()
-            legend.draw(renderer)
-            (x0, y0), (x1, y1) = legend.get_window_extent(renderer).padded(2).get_points()
-            height = round(self.figure.bbox.height)  # pixel rows count from the top
-            rows = slice(max(height - math.ceil(y1), 0), height - math.floor(y0))
-            columns = slice(max(math.floor(x0), 0), math.ceil(x1))
-            pixels = np.asarray(canvas.buffer_rgba())[rows, columns]
-            self._legend = rows, columns, pixels[..., :3] / 255, pixels[..., 3:] / 255
+        canvas.draw()
+        self._base = canvas.copy_from_bbox(self.figure.bbox)
+        self._legend = _draw_layer(canvas, [legend]) if legend else None
+
+    def _axis_layer(self, name: str, key: tuple) -> _Layer:
+        """The layer of the x or y axis (``name``) at ``key``: kept, or drawn now."""
+        layers = self._axes_layers[name]
+        layer = layers.pop(key, None)
+        if layer is None:
+            layer = _draw_layer(self.figure.canvas, self._axes_artists[name])
+            if len(layers) >= _LAYERS:
+                layers.popitem(last=False)
+        layers[key] = layer
+        return layer
 
     def _draw_frame(self) -> None:
-        """Restore (or draw) the background of the current limits, then draw what moves."""
+        """Lay the base, the two axes (drawing those not kept), what moves, and the legend."""
         ax, canvas = self.plot.ax, self.figure.canvas
-        key = (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale())
-        key += self.plot.background_key()
-        background = self._backgrounds.pop(key, None)
-        if background is None:
-            canvas.draw()
-            background = canvas.copy_from_bbox(self.figure.bbox)
-            if len(self._backgrounds) >= _BACKGROUNDS:
-                self._backgrounds.popitem(last=False)
-        else:
-            canvas.restore_region(background)
-        self._backgrounds[key] = background
+        x, y = (ax.get_xlim(), ax.get_xscale()), (ax.get_ylim(), ax.get_yscale())
+        axes = [
+            self._axis_layer("x", x),
+            self._axis_layer("y", y),
+            self._axis_layer("secondary", (*x, *y, *self.plot.background_key())),
+        ]
+        canvas.restore_region(self._base)
+        for layer in axes:
+            _lay(canvas, layer)
         for artist in self._moving:
             ax.draw_artist(artist)
-        if self._legend is not None:  # over the frame, as its alpha says
-            rows, columns, colour, alpha = self._legend
-            frame = np.asarray(canvas.buffer_rgba())[rows, columns, :3]
-            frame[...] = np.rint(colour * 255 * alpha + frame * (1 - alpha))
+        if self._legend is not None:
+            _lay(canvas, self._legend)
 
 
 class Explorer(widgets.VBox):

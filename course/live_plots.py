@@ -19,6 +19,7 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from course.plots import (
     BLUE,
@@ -36,6 +37,15 @@ from course.plots import (
     W8A32,
     format_number,
 )
+
+
+def steady_limits(low: float, high: float, bins: int = 6) -> tuple[float, float]:
+    """``[low, high]`` widened to the nearest multiples of a round step (1, 2, 2.5 or 5 times a
+    power of ten, about ``(high - low) / bins``): as a slider moves the data a little, the axis
+    keeps its limits and its ticks, so the live view has no tick label to redraw
+    (``explorer.LivePlot``) and the eye a steady scale to read."""
+    ticks = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return float(ticks[ticks <= low].max()), float(ticks[ticks >= high].min())
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,8 @@ class Plot:
         self.ax.set_title(text, fontsize=10, y=1.0, pad=self.title_pad)
 
     def background_key(self) -> tuple:
-        """What, besides the axes' limits and scales, the axes' ticks and labels depend on: the
-        live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
+        """What, besides the axes' limits and scales, the secondary axes' ticks and labels depend
+        on: the live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
         return ()
 
 
@@ -96,14 +106,18 @@ class NumberLine(Plot):
     """The real line (top, in r) mapped onto the integers (bottom, in q): ``q = r / s + z``.
 
     x is in integer units; the top axis is labelled in real units through ``r = s (x - z)``.
-    Grey lines join a sample of values to the integer each one is rounded to; hollow circles on
-    the real line mark the values they come back as, ``r' = s (q - z)``.
+    Grey lines join a sample of values to the integer each one is rounded to; orange rings on
+    the real line (the colour of what a quantizer gives back) mark the values they come back
+    as, ``r' = s (q - z)``. The two ranges are thin lines under white-edged dots, so that every
+    dot shows; a tick marks each integer only when there are at most ``MAX_TICKS`` of them
+    (beyond that they would merge into a solid comb).
     """
 
     Data = NumberLineData
     figsize = (6.4, 3.3)
     margins = (0.04, 0.17, 0.97, 0.72)
     title_pad = 37.0  # above the top axis: its ticks, their labels and its label
+    MAX_TICKS = 32  # a tick at every integer up to 32 integers (5 bits); none beyond
 
     def __init__(self, ax) -> None:
 
@@ -111,12 +125,20 @@ class NumberLine(Plot):
         self.scale, self.zero_point = 1.0, 0
         self.ticks = ax.add_collection(LineCollection([], colors=GREEN, linewidths=1))
         self.links = ax.add_collection(LineCollection([], colors=GREY, linewidths=0.8))
-        (self.integers,) = ax.plot([], [], color=GREEN, lw=4, solid_capstyle="butt")
-        (self.reals,) = ax.plot([], [], color=BLUE, lw=4, solid_capstyle="butt")
-        (self.values,) = ax.plot([], [], "o", color=BLUE, ms=4, label="value r")
-        (self.rounded,) = ax.plot([], [], "o", color=GREEN, ms=4, label="integer q")
+        (self.integers,) = ax.plot([], [], color=GREEN, lw=1.5, solid_capstyle="butt")
+        (self.reals,) = ax.plot([], [], color=BLUE, lw=1.5, solid_capstyle="butt")
+        dot = {"marker": "o", "ls": "none", "ms": 7, "mec": "white", "mew": 0.8}
+        (self.values,) = ax.plot([], [], color=BLUE, label="value r", **dot)
+        (self.rounded,) = ax.plot([], [], color=GREEN, label="integer q", **dot)
         (self.restored,) = ax.plot(
-            [], [], "o", mfc="none", color=GREEN, ms=7, label="r' = s (q \N{MINUS SIGN} z)"
+            [],
+            [],
+            "o",
+            mfc="none",
+            mec=ORANGE,
+            mew=1.5,
+            ms=11,
+            label="r' = s (q \N{MINUS SIGN} z)",
         )
         self.r_text = ax.text(0.01, 0.67, "", transform=ax.transAxes, color=BLUE)
         self.q_text = ax.text(0.01, 0.04, "", transform=ax.transAxes, color=DARK_GREEN)
@@ -141,7 +163,7 @@ class NumberLine(Plot):
         self.scale, self.zero_point = data.scale, data.zero_point
         q_min, q_max = data.q_min, data.q_max
         at = np.asarray(data.values) / self.scale + self.zero_point
-        levels = np.arange(q_min, q_max + 1)
+        levels = np.arange(q_min, q_max + 1) if q_max - q_min < self.MAX_TICKS else np.zeros(0)
         self.ticks.set_segments(
             np.stack([np.c_[levels, levels * 0 - 0.1], np.c_[levels, levels * 0 + 0.1]], 1)
         )
@@ -213,13 +235,13 @@ class LevelHistogram(Plot):
         self.levels.set_colors(np.where(data.inside, colours, CLIPPED))
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
         pad = 0.03 * (high - low or 1.0)
-        self.ax.set_xlim(low - pad, high + pad)
+        self.ax.set_xlim(steady_limits(low - pad, high + pad))
         self.ax.set_ylim(self.count_limits(counts))
         self.set_title(data.title)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
         """The count axis' limits for these histogram counts."""
-        return 0, 1.3 * max(counts.max(), 1)
+        return steady_limits(0, 1.3 * max(counts.max(), 1))
 
     def histogram_of(self, data: LevelHistogramData) -> tuple[np.ndarray, np.ndarray]:
         """``(counts, edges)`` of the values: 60 bins over their range."""
@@ -254,9 +276,10 @@ class OutputScatter(Plot):
         low = min(reference.min(), quantized.min())
         high = max(reference.max(), quantized.max())
         pad = 0.05 * (high - low or 1.0)
-        self.diagonal.set_data([low - pad, high + pad], [low - pad, high + pad])
-        self.ax.set_xlim(low - pad, high + pad)
-        self.ax.set_ylim(low - pad, high + pad)
+        limits = steady_limits(low - pad, high + pad)
+        self.diagonal.set_data(limits, limits)
+        self.ax.set_xlim(limits)
+        self.ax.set_ylim(limits)
         self.set_title(data.title)
 
 
@@ -291,9 +314,9 @@ class W8A8Errors(Plot):
         self.w8a32.set_data(reference, errors[1])
         low, high = reference.min(), reference.max()
         pad = 0.05 * (high - low or 1.0)
-        self.ax.set_xlim(low - pad, high + pad)
-        top = 1.15 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
-        self.ax.set_ylim(-top, top)
+        self.ax.set_xlim(steady_limits(low - pad, high + pad))
+        top = 1.1 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
+        self.ax.set_ylim(steady_limits(-top, top))
         self.set_title(data.title)
 
 
@@ -422,7 +445,7 @@ class LevelCounts(Plot):
         self.torchao.set_data(data.torchao_counts, edges)
         self.ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.5)
         top = max(data.helper_counts.max(), data.torchao_counts.max(), 1)
-        self.ax.set_ylim(0, 1.2 * top)
+        self.ax.set_ylim(steady_limits(0, 1.2 * top))
         self.set_title(data.title)
 
 
@@ -476,13 +499,15 @@ class ClipHistogram(LevelHistogram):
             np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + self.level_top]], 1)
         )
         self.levels.set_colors(np.where(data.used, INTEGER, GREY))
-        low, high = data.x_limits
+        low, high = steady_limits(*data.x_limits)
         self.ax.set_xlim(low, high)
         self.zones[0].set_bounds(low, 0, max(data.clip_low - low, 0), 1)
         self.zones[1].set_bounds(data.clip_high, 0, max(high - data.clip_high, 0), 1)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        return 0.7, 80 * max(counts.max(), 1)
+        top = 80 * max(counts.max(), 1)  # up to the next 1 or 3 times a power of ten
+        decade = 10 ** np.floor(np.log10(top))
+        return 0.7, float(decade * (1 if top <= decade else 3 if top <= 3 * decade else 10))
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,20 @@ PER_TENSOR, PER_CHANNEL, PER_GROUP = VERMILION, SKY_BLUE, GREEN
 # The two parts of a quantization error (lesson L5-A): rounding to the levels (the integers'
 # colour), clipping (the clamped data's), and their sum.
 ROUNDING, CLIPPING, TOTAL = INTEGER, CLIPPED, LINE_GREY
+# Lesson L3-D's bits per weight: the share of an fp16 scale, and of an fp32 one, on top of the
+# values' bits (the figure of its stacked bars, and the storage it costs in its trade-off plot).
+SCALE_SHARE_COLOURS = {16: ORANGE, 32: VERMILION}
 # Lesson L6-B's two ways to round a model's weights: to the nearest level, as every lesson before
 # (the weight-only model's orange), and GPTQ, rounding that corrects its own errors (green).
 RTN, GPTQ = W8A32, GREEN
 
 # Tensors with at most this many values get their numbers written in the cells.
 MAX_ANNOTATED_CELLS = 64
+# A written value takes at most this share of its cell's width and height.
+CELL_MARGIN = 0.9
+# A heatmap without its values gets a colour bar if it is at least this tall (inches): a shorter
+# one, such as a strip of a dozen outputs in a widget's picture, has no room for the bar's labels.
+COLOUR_BAR_HEIGHT = 0.8
 
 
 def format_number(value: object) -> str:
@@ -121,9 +129,11 @@ def heatmap(
     fmt: str = ".4g",
     ids: np.ndarray | None = None,
 ):
-    """One heatmap on ``ax``: small matrices get their values written in the cells, large ones
-    a colour bar; ``ids`` (one block id per cell, as ``block_ids`` gives) outlines the blocks
-    of values that share a scale."""
+    """One heatmap on ``ax``: a small matrix gets its values written in its cells if they fit
+    there (``values_fit``, measured in the figure); a large one gets a colour bar instead, and so
+    does a small one whose values do not fit, if it is ``COLOUR_BAR_HEIGHT`` tall or more.
+    ``ids`` (one block id per cell, as ``block_ids`` gives) outlines the blocks of values that
+    share a scale."""
     vmin = matrix.min() if vmin is None else vmin
     vmax = matrix.max() if vmax is None else vmax
     image = ax.imshow(
@@ -132,24 +142,47 @@ def heatmap(
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
+    texts = []
     if matrix.size <= MAX_ANNOTATED_CELLS:
         light = is_light(image.cmap(image.norm(matrix)))
         for (row, col), value in np.ndenumerate(matrix):
-            text = format(value, fmt)
-            ax.text(
-                col,
-                row,
-                text,
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="black" if light[row, col] else "white",
+            texts.append(
+                ax.text(
+                    col,
+                    row,
+                    format(value, fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="black" if light[row, col] else "white",
+                )
             )
-    else:
+    if not texts:
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    elif not values_fit(ax, texts, matrix.shape):
+        for text in texts:
+            text.remove()
+        if ax.get_window_extent().height >= COLOUR_BAR_HEIGHT * ax.figure.dpi:
+            ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     if ids is not None and ids.shape == matrix.shape:
         outline_blocks(ax, ids, "white")
     return image
+
+
+def values_fit(ax, texts: Sequence, shape: tuple[int, int]) -> bool:
+    """Whether every text fits in its cell of a ``shape`` grid on ``ax``, measured in the
+    figure as it is laid out now (its layout engine run first, as a draw would)."""
+    root = ax.get_figure(root=True)
+    if (engine := root.get_layout_engine()) is not None:
+        engine.execute(root)
+    renderer = root._get_renderer()
+    box = ax.get_window_extent(renderer)
+    cell_width, cell_height = box.width / shape[1], box.height / shape[0]
+    extents = [text.get_window_extent(renderer) for text in texts]
+    return (
+        max(e.width for e in extents) <= CELL_MARGIN * cell_width
+        and max(e.height for e in extents) <= CELL_MARGIN * cell_height
+    )
 
 
 def plot_quantization_errors(
@@ -447,8 +480,10 @@ def plot_group_size_tradeoff(
     """The per-group trade-off: error (MSE) and real bits per weight against the group size.
 
     Left: ``quantization_error`` of symmetric per-group quantization of ``tensor`` in ``dtype``
-    for each group size; right: ``helper.bits_per_weight(bits, group_size, scale_bits)``. Smaller
-    groups: smaller error, more bits. Returns the matplotlib ``Figure``.
+    for each group size, in the colour of an MSE (``TOTAL``); right:
+    ``helper.bits_per_weight(bits, group_size, scale_bits)``, in the colour of that scale's share
+    in L3-D's bars of bits per weight (``SCALE_SHARE_COLOURS``). Smaller groups: smaller error,
+    more bits. Returns the matplotlib ``Figure``.
     """
 
     tensor = helper.check_float_tensor(tensor)
@@ -461,10 +496,11 @@ def plot_group_size_tradeoff(
         errors.append(helper.quantization_error(tensor, dequantized))
         bits.append(helper.bits_per_weight(helper.dtype_bits(dtype), group_size, scale_bits))
     name = helper.dtype_name(dtype)
+    storage = SCALE_SHARE_COLOURS.get(scale_bits, DARK_GREY)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for ax, values, colour, title, label in (
-        (left, errors, BLUE, f"Quantization error ({name})", "mean squared error"),
-        (right, bits, VERMILION, f"Real storage (fp{scale_bits} scales)", "bits per weight"),
+        (left, errors, TOTAL, f"Quantization error ({name})", "mean squared error"),
+        (right, bits, storage, f"Real storage (fp{scale_bits} scales)", "bits per weight"),
     ):
         ax.plot(group_sizes, values, marker="o", color=colour)
         ax.set_xscale("log", base=2)

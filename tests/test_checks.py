@@ -388,7 +388,98 @@ def test_every_checker_is_in_the_table():
 
 def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():
     verdict = checks.check_asymmetric_per_row(asymmetric_per_row_not_widened)
-    assert "differs on input 3 of 5, a row all positive, a row all negative" in verdict.message
+    assert "differs on input 3 of 7, rows all positive (each range widened down to 0)" in (
+        verdict.message
+    )
+
+
+def asymmetric_per_row_max_not_widened(tensor, dtype=torch.int8):  # wrong: only r_min widened
+    q_min, q_max = helper.q_range(dtype)
+    r_min = tensor.double().amin(dim=1, keepdim=True).clamp(max=0)
+    r_max = tensor.double().amax(dim=1, keepdim=True)
+    scale = ((r_max - r_min) / (q_max - q_min)).clamp(min=helper.ZERO_RANGE_SCALE)
+    zero_point = (q_min - r_min / scale).round()
+    quantized = helper.linear_q_with_scale_and_zero_point(tensor, scale.float(), zero_point, dtype)
+    return quantized, scale.float(), zero_point.to(torch.int32)
+
+
+def asymmetric_per_row_no_zero_range_scale(tensor, dtype=torch.int8):  # wrong: a scale of 0
+    q_min, q_max = helper.q_range(dtype)
+    r_min = tensor.double().amin(dim=1, keepdim=True).clamp(max=0)
+    r_max = tensor.double().amax(dim=1, keepdim=True).clamp(min=0)
+    scale = (r_max - r_min) / (q_max - q_min)
+    zero_point = (q_min - r_min / scale).round()
+    quantized = torch.round(tensor / scale + zero_point).clamp(q_min, q_max)
+    return quantized.to(helper.storage_dtype(dtype)), scale.float(), zero_point.to(torch.int32)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "label"),
+    [
+        (asymmetric_per_row_not_widened, "input 3 of 7, rows all positive"),
+        (asymmetric_per_row_max_not_widened, "input 4 of 7, rows all negative"),
+        (asymmetric_per_row_no_zero_range_scale, "input 5 of 7, a row all zero"),
+    ],
+)
+def test_the_asymmetric_checker_names_the_kind_of_row_a_wrong_function_fails_on(wrong, label):
+    verdict = checks.check_asymmetric_per_row(wrong)
+    assert verdict.status == "mismatch"
+    assert f"differs on {label}" in verdict.message
+
+
+def mae_with_a_floor(original, dequantized):  # wrong: an exact copy gives 1e-12, not 0
+    return max((original - dequantized).abs().mean().item(), 1e-12)
+
+
+def test_the_mae_checker_names_the_exact_copy_apart_from_the_worked_example():
+    copy = checks.check_mean_absolute_error(mae_with_a_floor)
+    assert "differs on input 5 of 5, the worked example against an exact copy (an error of 0)" in (
+        copy.message
+    )
+    first = checks.check_mean_absolute_error(mae_wrong)
+    assert "differs on input 1 of 5, the worked example, quantized with scale 3.5" in first.message
+    tail = "mean_absolute_error(tensor of shape (3, 3) and dtype torch.float32, tensor of shape"
+    assert tail in copy.message and tail in first.message  # the same call: the labels tell apart
+    assert (
+        copy.message.split(": mean_absolute_error")[0]
+        != (first.message.split(": mean_absolute_error")[0])
+    )
+
+
+def scale_zero_point_r_min_only(tensor, dtype=torch.int8):  # wrong: r_max not widened
+    q_min, q_max = helper.q_range(dtype)
+    r_min, r_max = min(tensor.min().item(), 0.0), tensor.max().item()
+    scale = (r_max - r_min) / (q_max - q_min) or helper.ZERO_RANGE_SCALE
+    return scale, round(q_min - r_min / scale)
+
+
+def test_the_scale_checker_names_the_all_negative_case():
+    verdict = checks.check_scale_and_zero_point(scale_zero_point_r_min_only)
+    assert "differs on input 6 of 9, an all-negative tensor in int8:" in verdict.message
+
+
+def test_the_scale_checker_checks_random_values_in_uint8_and_int8():
+    """The lesson promises random tensors in int8 and uint8, besides its all-positive one: a
+    function wrong only on values of both signs in one of those types fails, named."""
+
+    def wrong_on_mixed_signs_in(wrong_dtype):
+        def learner(tensor, dtype):
+            if dtype == wrong_dtype and tensor.min() < 0 < tensor.max():
+                return helper.get_q_scale_and_zero_point(tensor.clamp(min=0), dtype)
+            return helper.get_q_scale_and_zero_point(tensor, dtype)
+
+        return learner
+
+    uint8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.uint8))
+    assert "differs on input 8 of 9, random values in uint8:" in uint8.message
+    int8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.int8))
+    assert "differs on input 1 of 9, the worked example in int8:" in int8.message
+    only_random = checks.check_scale_and_zero_point(
+        lambda tensor, dtype: helper.get_q_scale_and_zero_point(
+            tensor.clamp(min=0) if tensor.shape == (5, 3) else tensor, dtype
+        )
+    )
+    assert "differs on input 9 of 9, random values in int8:" in only_random.message
 
 
 def test_a_mismatch_names_the_input_the_expected_and_the_received_value():

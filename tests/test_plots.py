@@ -2,10 +2,12 @@
 
 import matplotlib
 import matplotlib.figure
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from conftest import COURSE_TENSOR, assert_readable, figure_texts, figure_titles
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import helper
 from course import data, plots
@@ -58,6 +60,90 @@ def test_plot_large_tensor_uses_colour_bars():
     heatmaps = [ax for ax in figure.axes if ax.get_title()]
     assert len(heatmaps) == 4 and all(not ax.texts for ax in heatmaps)
     assert len(figure.axes) == 8  # four colour bars
+
+
+def assert_values_fit_their_cells(figure) -> None:
+    """Every value written in a heatmap, drawn, is narrower and shorter than its cell."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        if not ax.images or not ax.texts:
+            continue
+        rows, cols = ax.images[0].get_array().shape
+        box = ax.get_window_extent(renderer)
+        for text in ax.texts:
+            extent = text.get_window_extent(renderer)
+            assert extent.width < box.width / cols, (ax.get_title(), text.get_text())
+            assert extent.height < box.height / rows, (ax.get_title(), text.get_text())
+
+
+def test_heatmap_writes_values_only_in_cells_wide_enough_for_them():
+    values = np.round(np.linspace(-9.87654, 9.87654, 16), 3).reshape(1, 16)
+    wide, narrow = (
+        plt.figure(figsize=(9.5, 1.2), layout="constrained"),
+        plt.figure(figsize=(3.2, 0.9), layout="constrained"),
+    )
+    plots.heatmap(wide.add_subplot(), values, "wide cells", fmt=".4g")
+    plots.heatmap(narrow.add_subplot(), values, "narrow cells", fmt=".4g")
+    assert len(wide.axes[0].texts) == 16  # about 0.55 inch a cell: "-9.877" fits
+    assert not narrow.axes[0].texts  # about 0.19 inch a cell: it does not
+    assert len(narrow.axes) == 1  # and under 0.8 inch tall, no room for a colour bar either
+    assert_values_fit_their_cells(wide)
+    tall = plt.figure(figsize=(3.2, 3.0), layout="constrained")
+    plots.heatmap(tall.add_subplot(), values.reshape(2, 8) * 1000, "tall", fmt=".6g")
+    assert not tall.axes[0].texts and len(tall.axes) == 2  # a colour bar instead
+    for figure in (wide, narrow, tall):
+        plt.close(figure)
+
+
+def test_a_widget_picture_writes_no_value_wider_than_its_cell():
+    """L3-E's picture: three 1x16 strips of outputs under the plot, too narrow for numbers."""
+    from course import model_widgets
+
+    weight, inputs = data.seeded_normal(0, 16, 32), data.seeded_normal(1, 32)
+    figure = model_widgets.explore_quantized_linear(weight, inputs).snapshot()
+    FigureCanvasAgg(figure)
+    strips = [ax for ax in figure.axes if ax.images]
+    assert len(strips) == 3 and not any(ax.texts for ax in strips)
+    assert_values_fit_their_cells(figure)
+    q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR)
+    errors = plots.plot_quantization_errors(
+        COURSE_TENSOR, q, helper.linear_dequantization(q, scale, zero_point)
+    )
+    FigureCanvasAgg(errors)
+    assert_values_fit_their_cells(errors)
+
+
+def test_the_number_line_ticks_each_integer_only_when_few_and_shows_every_dot():
+    """int8's 256 integers would merge into a solid comb of ticks; int4's 16 are each ticked.
+    The dots sit on thin range lines with white edges, so that each one shows."""
+    from course.live_plots import NumberLine, NumberLineData
+
+    for dtype, n_ticks in ((torch.int8, 0), (torch.int4, 16), (torch.uint8, 0)):
+        q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR, dtype)
+        q_min, q_max = helper.q_range(dtype)
+        figure = plt.figure()
+        line = NumberLine(figure.add_subplot())
+        line.update(
+            NumberLineData(
+                COURSE_TENSOR.flatten().double().numpy(),
+                q.flatten().numpy(),
+                scale,
+                zero_point,
+                q_min,
+                q_max,
+                float(COURSE_TENSOR.min()),
+                float(COURSE_TENSOR.max()),
+            )
+        )
+        assert len(line.ticks.get_segments()) == n_ticks, dtype
+        for dots, bar in ((line.values, line.reals), (line.rounded, line.integers)):
+            assert dots.get_color() == bar.get_color()  # one colour per meaning
+            assert dots.get_markeredgecolor() == "white"
+            assert dots.get_markersize() > 3 * bar.get_linewidth()
+        assert line.restored.get_markeredgecolor() == plots.WINDOW  # what comes back
+        assert line.restored.get_markerfacecolor() == "none"
+        plt.close(figure)
 
 
 def test_plot_colour_range_follows_dtype_and_n_bits():
@@ -139,6 +225,11 @@ def test_plot_group_size_tradeoff_error_grows_bits_fall():
     errors = list(left.lines[0].get_ydata())
     assert errors == sorted(errors)
     assert list(right.lines[0].get_ydata()) == [6.0, 5.0, 4.5, 4.25]
+    # one colour per meaning: an MSE's colour, and that of an fp16 scale's share in L3-D's bars
+    assert left.lines[0].get_color() == plots.TOTAL
+    assert right.lines[0].get_color() == plots.SCALE_SHARE_COLOURS[16] == plots.ORANGE
+    fp32 = plots.plot_group_size_tradeoff(weight, [8, 16], torch.int4, scale_bits=32)
+    assert fp32.axes[1].lines[0].get_color() == plots.VERMILION
 
 
 def test_plot_group_size_tradeoff_rejects_bad_input():

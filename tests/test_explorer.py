@@ -1,0 +1,79 @@
+"""The widget framework's live plot: a frame laid from kept layers (the axes' background, each
+axis, what moves, the legend) shows what one plain draw of the whole figure shows, and a
+setting seen before redraws no axis."""
+
+import io
+
+import ipywidgets
+import numpy as np
+import pytest
+from PIL import Image
+from test_widgets import BUILDERS, builder
+
+from course import explorer as explorer_module
+
+# Two colour levels of 255: where an antialiased edge (a legend's frame, a tick label) is laid
+# over the frame rather than drawn on it, the rounding differs by one or two.
+TOLERANCE = 2
+
+
+def values_to_try(control: ipywidgets.ValueWidget) -> list:
+    """Three values of a control: its ends and its middle (or its first three options)."""
+    if isinstance(control, ipywidgets.widget_selection._Selection):
+        return [option[1] if isinstance(option, tuple) else option for option in control.options][
+            :3
+        ]
+    values = [control.min, (control.min + control.max) / 2, control.max]
+    if isinstance(control, ipywidgets.FloatLogSlider):
+        return [control.base**value for value in values]
+    return (
+        [round(value) for value in values] if isinstance(control, ipywidgets.IntSlider) else values
+    )
+
+
+# The widgets that show numbers and tables only (building the language model's takes long).
+WITHOUT_PLOT = {"explore_quantize_dequantize", "explore_granularity", "explore_language_model"}
+
+
+@pytest.fixture(scope="module", params=sorted(set(BUILDERS) - WITHOUT_PLOT))
+def live(request):
+    """A widget with a plot, built with its defaults."""
+    explorer = builder(request.param)()
+    assert explorer._live_plot is not None, f"{request.param} shows no plot: list it above"
+    return explorer
+
+
+def shown(explorer) -> np.ndarray:
+    """The pixels of the PNG the widget sends to the browser."""
+    return np.asarray(Image.open(io.BytesIO(explorer._live_plot.image.value)))
+
+
+def test_every_frame_is_the_whole_figure_drawn_at_once(live):
+    for control in live.controls.values():
+        for value in values_to_try(control):
+            if control.disabled:
+                continue
+            control.value = value
+            frame = shown(live).astype(int)
+            whole = live._live_plot.draw_whole().astype(int)
+            assert frame.shape == whole.shape
+            worst = np.abs(frame - whole).max()
+            assert worst <= TOLERANCE, (
+                f"{control.description} = {value}: the frame differs from the whole drawing by "
+                f"{worst} in a colour channel"
+            )
+
+
+def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
+    drawn = []
+    real = explorer_module._draw_layer
+    monkeypatch.setattr(
+        explorer_module, "_draw_layer", lambda *args: drawn.append(1) or real(*args)
+    )
+    control = next(c for c in live.controls.values() if not c.disabled)
+    first, second = values_to_try(control)[:2]
+    control.value = first
+    control.value = second
+    drawn.clear()
+    control.value = first
+    assert drawn == [], "the axes of a setting just shown were drawn again"
