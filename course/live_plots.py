@@ -475,14 +475,14 @@ class ClipHistogram(LevelHistogram):
         ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         transform = ax.get_xaxis_transform()
         self.zones = [
-            ax.add_patch(Rectangle((0, 0), 0, 1, transform=transform, color=CLIPPED, alpha=0.15))
+            ax.add_patch(Rectangle((0, 0), 0, 1, transform=transform, color=CLIPPED, alpha=0.2))
             for _ in range(2)
         ]
         ax.legend(
             handles=[
                 Line2D([], [], color=INTEGER, label="level used"),
                 Line2D([], [], color=GREY, label="level no value lands on"),
-                Patch(color=CLIPPED, alpha=0.3, label="clipped to the end level"),
+                Patch(color=CLIPPED, alpha=0.2, label="clipped to the end level"),
             ],
             loc="upper left",
             framealpha=1.0,
