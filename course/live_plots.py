@@ -490,14 +490,14 @@ class ClipHistogram(LevelHistogram):
         )
 
     # The levels stop below the legend, and the count axis leaves the histogram below them too.
-    level_top = 0.66
+    # Past MANY_LEVELS (5 bits), lines that tall would hide the histogram: they are short ticks.
+    level_top, MANY_LEVELS = 0.66, 32
 
     def update(self, data: ClipHistogramData) -> None:
         super().update(data)
         at = data.level_values
-        self.levels.set_segments(
-            np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + self.level_top]], 1)
-        )
+        top = self.level_top if len(at) <= self.MANY_LEVELS else 0.05
+        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + top]], 1))
         self.levels.set_colors(np.where(data.used, INTEGER, GREY))
         low, high = steady_limits(*data.x_limits)
         self.ax.set_xlim(low, high)

@@ -322,40 +322,37 @@ def explore_torchao_convention(
     """L5-B: one weight matrix quantized symmetric with ``bits`` bits, per row or in groups of
     32, by helper (``s = max|w| / q_max``, ``q = round(w / s)``) and by torchao
     (``IntxWeightOnlyConfig``: ``s = max|w| / ((q_max - q_min) / 2)``, ``q = round(w * (1 / s))``):
-    how many integers agree, how the levels are used, and each one's error. Each setting is
-    quantized once, by torchao itself, and cached."""
+    how many integers agree, how the levels are used, and each one's error. Every setting is
+    quantized by torchao itself, once, when the widget is built."""
     from course import torchao_bridge as ao  # torchao, without its known import warnings
 
     weight = layer_weights(5, 64, 128) if weight is None else check_matrix(weight, "weight")
     weight = weight.detach().float()
-    granularities = {"per row": (ao.PerAxis(0), (1, weight.shape[1])), "groups of 32": None}
+    granularities = {"per row": (ao.PerAxis(0), (1, weight.shape[1]))}
     if weight.shape[1] % 32 == 0:
         granularities["groups of 32"] = (ao.PerGroup(32), (1, 32))
-    granularities = {name: value for name, value in granularities.items() if value is not None}
     helper.check_bits(bits)
     if granularity not in granularities:
         raise ValueError(f"granularity must be one of {list(granularities)}, got {granularity!r}")
     linear = ao.linear_holding(weight)
-    cache: dict[tuple, tuple] = {}
 
     def quantized(bits: int, name: str) -> tuple:
-        if (bits, name) not in cache:
-            torchao_granularity, block = granularities[name]
-            dtype = helper.integer_dtype(bits)
-            config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
-            stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
-            trip = round_trip(weight, block, dtype, "symmetric")
-            restored_t = helper.dequantize_blocks(
-                stored["qdata"], stored["scale"], stored["zero_point"], block
-            )
-            cache[bits, name] = (trip.quantized, trip.scale, trip.dequantized, stored, restored_t)
-        return cache[bits, name]
+        torchao_granularity, block = granularities[name]
+        dtype = helper.integer_dtype(bits)
+        config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
+        stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
+        trip = round_trip(weight, block, dtype, "symmetric")
+        restored_t = helper.dequantize_blocks(
+            stored["qdata"], stored["scale"], stored["zero_point"], block
+        )
+        return trip.quantized, trip.scale, trip.dequantized, stored, restored_t
 
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "granularity": buttons("scales", list(granularities), granularity),
     }
 
+    @functools.cache  # every setting is computed once, below: no change runs torchao
     def compute(bits: int, granularity: str) -> View:
         q_h, s_h, restored_h, stored, restored_t = quantized(bits, granularity)
         q_t = stored["qdata"]
@@ -379,6 +376,8 @@ def explore_torchao_convention(
         )
         return View(readout, [], plot)
 
+    for width, name in itertools.product(range(2, 9), granularities):
+        compute(bits=width, granularity=name)  # as the explorer calls it: the same cache key
     return Explorer(
         "helper against torchao: the same symmetric quantization, two conventions",
         controls,
@@ -397,9 +396,8 @@ def explore_torchao_convention(
 
 @functools.cache
 def _clip_searches() -> tuple[dict, dict]:
-    """``explore_clipping``'s samples by outlier strength (1 to 16), and for every bits and
-    strength the best ratio of ``helper.search_clip_ratio`` with its SQNR: searched once, by the
-    first widget built."""
+    """``explore_clipping``'s samples by outlier strength (1 to 16) and, for every bits and
+    strength, the best ratio of ``helper.search_clip_ratio`` and its SQNR: searched once."""
     samples = {
         k: layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=k).flatten() for k in range(1, 17)
     }
@@ -436,9 +434,9 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
         rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)
         best_ratio, best_sqnr = best_clips[bits, outlier_strength]
         levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
-        low, high = float(data.min()), float(data.max())  # the axis spans the levels at c = 1
-        widest = helper.clip_scale(data, 1.0, dtype)
-        pad = 0.03 * (max(high, q_max * widest) - min(low, q_min * widest))
+        # One axis for every bits: it spans the widest levels, 2 bits' at c = 1: [-2, 1] max|r|
+        widest = float(data.abs().max())
+        low, high = min(float(data.min()), -2 * widest), max(float(data.max()), widest)
         readout = {
             "clip_ratio": f"{clip_ratio:.2f}",
             "alpha": q_max * scale,
@@ -462,7 +460,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             f"(best c = {readout['best_clip_ratio']})",
             clip_low=(q_min - 0.5) * scale,
             clip_high=(q_max + 0.5) * scale,
-            x_limits=(min(low, q_min * widest) - pad, max(high, q_max * widest) + pad),
+            x_limits=(low - 0.03 * (high - low), high + 0.03 * (high - low)),
         )
         return View(readout, [], plot)
 
