@@ -431,3 +431,23 @@ def test_number_formats_takes_one_tensor_too():
     explorer = widgets.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
     assert list(explorer.controls["data"].options) == ["tensor"]
     assert explorer.readout["bits_per_weight"] == 4.25
+
+
+# --- L5-B: helper against torchao ----------------------------------------------------------------
+
+
+def test_explore_torchao_convention_names_each_error_and_never_runs_torchao_on_a_change(
+    monkeypatch,
+):
+    from course import torchao_bridge
+
+    explorer = widgets.explore_torchao_convention(bits=4)
+    assert (
+        explorer.labels["mse"] == "MSE, helper" and explorer.labels["mse_torchao"] == "MSE, torchao"
+    )
+    monkeypatch.setattr(torchao_bridge, "quantized_copy", None)  # torchao now would fail
+    for bits in range(2, 9):
+        explorer.controls["bits"].value = bits
+        for name in explorer.controls["granularity"].options:
+            explorer.controls["granularity"].value = name
+            assert explorer.readout["mse"] > 0 and explorer.readout["mse_torchao"] > 0
