@@ -301,11 +301,13 @@ class W8A8Errors(Plot):
     def __init__(self, ax) -> None:
         super().__init__(ax)
         ax.axhline(0.0, color=GREY, lw=1)
-        (self.w8a8,) = ax.plot([], [], "o", color=W8A8, ms=3, label="W8A8")
-        (self.w8a32,) = ax.plot([], [], "o", color=W8A32, ms=3, label="W8A32")
+        # Both series share every x: W8A8 as larger hollow rings, W8A32 as smaller dots drawn
+        # over them, so that a dot on a ring leaves the ring visible around it.
+        (self.w8a8,) = ax.plot([], [], "o", color=W8A8, mfc="none", mew=1.2, ms=6, label="W8A8")
+        (self.w8a32,) = ax.plot([], [], "o", color=W8A32, ms=2.5, label="W8A32")
         ax.set_xlabel("fp32 layer output y", fontsize=10)
         ax.set_ylabel("error y' \N{MINUS SIGN} y", fontsize=10)
-        ax.legend(loc="upper left", fontsize=9)
+        ax.legend(loc="upper right", ncols=2, fontsize=9)
 
     def update(self, data: W8A8ErrorsData) -> None:
         reference = data.fp32
@@ -316,7 +318,7 @@ class W8A8Errors(Plot):
         pad = 0.05 * (high - low or 1.0)
         self.ax.set_xlim(steady_limits(low - pad, high + pad))
         top = 1.1 * max(np.abs(errors[0]).max(), np.abs(errors[1]).max(), 1e-12)
-        self.ax.set_ylim(steady_limits(-top, top))
+        self.ax.set_ylim(steady_limits(-top, 1.6 * top))  # room above the errors for the legend
         self.set_title(data.title)
 
 
@@ -342,8 +344,9 @@ class StorageBars(Plot):
         self.weights = ax.barh([0, 1], [0, 0], color=BLUE, label="weights")
         self.scales = ax.barh([0, 1], [0, 0], color=ORANGE, label="scales")
         ax.set_yticks([0, 1], ["fp32", "quantized"])
+        ax.set_ylim(-0.6, 2.1)  # room above the quantized bar, which never reaches the right
         ax.set_xlabel("bytes", fontsize=10)
-        ax.legend(loc="lower right", fontsize=9)
+        ax.legend(loc="upper right", ncols=2, fontsize=9)
 
     def update(self, data: StorageBarsData) -> None:
         for bar, value, left in zip(self.weights, data.weight_bytes, (0, 0)):
@@ -543,6 +546,11 @@ class FormatLevels(LevelHistogram):
         )
         ax.axvspan(1, 1.4, color=CLIPPED, alpha=0.15)
         ax.axvspan(-1.4, -1, color=CLIPPED, alpha=0.15)
+
+    def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
+        # Room above the tallest bar for the legend: in small blocks, the values that are
+        # their block's largest pile up at -1 and 1, right under it.
+        return steady_limits(0, 1.8 * max(counts.max(), 1))
 
     def histogram_of(self, data: FormatLevelsData) -> tuple[np.ndarray, np.ndarray]:
         return data.counts, data.edges

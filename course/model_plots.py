@@ -104,34 +104,39 @@ def plot_output_errors(reference: torch.Tensor, outputs: dict[str, torch.Tensor]
 
 
 def plot_storage(rows: Sequence[dict]):
-    """Measured bits per weight against group size: one line per bit width and scale dtype
-    (rows: dicts with ``bits``, ``group_size``, ``scale_bits`` and ``measured``), the
-    formula ``bits + scale_bits / group_size`` as grey crosses. Returns the Figure."""
+    """Measured bits per weight against group size (rows: dicts with ``bits``, ``group_size``,
+    ``scale_bits`` and ``measured``): one colour per bit width, a solid line for fp16 scales
+    and a dashed one for fp32. The measurements are hollow rings, the formula
+    ``bits + scale_bits / group_size`` a small grey cross inside each: where they agree, the
+    cross sits in the ring. The legend is outside the axes. Returns the Figure."""
 
-    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
-    keys = sorted({(row["bits"], row["scale_bits"]) for row in rows})
-    for (bits, scale_bits), colour in zip(keys, SERIES):
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    colours = dict(zip(sorted({row["bits"] for row in rows}), SERIES))
+    for bits, scale_bits in sorted({(row["bits"], row["scale_bits"]) for row in rows}):
         mine = [row for row in rows if (row["bits"], row["scale_bits"]) == (bits, scale_bits)]
         groups = [row["group_size"] for row in mine]
-        style = "-" if scale_bits == 16 else "--"
         ax.plot(
             groups,
             [row["measured"] for row in mine],
-            style,
+            "-" if scale_bits == 16 else "--",
             marker="o",
-            color=colour,
+            mfc="none",
+            mew=1.8,
+            ms=10,
+            color=colours[bits],
             label=f"{bits}-bit, fp{scale_bits} scales",
         )
-        ax.plot(
-            groups, [helper.bits_per_weight(bits, g, scale_bits) for g in groups], "x", c=DARK_GREY
-        )
+        formula = [helper.bits_per_weight(bits, g, scale_bits) for g in groups]
+        ax.plot(groups, formula, "x", c=DARK_GREY, ms=5, mew=1.5)
+    ax.plot([], [], "x", c=DARK_GREY, ms=5, mew=1.5, label="the formula")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted({row["group_size"] for row in rows}))
     ax.set_xticklabels([str(g) for g in sorted({row["group_size"] for row in rows})])
+    ax.minorticks_off()
     ax.set(xlabel="group size (values sharing one scale)", ylabel="bits per weight (measured)")
-    ax.set_title("Real storage of packed weights plus their scales (x: the formula)", fontsize=11)
+    ax.set_title("Real storage of packed weights plus their scales", fontsize=11)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9, ncol=2)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plt.close(fig)
     return fig
 
@@ -155,21 +160,26 @@ def plot_digits(images: torch.Tensor, titles: Sequence[str], suptitle: str = "")
 def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_bytes: int):
     """Test accuracy against real model bytes, one point per setting (rows: dicts with
     ``bits``, ``granularity``, ``accuracy`` and ``bytes``): the colour is the granularity, the
-    marker the number of bits; the fp32 model is a star. Hollow markers, so that settings of
-    the same size (3 and 8 bits in int8) both show."""
+    marker the number of bits; the fp32 model is a star. Settings of the same size (3 and 8
+    bits both live in int8) fall on the same x: 8 bits are large hollow rings, 3 bits small
+    filled diamonds drawn over them, so that both show."""
     fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")
     colours = {"per-tensor": PER_TENSOR, "per-channel": PER_CHANNEL, "per-group": PER_GROUP}
     bit_widths = sorted({row["bits"] for row in results}, reverse=True)
-    markers = dict(zip(bit_widths, "osD^vp"))
-    for row in results:
+    # (marker, size, filled) per bit width: the widths that share a size differ in all three.
+    styles = {8: ("o", 15, False), 4: ("s", 9, False), 3: ("D", 6, True), 2: ("^", 9, False)}
+    styles = {bits: styles.get(bits, ("v", 9, False)) for bits in bit_widths}
+    for row in sorted(results, key=lambda row: -styles[row["bits"]][1]):  # large ones first
+        marker, size, filled = styles[row["bits"]]
+        colour = colours[row["granularity"]]
         ax.plot(
             row["bytes"] / 1024,
             100 * row["accuracy"],
-            markers[row["bits"]],
-            color=colours[row["granularity"]],
-            mfc="none",
+            marker,
+            color=colour,
+            mfc=colour if filled else "none",
             mew=2,
-            ms=9,
+            ms=size,
         )
     ax.plot(fp32_bytes / 1024, 100 * fp32_accuracy, "*", color=FP32, ms=14)
     ax.annotate("fp32", (fp32_bytes / 1024, 100 * fp32_accuracy), (6, -14), "data", "offset points")
@@ -178,10 +188,11 @@ def plot_accuracy_vs_bytes(results: Sequence[dict], fp32_accuracy: float, fp32_b
         for name, colour in colours.items()
     ] + [
         plt.Line2D(
-            [], [], ls="", marker=marker, mfc="none", mew=2, color=DARK_GREY, label=f"{bits} bits"
+            [], [], ls="", marker=marker, mfc=DARK_GREY if filled else "none", mew=2,
+            ms=min(size, 11), color=DARK_GREY, label=f"{bits} bits",
         )
-        for bits, marker in markers.items()
-    ]
+        for bits, (marker, size, filled) in styles.items()
+    ]  # fmt: skip
     ax.legend(handles=handles, fontsize=9, ncol=2, loc="lower right")
     ax.set_xscale("log")
     smallest = min(row["bytes"] for row in results) / 1024
@@ -223,29 +234,24 @@ def plot_accuracy_and_size(rows: Sequence[dict]):
     return fig
 
 
-# plot_calibration's observers: colour, line width and marker size, from the widest down.
-_OBSERVER_STYLES = ((SERIES[0], 5.0, 11), (SERIES[1], 2.5, 7), (SERIES[2], 1.2, 4))
-
-
 def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: dict[str, float]):
     """Static activation ranges against the calibration set's size: the SQNR of the quantized
     activations (left) and the test accuracy (right) for each observer (``results[name]`` holds
-    ``"sqnr"`` and ``"accuracy"`` lists, one per size), with dynamic ranges dashed. Returns the
-    Figure."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    ``"sqnr"`` and ``"accuracy"`` lists, one per size), with dynamic ranges dashed. Observers
+    often agree (with one digit, min/max and the moving average are the same): each series is
+    drawn thinner, with smaller dots, than the one before it, so that one on another leaves
+    both in sight. Returns the Figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
     fig.set_layout_engine("constrained")
     for ax, key, label in (
         (axes[0], "sqnr", "SQNR of the activations (dB)"),
         (axes[1], "accuracy", "test accuracy (%)"),
     ):
         scale = 100 if key == "accuracy" else 1
-        # Each observer wider and larger than the next, drawn under it: where they agree, every
-        # one still shows (a wide line and ring under a thin line and dot).
-        for (colour, width, ring), (name, result) in zip(_OBSERVER_STYLES, results.items()):
-            ax.plot(
-                sizes, scale * np.asarray(result[key]), "o-", color=colour, lw=width, ms=ring,
-                mfc="white" if ring > 5 else colour, mew=1.8, label=name,
-            )  # fmt: skip
+        for k, (colour, (name, result)) in enumerate(zip(SERIES, results.items())):
+            width, dots = max(4.5 - 1.6 * k, 1.0), max(10 - 3 * k, 3)
+            values = scale * np.asarray(result[key])
+            ax.plot(sizes, values, "o-", color=colour, lw=width, ms=dots, label=name)
         ax.axhline(
             scale * dynamic[key], color=DARK_GREY, ls="--", lw=1.5, label="dynamic, per token"
         )
@@ -254,11 +260,9 @@ def plot_calibration(sizes: Sequence[int], results: dict[str, dict], dynamic: di
         ax.minorticks_off()
         ax.set(xlabel="calibration digits seen by the observer", ylabel=label)
         ax.grid(True, alpha=0.3)
-    fig.legend(
-        *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=9
-    )
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=9)
     axes[0].set_title("Activations quantized with the observer's range", fontsize=11)
-    axes[1].set_title("The digits MLP's accuracy (1 test digit = 0.28 %)", fontsize=11)
+    axes[1].set_title("The MLP with those activations (1 test digit = 0.28 %)", fontsize=11)
     plt.close(fig)
     return fig
 

@@ -325,7 +325,7 @@ def explore_trained_network(
         compute,
         DigitMontage,
         sync=granularity_sync,
-        labels=ERROR_LABELS,
+        labels={**ERROR_LABELS, "mse": "weight MSE"},
     )
 
 

@@ -28,13 +28,24 @@ def test_output_errors_use_the_colour_of_each_recipe():
 
 def test_storage_plot_has_one_line_per_bit_width_and_scale_and_the_formula():
     rows = [
-        {"bits": bits, "group_size": g, "scale_bits": 16, "measured": bits + 16 / g}
+        {"bits": bits, "group_size": g, "scale_bits": scale_bits, "measured": bits + 16 / g}
         for bits in (2, 4)
+        for scale_bits in (16, 32)
         for g in (32, 64)
     ]
     (ax,) = model_plots.plot_storage(rows).axes
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert labels == ["2-bit, fp16 scales", "4-bit, fp16 scales"]
+    assert labels == [
+        "2-bit, fp16 scales",
+        "2-bit, fp32 scales",
+        "4-bit, fp16 scales",
+        "4-bit, fp32 scales",
+        "the formula",
+    ]
+    colours = {line.get_label(): line.get_color() for line in ax.lines}
+    # one colour per bit width; the scale's dtype is the line's style
+    assert colours["2-bit, fp16 scales"] == colours["2-bit, fp32 scales"]
+    assert colours["2-bit, fp16 scales"] != colours["4-bit, fp16 scales"]
 
 
 def test_digits_and_accuracy_plots():
