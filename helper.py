@@ -1168,31 +1168,39 @@ def search_clip_ratio(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ratio, mse)`` per block: the clip ratio with the smallest MSE.
 
-    Each ratio ``c`` of ``ratios`` (default ``CLIP_RATIOS``) quantizes the block over the range
-    ``[c r_min, c r_max]``; the best is the first with the smallest MSE. The loop runs over the
-    candidate ratios, never over the blocks.
+    Each ratio ``c`` of ``ratios`` (default ``CLIP_RATIOS``) quantizes the block as
+    ``quantize_blocks`` does over the range ``[c r_min, c r_max]`` (so symmetric mode clips at
+    ``c max|r|`` above and at ``q_min s`` below); the best is the first with the smallest MSE.
+    All the candidates are computed at once, in slices of a few million values, never a loop
+    over the blocks.
     """
     ratios = CLIP_RATIOS if ratios is None else torch.as_tensor(ratios, dtype=torch.float64)
     if ratios.dim() != 1 or ratios.numel() == 0 or not bool(((ratios > 0) & (ratios <= 1)).all()):
         raise ValueError("ratios must be a non-empty 1-D sequence of numbers in (0, 1]")
-    r_min, r_max = _blocks_last(check_float_tensor(tensor), block_size).aminmax(dim=-1)
-    best_mse = torch.full(r_min.shape, math.inf, dtype=torch.float64)
-    best_ratio = torch.ones(r_min.shape, dtype=torch.float64)
-    for ratio in ratios.tolist():
-        value_range = (ratio * r_min, ratio * r_max)
-        restored = fake_quantize_blocks(tensor, block_size, dtype, mode, value_range)
-        error = restored.sub_(tensor).square_()
-        mse = _blocks_last(error, block_size).mean(dim=-1, dtype=torch.float64)
-        best_ratio = torch.where(mse < best_mse, ratio, best_ratio)
-        best_mse = torch.minimum(mse, best_mse)
-    return best_ratio, best_mse
+    blocks = _blocks_last(check_float_tensor(tensor), block_size)
+    work, (r_min, r_max) = _work_dtype(blocks), blocks.aminmax(dim=-1, keepdim=True)
+    precision = torch.float64 if mode == "asymmetric" else work
+    mse = []
+    for chunk in ratios.to(work).split(max(1, 2**20 // max(blocks.numel(), 1))):
+        c = chunk.reshape(-1, *[1] * blocks.dim())  # (ratio, *grid, 1)
+        low, high = ((c * r.to(work)).to(blocks.dtype).to(precision) for r in (r_min, r_max))
+        scale, zero_point = range_scale_and_zero_point(low, high, dtype, mode)
+        zero_point = zero_point.to(torch.int32)
+        q = _quantize(blocks, scale.to(work), 0 if mode == "symmetric" else zero_point, dtype)
+        restored = q.to(torch.float32).sub_(zero_point).mul_(scale.to(torch.float32))
+        mse.append(restored.sub_(blocks).square_().mean(dim=-1, dtype=torch.float64))
+    mse = torch.cat(mse)
+    best = mse.argmin(dim=0, keepdim=True)  # the first of equal minima
+    return ratios[best].squeeze(0), mse.gather(0, best).squeeze(0)
 
 
 def clip_scale(tensor: torch.Tensor, clip_ratio: float, dtype: torch.dtype = torch.int8) -> float:
-    """The symmetric scale of the range clipped to ``±c max|r|``: ``s = c max|r| / q_max``.
+    """The symmetric scale that clips at ``alpha = c max|r|``: ``s = alpha / q_max``.
 
-    ``c = clip_ratio`` in (0, 1]; values beyond about ``±c max|r|`` are clipped to the ends. A
-    tensor of zeros gets ``ZERO_RANGE_SCALE``.
+    ``c = clip_ratio`` in (0, 1]. The levels run from ``q_min s`` to ``q_max s = alpha``: since
+    ``q_min = -(q_max + 1)``, values are clipped above ``alpha`` and below the lower end
+    ``-(q_max + 1) / q_max alpha`` (``-2 alpha`` at 2 bits). A tensor of zeros gets
+    ``ZERO_RANGE_SCALE``.
     """
     tensor = check_float_tensor(tensor)
     if isinstance(clip_ratio, bool) or not isinstance(clip_ratio, (int, float)):

@@ -14,7 +14,6 @@ import helper
 from course.data import (
     course_tensor,
     heavy_tailed,
-    layer_weights,
     seeded_normal,
     skewed_tensor,
 )
@@ -432,41 +431,6 @@ def check_to_linear(learner_function: Callable) -> Verdict:
         "3 bits in groups of 8 (int8 values, not packed)",
     ]
     return check_exercise(as_tensors(learner_function), reference, cases, "to_linear", labels)
-
-
-def _torchao_intx_reference(weight: torch.Tensor, bits: int, group_size: int):
-    from course import torchao_bridge as ao  # torchao, without its known import warnings
-
-    linear = ao.linear_holding(weight)
-    config = ao.IntxWeightOnlyConfig(
-        weight_dtype=helper.integer_dtype(bits), granularity=ao.PerGroup(group_size)
-    )
-    stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
-    return stored["qdata"], stored["scale"]
-
-
-def check_torchao_intx(learner_function: Callable) -> Verdict:
-    """L5-B "Your turn": ``learner_function(weight, bits, group_size)`` reproduces torchao's
-    ``IntxWeightOnlyConfig(weight_dtype=int<bits>, granularity=PerGroup(group_size))`` by hand:
-    ``(qdata, scale)``, the int8 values and the float32 scales shaped (rows, groups), exactly
-    as torchao stores them, on seeded weights (a row of zeros among them) at 8, 4, 3 and 2 bits."""
-    with_zero_row = seeded_normal(41, 4, 64)
-    with_zero_row[2] = 0.0
-    cases = [
-        (layer_weights(40, 16, 64), 4, 32),
-        (layer_weights(41, 8, 128), 8, 128),
-        (with_zero_row, 4, 16),
-        (seeded_normal(42, 6, 48, scale=0.01), 3, 16),
-        (seeded_normal(43, 5, 32), 2, 8),
-    ]
-    labels = [
-        "4 bits in groups of 32",
-        "8 bits in groups of 128 (one group a row)",
-        "4 bits in groups of 16, with a row of zeros",
-        "3 bits in groups of 16, small weights",
-        "2 bits in groups of 8",
-    ]
-    return check_exercise(learner_function, _torchao_intx_reference, cases, "torchao_intx", labels)
 
 
 def _clip_search_reference(tensor: torch.Tensor, bits: int) -> tuple[float, float]:

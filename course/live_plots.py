@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from course.plots import (
@@ -454,16 +455,18 @@ class LevelCounts(Plot):
 
 @dataclass(frozen=True)
 class ClipHistogramData(LevelHistogramData):
-    """A ``LevelHistogramData`` and the clip range ``[-alpha, alpha]``."""
+    """A ``LevelHistogramData`` and where clipping starts on each side: a value below
+    ``clip_low`` or above ``clip_high`` rounds past the outermost level and is clamped to it."""
 
-    alpha: float
+    clip_low: float  # (q_min - 1/2) s
+    clip_high: float  # (q_max + 1/2) s
+    x_limits: tuple[float, float]  # fixed while only the clip moves: the axes are not redrawn
 
 
 class ClipHistogram(LevelHistogram):
-    """``LevelHistogram`` on a log count axis (so that a few outliers show), with the clip range.
-
-    The range ``[-alpha, alpha]`` is two dashed lines: values beyond them are clipped.
-    """
+    """``LevelHistogram`` on a log count axis (so that a few outliers show), with the clipped
+    zones shaded. Each level is green where values land on it, grey where none do; the shading
+    starts half a step beyond the outermost levels, so that it never hides a level."""
 
     Data = ClipHistogramData
 
@@ -474,32 +477,39 @@ class ClipHistogram(LevelHistogram):
         # Fixed decades and no minor ticks: a log axis' automatic ticks cost a third of a redraw.
         ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator([1, 10, 100, 1000, 10_000]))
         ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        self.clip = ax.add_collection(
-            LineCollection(
-                [],
-                colors=CLIPPED,
-                linewidths=2,
-                linestyles="--",
-                transform=ax.get_xaxis_transform(),
-            )
-        )
+        transform = ax.get_xaxis_transform()
+        self.zones = [
+            ax.add_patch(Rectangle((0, 0), 0, 1, transform=transform, color=CLIPPED, alpha=0.2))
+            for _ in range(2)
+        ]
         ax.legend(
             handles=[
-                *ax.get_legend().legend_handles[:2],
-                Line2D([], [], color=CLIPPED, ls="--", lw=2, label="clip range"),
+                Line2D([], [], color=INTEGER, label="level used"),
+                Line2D([], [], color=GREY, label="level no value lands on"),
+                Patch(color=CLIPPED, alpha=0.2, label="clipped to the end level"),
             ],
             loc="upper left",
             framealpha=1.0,
             fontsize=9,
         )
 
+    # The levels stop below the legend, and the count axis leaves the histogram below them too.
+    # Past MANY_LEVELS (5 bits), lines that tall would hide the histogram: they are short ticks.
+    level_top, MANY_LEVELS = 0.66, 32
+
     def update(self, data: ClipHistogramData) -> None:
         super().update(data)
-        alpha = data.alpha
-        self.clip.set_segments([[(-alpha, 0), (-alpha, 1)], [(alpha, 0), (alpha, 1)]])
+        at = data.level_values
+        top = self.level_top if len(at) <= self.MANY_LEVELS else 0.05
+        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + top]], 1))
+        self.levels.set_colors(np.where(data.used, INTEGER, GREY))
+        low, high = steady_limits(*data.x_limits)
+        self.ax.set_xlim(low, high)
+        self.zones[0].set_bounds(low, 0, max(data.clip_low - low, 0), 1)
+        self.zones[1].set_bounds(data.clip_high, 0, max(high - data.clip_high, 0), 1)
 
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        top = 8 * max(counts.max(), 1)  # up to the next 1 or 3 times a power of ten
+        top = 80 * max(counts.max(), 1)  # up to the next 1 or 3 times a power of ten
         decade = 10 ** np.floor(np.log10(top))
         return 0.7, float(decade * (1 if top <= decade else 3 if top <= 3 * decade else 10))
 

@@ -225,6 +225,7 @@ def plot_accuracy_and_size(rows: Sequence[dict]):
             ax.text(value, y, f" {value:.4g}{unit}", va="center", fontsize=9)
         ax.set_xlim(0, 1.25 * max(values))
         ax.grid(axis="x", alpha=0.3)
+    left.set_xticks(range(0, 101, 20))  # no tick past 100 %: the room there is for the labels
     left.set(xlabel="test accuracy (%)")
     right.set(xlabel="saved state dict (KiB)")
     left.set_title("Accuracy on the 360 test digits", fontsize=11)

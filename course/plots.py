@@ -515,8 +515,8 @@ def plot_group_size_tradeoff(
 
 def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
     """One panel per bit width (two per row): the rounding, clipping and total MSE of
-    ``tensor`` as its range is clipped to ``±c max|r|``, with the best ``c`` marked. Returns
-    the Figure."""
+    ``tensor`` clipped at ``alpha = c max|r|`` (and at ``q_min s`` below, ``helper.clip_sweep``),
+    with the best ``c`` dotted and named in the panel's title. Returns the Figure."""
     rows = math.ceil(len(bits) / 2)
     fig, axes = plt.subplots(
         rows, min(len(bits), 2), figsize=(9.6, 3.0 * rows + 0.6), squeeze=False
@@ -530,18 +530,9 @@ def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
         ax.plot(ratios, sweep["clipping"], color=CLIPPING, lw=2, label="clipping part")
         ax.plot(ratios, total, color=TOTAL, lw=1.5, ls="--", label="total: the MSE")
         ax.axvline(ratios[best], color=TOTAL, lw=1, ls=":")
-        ax.text(
-            0.98,
-            0.06,
-            f"best c = {ratios[best]:.2f}",
-            transform=ax.transAxes,
-            ha="right",
-            fontsize=10,
-            bbox={"facecolor": "white", "edgecolor": "none"},
-        )
         ax.set_yscale("log")
         ax.set_ylim(max(total.min() / 30, 1e-8), total.max() * 3)
-        ax.set_title(f"{b} bits", fontsize=11)
+        ax.set_title(f"{b} bits: best c = {ratios[best]:.2f} (dotted)", fontsize=11)
         ax.set_xlabel(r"clip ratio $c = \alpha / \max|r|$", fontsize=10)
         ax.set_ylabel("MSE (log scale)", fontsize=10)
         ax.grid(True, alpha=0.3)
@@ -551,7 +542,9 @@ def plot_clip_sweep(tensor: torch.Tensor, bits: Sequence[int] = (2, 3, 4, 8)):
         *axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=10
     )
     fig.suptitle(
-        "Clipping the range to ±c max|r|: rounding error falls, clipping error rises", fontsize=11
+        "Clipping at \N{GREEK SMALL LETTER ALPHA} = c max|r|: from right to left, as c falls,"
+        " the rounding part falls and the clipping part rises",
+        fontsize=11,
     )
     plt.close(fig)
     return fig

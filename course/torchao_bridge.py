@@ -70,6 +70,7 @@ __all__ = [
     "PerAxis",
     "PerGroup",
     "choose_qparams_affine",
+    "int8_asymmetric_per_token",
     "load_saved",
     "nf4_codes",
     "quantize_",
@@ -132,6 +133,21 @@ def saved_bytes(model: torch.nn.Module) -> tuple[int, bytes]:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.tell(), buffer.getvalue()
+
+
+def int8_asymmetric_per_token(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(qdata, scale, zero_point)`` of ``x`` quantized to int8 asymmetric, one scale and zero
+    point per row of its last axis (per token), with the arguments torchao 0.18's
+    ``Int8DynamicActivationIntxWeightConfig`` gives ``choose_qparams_affine`` and
+    ``quantize_affine`` for a layer's input. ``scale`` (float32) and ``zero_point`` (int8) are
+    shaped ``x.shape[:-1] + (1,)``."""
+    block_size = (*[1] * (x.dim() - 1), x.shape[-1])
+    scale, zero_point = choose_qparams_affine(
+        x, MappingType.ASYMMETRIC, block_size, torch.int8, -128, 127, zero_point_dtype=torch.int8
+    )
+    qdata = quantize_affine(x, block_size, scale, zero_point, torch.int8, -128, 127)
+    keep = (*x.shape[:-1], 1)
+    return qdata, scale.reshape(keep), zero_point.reshape(keep)
 
 
 def load_saved(saved: bytes, fresh: torch.nn.Module) -> torch.nn.Module:

@@ -7,6 +7,7 @@ what a learner sees is what the library computes. (The widgets of layers and mod
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import ipywidgets as widgets
@@ -321,40 +322,37 @@ def explore_torchao_convention(
     """L5-B: one weight matrix quantized symmetric with ``bits`` bits, per row or in groups of
     32, by helper (``s = max|w| / q_max``, ``q = round(w / s)``) and by torchao
     (``IntxWeightOnlyConfig``: ``s = max|w| / ((q_max - q_min) / 2)``, ``q = round(w * (1 / s))``):
-    how many integers agree, how the levels are used, and each one's error. Each setting is
-    quantized once, by torchao itself, and cached."""
+    how many integers agree, how the levels are used, and each one's error. Every setting is
+    quantized by torchao itself, once, when the widget is built."""
     from course import torchao_bridge as ao  # torchao, without its known import warnings
 
     weight = layer_weights(5, 64, 128) if weight is None else check_matrix(weight, "weight")
     weight = weight.detach().float()
-    granularities = {"per row": (ao.PerAxis(0), (1, weight.shape[1])), "groups of 32": None}
+    granularities = {"per row": (ao.PerAxis(0), (1, weight.shape[1]))}
     if weight.shape[1] % 32 == 0:
         granularities["groups of 32"] = (ao.PerGroup(32), (1, 32))
-    granularities = {name: value for name, value in granularities.items() if value is not None}
     helper.check_bits(bits)
     if granularity not in granularities:
         raise ValueError(f"granularity must be one of {list(granularities)}, got {granularity!r}")
     linear = ao.linear_holding(weight)
-    cache: dict[tuple, tuple] = {}
 
     def quantized(bits: int, name: str) -> tuple:
-        if (bits, name) not in cache:
-            torchao_granularity, block = granularities[name]
-            dtype = helper.integer_dtype(bits)
-            config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
-            stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
-            trip = round_trip(weight, block, dtype, "symmetric")
-            restored_t = helper.dequantize_blocks(
-                stored["qdata"], stored["scale"], stored["zero_point"], block
-            )
-            cache[bits, name] = (trip.quantized, trip.scale, trip.dequantized, stored, restored_t)
-        return cache[bits, name]
+        torchao_granularity, block = granularities[name]
+        dtype = helper.integer_dtype(bits)
+        config = ao.IntxWeightOnlyConfig(weight_dtype=dtype, granularity=torchao_granularity)
+        stored = ao.stored_tensors(ao.quantized_copy(linear, config).weight)
+        trip = round_trip(weight, block, dtype, "symmetric")
+        restored_t = helper.dequantize_blocks(
+            stored["qdata"], stored["scale"], stored["zero_point"], block
+        )
+        return trip.quantized, trip.scale, trip.dequantized, stored, restored_t
 
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "granularity": buttons("scales", list(granularities), granularity),
     }
 
+    @functools.cache  # every setting is computed once, below: no change runs torchao
     def compute(bits: int, granularity: str) -> View:
         q_h, s_h, restored_h, stored, restored_t = quantized(bits, granularity)
         q_t = stored["qdata"]
@@ -378,6 +376,8 @@ def explore_torchao_convention(
         )
         return View(readout, [], plot)
 
+    for width, name in itertools.product(range(2, 9), granularities):
+        compute(bits=width, granularity=name)  # as the explorer calls it: the same cache key
     return Explorer(
         "helper against torchao: the same symmetric quantization, two conventions",
         controls,
@@ -388,34 +388,37 @@ def explore_torchao_convention(
             "torchao_step_over_helper": "torchao's step / helper's",
             "values_on_q_min_helper": "values on q_min, helper",
             "values_on_q_min_torchao": "values on q_min, torchao",
+            "mse": "MSE, helper",
             "mse_torchao": "MSE, torchao",
         },
     )
 
 
+@functools.cache
+def _clip_searches() -> tuple[dict, dict]:
+    """``explore_clipping``'s samples by outlier strength (1 to 16) and, for every bits and
+    strength, the best ratio of ``helper.search_clip_ratio`` and its SQNR: searched once."""
+    samples = {
+        k: layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=k).flatten() for k in range(1, 17)
+    }
+    best_clips = {}
+    for (strength, data), bits in itertools.product(samples.items(), range(2, 9)):
+        dtype = helper.integer_dtype(bits)
+        best = float(helper.search_clip_ratio(data, data.shape, dtype)[0])
+        scale = helper.clip_scale(data, best, dtype)
+        q = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
+        best_clips[bits, strength] = (best, helper.sqnr_db(data, scale * q.float()))
+    return samples, best_clips
+
+
 def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: int = 8) -> Explorer:
     """L5-A: 4096 standard normal values, one in 256 made ``outlier_strength`` times larger,
-    quantized symmetric per tensor with the range clipped to ``[-alpha, alpha]``, ``alpha = c
-    max|r|``: the histogram with the levels and the clip lines, the rounding and clipping parts
-    of the MSE, the SQNR, and the best ``c`` of ``helper.search_clip_ratio``."""
+    quantized symmetric per tensor with ``s = alpha / q_max``, ``alpha = c max|r|``: values
+    above ``alpha`` and below ``q_min s = -(q_max + 1) / q_max alpha`` are clipped. It shows the
+    histogram with the levels and the clipped zones, the two parts of the MSE, the SQNR, and the
+    best ``c`` of ``helper.search_clip_ratio`` (``_clip_searches``: no change runs a search)."""
     helper.check_bits(bits)
-    searches: dict[tuple, tuple] = {}
-
-    def values(outlier_strength: int) -> torch.Tensor:
-        return layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=outlier_strength).flatten()
-
-    def best_clip(bits: int, outlier_strength: int) -> tuple[float, float]:
-        """The best ratio of helper's search and its SQNR, computed once per setting."""
-        if (bits, outlier_strength) not in searches:
-            data, dtype = values(outlier_strength), helper.integer_dtype(bits)
-            best = float(helper.search_clip_ratio(data, data.shape, dtype)[0])
-            scale = helper.clip_scale(data, best, dtype)
-            q = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
-            searches[bits, outlier_strength] = (best, helper.sqnr_db(data, scale * q.float()))
-        return searches[bits, outlier_strength]
-
-    for width in range(2, 9):  # searched in advance: moving the bits slider only redraws
-        best_clip(width, outlier_strength)
+    samples, best_clips = _clip_searches()
     controls = {
         "bits": int_slider("bits", bits, 2, 8),
         "clip_ratio": float_slider("clip ratio c", clip_ratio, 0.05, 1.0, 0.01),
@@ -423,20 +426,23 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
     }
 
     def compute(bits: int, clip_ratio: float, outlier_strength: int) -> View:
-        data, dtype = values(outlier_strength), helper.integer_dtype(bits)
+        data, dtype = samples[outlier_strength], helper.integer_dtype(bits)
         q_min, q_max = helper.q_range(dtype)
-        alpha = clip_ratio * float(data.abs().max())
         scale = helper.clip_scale(data, clip_ratio, dtype)
         quantized = helper.linear_q_with_scale_and_zero_point(data, scale, 0, dtype)
         restored = helper.linear_dequantization(quantized, scale, 0)
         rounding, clipping = helper.rounding_and_clipping_error(data, scale, 0, dtype)
-        best_ratio, best_sqnr = best_clip(bits, outlier_strength)
+        best_ratio, best_sqnr = best_clips[bits, outlier_strength]
         levels = torch.arange(q_min, q_max + 1, dtype=torch.int32)
+        # One axis for every bits: it spans the widest levels, 2 bits' at c = 1: [-2, 1] max|r|
+        widest = float(data.abs().max())
+        low, high = min(float(data.min()), -2 * widest), max(float(data.max()), widest)
         readout = {
             "clip_ratio": f"{clip_ratio:.2f}",
-            "alpha": alpha,
+            "alpha": q_max * scale,
+            "lowest_level": q_min * scale,
             "scale": scale,
-            "beyond_alpha": int((data.abs() > alpha).sum()),
+            "clipped": int(helper.clipped(data, scale, 0, dtype).sum()),
             "rounding_mse": rounding,
             "clipping_mse": clipping,
             "mse": rounding + clipping,
@@ -449,30 +455,29 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
             level_values=(scale * levels.double()).numpy(),
             used=torch.isin(levels, quantized).numpy(),
             inside=np.ones(levels.numel(), dtype=bool),
-            title=f"{bits} bits, clipped at \N{PLUS-MINUS SIGN}{alpha:.3g}: "
-            f"SQNR {readout['sqnr_db']} dB (best c = {readout['best_clip_ratio']})",
-            alpha=alpha,
+            title=f"{bits} bits, levels {format_number(q_min * scale)} to "
+            f"{format_number(q_max * scale)}: SQNR {readout['sqnr_db']} dB "
+            f"(best c = {readout['best_clip_ratio']})",
+            clip_low=(q_min - 0.5) * scale,
+            clip_high=(q_max + 0.5) * scale,
+            x_limits=(low - 0.03 * (high - low), high + 0.03 * (high - low)),
         )
         return View(readout, [], plot)
 
     labels = {
         **QUANTIZER_LABELS,
         "clip_ratio": "clip ratio c = \N{GREEK SMALL LETTER ALPHA} / max|r|",
-        "alpha": "clip at \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
-        "beyond_alpha": "values beyond \N{PLUS-MINUS SIGN}\N{GREEK SMALL LETTER ALPHA}",
+        "alpha": "top level q_max s = \N{GREEK SMALL LETTER ALPHA}",
+        "lowest_level": "lowest level q_min s",
+        "clipped": "values clipped",
         "rounding_mse": "rounding part of the MSE",
         "clipping_mse": "clipping part of the MSE",
         "sqnr_db": "SQNR (dB)",
         "best_clip_ratio": "best clip ratio (search)",
         "sqnr_db_at_best": "SQNR at the best ratio (dB)",
     }
-    return Explorer(
-        "Clipping the range: rounding against clipping error",
-        controls,
-        compute,
-        ClipHistogram,
-        labels=labels,
-    )
+    title = "Clipping the range: rounding against clipping error"
+    return Explorer(title, controls, compute, ClipHistogram, labels=labels)
 
 
 # L6-C: number formats -------------------------------------------------------------------------

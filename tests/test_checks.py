@@ -247,29 +247,6 @@ def to_linear_without_scale(layer):  # wrong: the integers, not s q
     return linear
 
 
-def torchao_intx(weight, bits, group_size):
-    q_min, q_max = helper.q_range(helper.integer_dtype(bits))
-    groups = weight.reshape(weight.shape[0], -1, group_size)
-    largest = groups.abs().amax(dim=-1, keepdim=True)
-    scale = (largest / ((q_max - q_min) / 2)).clamp(min=torch.finfo(torch.float32).smallest_normal)
-    qdata = torch.clamp(torch.round(groups * (1.0 / scale)), q_min, q_max).to(torch.int8)
-    return qdata.reshape(weight.shape), scale.reshape(weight.shape[0], -1)
-
-
-def torchao_intx_divided(weight, bits, group_size):  # wrong: divides, as helper does
-    _, scale = torchao_intx(weight, bits, group_size)
-    q_min, q_max = helper.q_range(helper.integer_dtype(bits))
-    groups = weight.reshape(weight.shape[0], -1, group_size)
-    divided = torch.clamp(torch.round(groups / scale.unsqueeze(-1)), q_min, q_max)
-    return divided.to(torch.int8).reshape(weight.shape), scale
-
-
-def torchao_intx_helper_scale(weight, bits, group_size):  # wrong: helper's max|w| / q_max
-    block = (1, group_size)
-    q, scale, _ = helper.quantize_blocks(weight, block, helper.integer_dtype(bits), "symmetric")
-    return q, scale
-
-
 def clip_search(tensor, bits):
     dtype = helper.integer_dtype(bits)
     q_max = helper.q_range(dtype)[1]
@@ -356,12 +333,6 @@ CHECKERS = [
     (checks.check_w8a8_per_token, "w8a8_per_token", [w8a8_per_token], [w8a8_one_activation_scale]),
     (checks.check_pack_2bit, "pack_2bit", [pack_2bit], [pack_2bit_first_value_highest]),
     (checks.check_to_linear, "to_linear", [to_linear], [to_linear_without_scale]),
-    (
-        checks.check_torchao_intx,
-        "torchao_intx",
-        [torchao_intx],
-        [torchao_intx_divided, torchao_intx_helper_scale],
-    ),
     (
         checks.check_clip_search,
         "clip_search",

@@ -1006,6 +1006,37 @@ def test_clip_search_per_channel_is_each_rows_own_search(mode):
         assert float(own_mse) == pytest.approx(float(mse[row, 0]))
 
 
+@pytest.mark.parametrize(
+    ("shape", "block", "bits", "mode"),
+    [((4096,), (4096,), 4, "symmetric"), ((8, 64), (1, 64), 3, "asymmetric"),
+     ((8, 64), (4, 16), 2, "symmetric"), ((6, 32), (1, 32), 8, "asymmetric")],
+)  # fmt: skip
+def test_clip_search_is_one_quantization_per_ratio_computed_at_once(shape, block, bits, mode):
+    tensor = data.heavy_tailed(math.prod(shape), seed=bits).reshape(shape)
+    dtype = helper.integer_dtype(bits)
+    ratio, mse = helper.search_clip_ratio(tensor, block, dtype, mode)
+    r_min, r_max = helper._blocks_last(tensor, block).aminmax(dim=-1)
+    per_ratio = []
+    for c in helper.CLIP_RATIOS.tolist():  # the search as a loop: one fake quantization a ratio
+        restored = helper.fake_quantize_blocks(tensor, block, dtype, mode, (c * r_min, c * r_max))
+        error = helper._blocks_last(restored.sub_(tensor).square_(), block)
+        per_ratio.append(error.mean(dim=-1, dtype=torch.float64))
+    per_ratio = torch.stack(per_ratio)
+    assert torch.equal(mse, per_ratio.min(dim=0).values)
+    assert torch.equal(ratio, helper.CLIP_RATIOS[per_ratio.argmin(dim=0)])
+
+
+def test_symmetric_clip_is_lopsided_q_min_s_below_and_c_max_above():
+    # 2 bits: levels -2, -1, 0, 1; c = 0.5 of max|r| = 4 gives s = 2: the range is [-4, 2]
+    tensor = torch.tensor([-4.0, -3.9, 4.0, 2.0])
+    scale = helper.clip_scale(tensor, 0.5, torch.int2)
+    restored = helper.linear_dequantization(
+        helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, torch.int2), scale, 0
+    )
+    assert scale == 2.0 and restored.tolist() == [-4.0, -4.0, 2.0, 2.0]
+    assert helper.clipped(tensor, scale, 0, torch.int2).tolist() == [False, False, True, False]
+
+
 def test_clip_search_of_zeros_keeps_the_first_ratio_and_rejects_bad_ratios():
     ratio, mse = helper.search_clip_ratio(torch.zeros(4, 8), (1, 8), ratios=[1.0, 0.5])
     assert torch.all(ratio == 1.0) and torch.all(mse == 0)

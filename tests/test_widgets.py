@@ -339,14 +339,30 @@ def test_explore_clipping_shows_the_library_split_of_the_error():
     rounding, clipping = helper.rounding_and_clipping_error(values, scale, 0, torch.int4)
     readout = explorer.readout
     assert readout["rounding_mse"] == rounding and readout["clipping_mse"] == clipping
-    assert readout["beyond_alpha"] == int((values.abs() > 0.5 * values.abs().max()).sum()) > 0
+    assert readout["clipped"] == int(helper.clipped(values, scale, 0, torch.int4).sum()) > 0
     best, _ = helper.search_clip_ratio(values, values.shape, torch.int4)
     assert readout["best_clip_ratio"] == f"{float(best):.2f}"
 
 
+def test_explore_clipping_draws_the_lopsided_clip_and_never_searches_on_a_change(monkeypatch):
+    explorer = widgets.explore_clipping(bits=2, clip_ratio=0.5, outlier_strength=4)
+    plot, scale = explorer._view.plot, explorer.readout["scale"]
+    # 2 bits: levels -2s .. s, so values clip above s = alpha and below -2s = -2 alpha
+    assert explorer.readout["lowest_level"] == -2 * explorer.readout["alpha"] == -2 * scale
+    assert (plot.clip_low, plot.clip_high) == (-2.5 * scale, 1.5 * scale)
+    values = plot.values
+    assert explorer.readout["clipped"] == int(
+        ((values < -2.5 * scale) | (values > 1.5 * scale)).sum()
+    )
+    monkeypatch.setattr(helper, "search_clip_ratio", None)  # a search now would fail
+    for name, value in (("bits", 7), ("outlier_strength", 13), ("clip_ratio", 0.3)):
+        explorer.controls[name].value = value
+    assert explorer.readout["best_clip_ratio"] != ""
+
+
 def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr():
     explorer = widgets.explore_clipping(bits=4, clip_ratio=1.0, outlier_strength=1)
-    assert explorer.readout["clipping_mse"] == 0 and explorer.readout["beyond_alpha"] == 0
+    assert explorer.readout["clipping_mse"] == 0 and explorer.readout["clipped"] == 0
     calm = float(explorer.readout["sqnr_db"])
     explorer.controls["outlier_strength"].value = 16
     assert float(explorer.readout["sqnr_db"]) < calm - 6  # the outliers stretch the step
@@ -415,3 +431,23 @@ def test_number_formats_takes_one_tensor_too():
     explorer = widgets.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
     assert list(explorer.controls["data"].options) == ["tensor"]
     assert explorer.readout["bits_per_weight"] == 4.25
+
+
+# --- L5-B: helper against torchao ----------------------------------------------------------------
+
+
+def test_explore_torchao_convention_names_each_error_and_never_runs_torchao_on_a_change(
+    monkeypatch,
+):
+    from course import torchao_bridge
+
+    explorer = widgets.explore_torchao_convention(bits=4)
+    assert (
+        explorer.labels["mse"] == "MSE, helper" and explorer.labels["mse_torchao"] == "MSE, torchao"
+    )
+    monkeypatch.setattr(torchao_bridge, "quantized_copy", None)  # torchao now would fail
+    for bits in range(2, 9):
+        explorer.controls["bits"].value = bits
+        for name in explorer.controls["granularity"].options:
+            explorer.controls["granularity"].value = name
+            assert explorer.readout["mse"] > 0 and explorer.readout["mse_torchao"] > 0
