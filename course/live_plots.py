@@ -230,7 +230,8 @@ class LevelHistogram(Plot):
         counts, edges = self.histogram_of(data)
         self.histogram.set_data(counts, edges)
         at = data.level_values
-        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + 1]], 1))
+        top = self.level_top if len(at) <= self.MANY_LEVELS else 0.05
+        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + top]], 1))
         colours = np.where(data.used, INTEGER, GREY)
         self.levels.set_colors(np.where(data.inside, colours, CLIPPED))
         low, high = min(at.min(), edges[0]), max(at.max(), edges[-1])
@@ -239,9 +240,14 @@ class LevelHistogram(Plot):
         self.ax.set_ylim(self.count_limits(counts))
         self.set_title(data.title)
 
+    # The levels stop below the legend (a share of the axes' height), and the count axis keeps
+    # the histogram below them too. Past MANY_LEVELS (5 bits), lines that tall would hide the
+    # histogram: they are short ticks.
+    level_top, MANY_LEVELS = 0.66, 32
+
     def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        """The count axis' limits for these histogram counts."""
-        return steady_limits(0, 1.3 * max(counts.max(), 1))
+        """The count axis' limits for these histogram counts: the tallest bar under the levels."""
+        return steady_limits(0, 1.6 * max(counts.max(), 1))
 
     def histogram_of(self, data: LevelHistogramData) -> tuple[np.ndarray, np.ndarray]:
         """``(counts, edges)`` of the values: 60 bins over their range."""
@@ -493,15 +499,8 @@ class ClipHistogram(LevelHistogram):
             fontsize=9,
         )
 
-    # The levels stop below the legend, and the count axis leaves the histogram below them too.
-    # Past MANY_LEVELS (5 bits), lines that tall would hide the histogram: they are short ticks.
-    level_top, MANY_LEVELS = 0.66, 32
-
     def update(self, data: ClipHistogramData) -> None:
         super().update(data)
-        at = data.level_values
-        top = self.level_top if len(at) <= self.MANY_LEVELS else 0.05
-        self.levels.set_segments(np.stack([np.c_[at, at * 0], np.c_[at, at * 0 + top]], 1))
         self.levels.set_colors(np.where(data.used, INTEGER, GREY))
         low, high = steady_limits(*data.x_limits)
         self.ax.set_xlim(low, high)
@@ -547,11 +546,6 @@ class FormatLevels(LevelHistogram):
         )
         ax.axvspan(1, 1.4, color=CLIPPED, alpha=0.15)
         ax.axvspan(-1.4, -1, color=CLIPPED, alpha=0.15)
-
-    def count_limits(self, counts: np.ndarray) -> tuple[float, float]:
-        # Room above the tallest bar for the legend: in small blocks, the values that are
-        # their block's largest pile up at -1 and 1, right under it.
-        return steady_limits(0, 1.5 * max(counts.max(), 1))
 
     def histogram_of(self, data: FormatLevelsData) -> tuple[np.ndarray, np.ndarray]:
         return data.counts, data.edges
