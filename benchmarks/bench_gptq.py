@@ -14,28 +14,14 @@ A benchmark prints figures; it is not a test.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import torch
+from bench_quantize import median_ms  # run as a script: benchmarks/ is on the path
 
 import helper
 from course import gptq_runs, language_model
 
 SIDE = 1024
 SETTINGS = (("per-channel", None), ("per-group", 128))
-
-
-def median_ms(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``function()`` in milliseconds, after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def report(what: str, rtn_ms: float, gptq_ms: float) -> None:
