@@ -143,7 +143,7 @@ def _html_heatmap(matrix: Matrix) -> str:
             rgba[zoom * block_rows :: zoom * block_rows, :, :3] = 255
         if block_cols < cols:
             rgba[:, zoom * block_cols :: zoom * block_cols, :3] = 255
-    image = base64.b64encode(_png_bytes(rgba)).decode("ascii")
+    image = base64.b64encode(_png_bytes(rgba[..., :3])).decode("ascii")  # opaque: RGB
     stops = _colours(matrix._replace(values=np.linspace(matrix.vmin, matrix.vmax, 9)))
     gradient = ",".join(_hex(stops))
     return (
@@ -386,6 +386,10 @@ class Explorer(widgets.VBox):
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.render()
+
+    def forget(self) -> None:
+        """Forget what was shown for earlier settings: the next change computes and draws."""
+        self._shown.clear()
 
     def values(self) -> dict:
         """The controls' current values, by name."""

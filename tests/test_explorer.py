@@ -82,7 +82,7 @@ def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
     first, second = values_to_try(control)[:2]
     control.value = first
     control.value = second
-    live._shown.clear()  # forget the pictures: draw the frame again, from the kept layers
+    live.forget()  # draw the frame again, from the kept layers
     drawn.clear()
     control.value = first
     assert drawn == [], "the axes of a setting just shown were drawn again"
