@@ -473,8 +473,6 @@ def _block_view(tensor: torch.Tensor, block_size: Sequence[int]) -> tuple[torch.
         )
     if any(b <= 0 or size % b for size, b in zip(tensor.shape, block_size)):
         raise ValueError(f"block_size {block_size} does not tile shape {tuple(tensor.shape)}")
-    if tensor.dim() == 0:
-        return tensor.reshape(1, 1), (1,)
     grid = [size // b for size, b in zip(tensor.shape, block_size)]
     return tensor.reshape(_interleave(grid, block_size)), tuple(range(1, 2 * tensor.dim(), 2))
 

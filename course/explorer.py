@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 from course.live_plots import Plot, PlotData
@@ -52,8 +53,9 @@ _HEATMAP_PIXELS = 384
 _LIVE_DPI = 100
 
 
-# How many drawings of each axis (one per set of limits) a live plot keeps, the latest used.
-_LAYERS = 16
+# How many drawings of each axis (one per set of limits) a live plot keeps, the latest used,
+# and how many of its moving texts (one per string and place).
+_LAYERS, _TEXTS = 16, 256
 
 
 class Matrix(NamedTuple):
@@ -231,7 +233,9 @@ class LivePlot:
       values. Text is what costs in a matplotlib draw, and most changes move the limits of
       one axis only, or of none.
     - The moving artists: everything the plot puts in its axes (lines, collections, patches,
-      texts, images), the titles and the spines, drawn in z-order (``draw_artist``).
+      texts, images), the titles and the spines, in z-order. The texts (labels, titles) are
+      drawn alone once per string and place and kept (the last ``_TEXTS``); the rest is drawn
+      on every change (``draw_artist``).
     - The legend, drawn once and laid on top.
     The PNG is the one a full ``canvas.draw()`` makes, to within 2 of 255 in a colour channel
     where antialiased edges are laid over others (``tests/test_explorer.py``).
@@ -251,10 +255,9 @@ class LivePlot:
             ),
         )
         ax = self.plot.ax
-        axes = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
-        self._axes_artists = {name: artists for name, artists in axes.items() if artists}
-        self._axes_layers: dict[str, OrderedDict[tuple, _Layer]] = {
-            name: OrderedDict() for name in self._axes_artists
+        self._axes_artists = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
+        self._layers: dict[str, OrderedDict[tuple, _Layer]] = {
+            kind: OrderedDict() for kind in [*self._axes_artists, "texts"]
         }
         self._base = self._legend = None  # drawn with the first frame
         self._moving: list = []
@@ -304,30 +307,62 @@ class LivePlot:
         self._base = canvas.copy_from_bbox(self.figure.bbox)
         self._legend = _draw_layer(canvas, [legend]) if legend else None
 
-    def _axis_layer(self, name: str, key: tuple) -> _Layer:
-        """The layer of the x or y axis (``name``) at ``key``: kept, or drawn now."""
-        layers = self._axes_layers[name]
+    def _kept(self, kind: str, key: tuple, artists: Sequence) -> _Layer:
+        """The layer of ``artists`` (an axis, or a text: ``kind``) at ``key``: kept, or drawn
+        now, alone, on the cleared canvas (so before a frame is laid)."""
+        layers = self._layers[kind]
         layer = layers.pop(key, None)
         if layer is None:
-            layer = _draw_layer(self.figure.canvas, self._axes_artists[name])
-            if len(layers) >= _LAYERS:
+            layer = _draw_layer(self.figure.canvas, artists)
+            if len(layers) >= (_TEXTS if kind == "texts" else _LAYERS):
                 layers.popitem(last=False)
         layers[key] = layer
         return layer
 
     def _draw_frame(self) -> None:
-        """Lay the base, the two axes (drawing those not kept), what moves, and the legend."""
+        """Lay the base, the axes and the texts (drawing those not kept), the rest of what
+        moves, and the legend."""
         ax, canvas = self.plot.ax, self.figure.canvas
         x, y = (ax.get_xlim(), ax.get_xscale()), (ax.get_ylim(), ax.get_yscale())
         keys = {"x": x, "y": y, "secondary": (*x, *y, *self.plot.background_key())}
-        axes = [self._axis_layer(name, keys[name]) for name in self._axes_artists]
+        axes = [
+            self._kept(name, keys[name], artists)
+            for name, artists in self._axes_artists.items()
+            if artists
+        ]
+        texts = {
+            artist: self._kept("texts", _text_key(artist), [artist])
+            for artist in self._moving
+            if type(artist) is Text
+        }
         canvas.restore_region(self._base)
         for layer in axes:
             _lay(canvas, layer)
         for artist in self._moving:
-            ax.draw_artist(artist)
+            if artist in texts:
+                _lay(canvas, texts[artist])
+            else:
+                ax.draw_artist(artist)
         if self._legend is not None:
             _lay(canvas, self._legend)
+
+
+def _text_key(text: Text) -> tuple:
+    """What a moving text's pixels depend on: the text, its place on the canvas, its colour,
+    size, angle and alignment (its font and the rest are set once, when the plot makes it)."""
+    place = text.get_transform().transform(text.get_unitless_position())
+    return (
+        id(text),
+        text.get_text(),
+        tuple(np.round(place, 3)),
+        str(text.get_color()),
+        text.get_fontsize(),
+        text.get_rotation(),
+        text.get_horizontalalignment(),
+        text.get_verticalalignment(),
+        text.get_alpha(),
+        text.get_visible(),
+    )
 
 
 class _Shown(NamedTuple):
