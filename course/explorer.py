@@ -9,14 +9,15 @@ draws (the frozen dataclass ``Data`` that the plot class declares in ``course.li
 The pieces the lessons' widgets share (a tensor's round trip, its error readout, granularity
 controls) are in ``course.widget_parts``: this module knows nothing of quantization. The matrices are HTML tables with coloured cells
 (inline PNG heatmaps for large tensors); the plot is ONE matplotlib figure whose artists are
-updated in place and sent as PNG bytes (``course.live_plots``): no figure is created per change.
+updated in place (``course.live_plots``) and whose frame is laid from kept layers and sent as
+PNG bytes (``course.live_view``): no figure is created per change.
 ``Explorer.snapshot()`` draws the same view as a static matplotlib figure for the lessons.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -27,12 +28,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.text import Text
-from PIL import Image
 
 from course.live_plots import Plot, PlotData
+from course.live_view import LivePlot, png_bytes
 from course.plots import (
     MAX_ANNOTATED_CELLS,
     block_ids,
@@ -47,15 +45,6 @@ _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
 
 # The longest side, in pixels, of the live heatmap of a large matrix.
 _HEATMAP_PIXELS = 384
-
-
-# Dots per inch of the live plot's PNG: as the snapshot, so text is as large in both.
-_LIVE_DPI = 100
-
-
-# How many drawings of each axis (one per set of limits) a live plot keeps, the latest used,
-# and how many of its moving texts (one per string and place).
-_LAYERS, _TEXTS = 16, 256
 
 
 class Matrix(NamedTuple):
@@ -125,13 +114,6 @@ def _html_table(matrix: Matrix) -> str:
     )
 
 
-def _png_bytes(pixels: np.ndarray) -> bytes:
-    """PNG bytes of RGB or RGBA pixels, compressed fast (level 1): a change must stay quick."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
 def _html_heatmap(matrix: Matrix) -> str:
     """A large matrix as an inline PNG heatmap (white lines between blocks) and a colour bar."""
     rows, cols = matrix.values.shape
@@ -145,7 +127,7 @@ def _html_heatmap(matrix: Matrix) -> str:
             rgba[zoom * block_rows :: zoom * block_rows, :, :3] = 255
         if block_cols < cols:
             rgba[:, zoom * block_cols :: zoom * block_cols, :3] = 255
-    image = base64.b64encode(_png_bytes(rgba[..., :3])).decode("ascii")  # opaque: RGB
+    image = base64.b64encode(png_bytes(rgba[..., :3])).decode("ascii")  # opaque: RGB
     stops = _colours(matrix._replace(values=np.linspace(matrix.vmin, matrix.vmax, 9)))
     gradient = ",".join(_hex(stops))
     return (
@@ -184,185 +166,6 @@ def _html_readout(lines: list[tuple[str, str]]) -> str:
         for label, value in lines
     )
     return f'<table style="font-size:13px;border-collapse:collapse">{rows}</table>'
-
-
-class _Layer(NamedTuple):
-    """Pixels drawn alone on a transparent canvas, to lay over a frame: where they go (pixel
-    rows and columns, from the top left), their colour times their alpha (0 to 255), and how
-    much of the frame shows through them (1 - alpha)."""
-
-    rows: slice
-    columns: slice
-    paint: np.ndarray
-    through: np.ndarray
-
-
-def _draw_layer(canvas: FigureCanvasAgg, artists: Sequence) -> _Layer:
-    """Draw ``artists`` alone on the cleared canvas and keep the pixels they cover."""
-    renderer = canvas.get_renderer()
-    renderer.clear()
-    for artist in artists:
-        artist.draw(renderer)
-    pixels = np.asarray(canvas.buffer_rgba())
-    rows, columns = (np.flatnonzero(pixels[..., 3].any(axis=axis)) for axis in (1, 0))
-    if rows.size == 0:
-        return _Layer(slice(0, 0), slice(0, 0), np.zeros((0, 0, 3)), np.ones((0, 0, 1)))
-    rows, columns = slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
-    part = pixels[rows, columns].astype(np.float32)
-    alpha = part[..., 3:] / 255
-    return _Layer(rows, columns, part[..., :3] * alpha, 1 - alpha)
-
-
-def _lay(canvas: FigureCanvasAgg, layer: _Layer) -> None:
-    """Lay ``layer`` over the canvas' current frame, as its alpha says."""
-    frame = np.asarray(canvas.buffer_rgba())[layer.rows, layer.columns, :3]
-    frame[...] = np.rint(layer.paint + frame * layer.through)
-
-
-class LivePlot:
-    """A ``Plot`` on its own figure, rendered to PNG bytes into an ``ipywidgets.Image``.
-
-    ``show(data)`` takes the plot's own record (``plot_class.Data``, a frozen dataclass) and
-    nothing else: a compute function that hands it another kind of data gets a TypeError.
-
-    A change redraws only what moves (blitting): a frame is laid in four layers.
-    - The base: the figure's and the axes' backgrounds, drawn once (``copy_from_bbox``).
-    - The x axis, the y axis (ticks, tick labels, label) and the secondary axes (a top axis
-      in other units): each drawn alone, once per value of its limits and scale (and, for the
-      secondary axes, of ``Plot.background_key()``), and kept for the last ``_LAYERS``
-      values. Text is what costs in a matplotlib draw, and most changes move the limits of
-      one axis only, or of none.
-    - The moving artists: everything the plot puts in its axes (lines, collections, patches,
-      texts, images), the titles and the spines, in z-order. The texts (labels, titles) are
-      drawn alone once per string and place and kept (the last ``_TEXTS``); the rest is drawn
-      on every change (``draw_artist``).
-    - The legend, drawn once and laid on top.
-    The PNG is the one a full ``canvas.draw()`` makes, to within 2 of 255 in a colour channel
-    where antialiased edges are laid over others (``tests/test_explorer.py``).
-    """
-
-    def __init__(self, plot_class: type[Plot]) -> None:
-
-        self.figure = Figure(figsize=plot_class.figsize, dpi=_LIVE_DPI)
-        FigureCanvasAgg(self.figure)
-        self.figure.subplots_adjust(*plot_class.margins)
-        self.plot = plot_class(self.figure.add_subplot())
-        width, height = (round(inches * _LIVE_DPI) for inches in plot_class.figsize)
-        self.image = widgets.Image(
-            format="png",
-            layout=widgets.Layout(
-                width=f"{width}px", height=f"{height}px", align_self="flex-start"
-            ),
-        )
-        ax = self.plot.ax
-        self._axes_artists = {"x": [ax.xaxis], "y": [ax.yaxis], "secondary": ax.child_axes}
-        self._layers: dict[str, OrderedDict[tuple, _Layer]] = {
-            kind: OrderedDict() for kind in [*self._axes_artists, "texts"]
-        }
-        self._base = self._legend = None  # drawn with the first frame
-        self._moving: list = []
-
-    def show(self, data: PlotData) -> None:
-        """Move the plot's artists to ``data`` and render the figure into the image."""
-        if not isinstance(data, self.plot.Data):
-            raise TypeError(
-                f"{type(self.plot).__name__} draws a {self.plot.Data.__name__}, "
-                f"got {type(data).__name__}"
-            )
-        self.plot.update(data)
-        if self._base is None:
-            self._first_frame()
-        self._draw_frame()
-        self.image.value = _png_bytes(self.frame())
-
-    def frame(self) -> np.ndarray:
-        """The pixels of the current frame, RGB (the figure is opaque: alpha says nothing)."""
-        return np.asarray(self.figure.canvas.buffer_rgba())[..., :3]
-
-    def draw_whole(self) -> np.ndarray:
-        """The figure drawn the plain way, every artist in one ``canvas.draw()``: what the
-        layered frame stands for. Leaves the canvas holding that drawing."""
-        animated = [artist for artist in self.figure.findobj() if artist.get_animated()]
-        for artist in animated:
-            artist.set_animated(False)
-        try:
-            self.figure.canvas.draw()
-        finally:
-            for artist in animated:
-                artist.set_animated(True)
-        return self.frame().copy()
-
-    def _first_frame(self) -> None:
-        """Sort the artists into layers (all but the base are left out of a full draw from now
-        on: ``set_animated``), then draw the base and the legend."""
-        ax, canvas = self.plot.ax, self.figure.canvas
-        legend = ax.get_legend()
-        axes = [artist for artists in self._axes_artists.values() for artist in artists]
-        still = (ax.patch, legend, *axes)
-        moving = [artist for artist in ax.get_children() if artist not in still]
-        self._moving = sorted(moving, key=lambda artist: artist.get_zorder())  # as Axes.draw
-        for artist in [*self._moving, *axes, *([legend] if legend else [])]:
-            artist.set_animated(True)
-        canvas.draw()
-        self._base = canvas.copy_from_bbox(self.figure.bbox)
-        self._legend = _draw_layer(canvas, [legend]) if legend else None
-
-    def _kept(self, kind: str, key: tuple, artists: Sequence) -> _Layer:
-        """The layer of ``artists`` (an axis, or a text: ``kind``) at ``key``: kept, or drawn
-        now, alone, on the cleared canvas (so before a frame is laid)."""
-        layers = self._layers[kind]
-        layer = layers.pop(key, None)
-        if layer is None:
-            layer = _draw_layer(self.figure.canvas, artists)
-            if len(layers) >= (_TEXTS if kind == "texts" else _LAYERS):
-                layers.popitem(last=False)
-        layers[key] = layer
-        return layer
-
-    def _draw_frame(self) -> None:
-        """Lay the base, the axes and the texts (drawing those not kept), the rest of what
-        moves, and the legend."""
-        ax, canvas = self.plot.ax, self.figure.canvas
-        x, y = (ax.get_xlim(), ax.get_xscale()), (ax.get_ylim(), ax.get_yscale())
-        keys = {"x": x, "y": y, "secondary": (*x, *y, *self.plot.background_key())}
-        axes = [
-            self._kept(name, keys[name], artists)
-            for name, artists in self._axes_artists.items()
-            if artists
-        ]
-        texts = {
-            artist: self._kept("texts", _text_key(artist), [artist])
-            for artist in self._moving
-            if type(artist) is Text
-        }
-        canvas.restore_region(self._base)
-        for layer in axes:
-            _lay(canvas, layer)
-        for artist in self._moving:
-            if artist in texts:
-                _lay(canvas, texts[artist])
-            else:
-                ax.draw_artist(artist)
-        if self._legend is not None:
-            _lay(canvas, self._legend)
-
-
-def _text_key(text: Text) -> tuple:
-    """What a moving text's pixels depend on: the text, its place on the canvas, its colour,
-    size, angle and alignment (its font and the rest are set once, when the plot makes it)."""
-    place = text.get_transform().transform(text.get_unitless_position())
-    return (
-        id(text),
-        text.get_text(),
-        tuple(np.round(place, 3)),
-        str(text.get_color()),
-        text.get_fontsize(),
-        text.get_rotation(),
-        text.get_horizontalalignment(),
-        text.get_verticalalignment(),
-        text.get_alpha(),
-        text.get_visible(),
-    )
 
 
 class _Shown(NamedTuple):
@@ -421,6 +224,20 @@ class Explorer(widgets.VBox):
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.render()
+
+    def remember_every_setting(self) -> None:
+        """Show each combination of the controls' values once, so that each is remembered and
+        no later change computes or draws (for controls that are integer sliders and options,
+        at most ``_SHOWN`` combinations). Ends on the values it started from."""
+        start, controls = self.values(), list(self.controls.values())
+        indices = [_indices(control) for control in controls]
+        if math.prod(len(choices) for choices in indices) > _SHOWN:
+            raise ValueError(f"more than {_SHOWN} settings: too many to remember them all")
+        for combination in itertools.product(*indices):
+            for control, index in zip(controls, combination):
+                _move(control, index)
+        for name, value in start.items():
+            self.controls[name].value = value
 
     def forget(self) -> None:
         """Forget what was shown for earlier settings: the next change computes and draws."""
@@ -498,6 +315,23 @@ class Explorer(widgets.VBox):
                 ax.axis("off")
         plt.close(fig)
         return fig
+
+
+def _indices(control: widgets.ValueWidget) -> range:
+    """The positions an integer slider or a control of options can take."""
+    if isinstance(control, widgets.widget_selection._Selection):
+        return range(len(control.options))
+    if isinstance(control, widgets.IntSlider):
+        return range(control.max - control.min + 1)
+    raise ValueError(f"{control.description!r} is not an integer slider or a choice of options")
+
+
+def _move(control: widgets.ValueWidget, index: int) -> None:
+    """Put ``control`` at position ``index`` of ``_indices(control)``."""
+    if isinstance(control, widgets.widget_selection._Selection):
+        control.index = index
+    else:
+        control.value = control.min + index
 
 
 def _matrix_grid(matrices: Sequence[Matrix], width: float) -> tuple[int, float]:

@@ -43,7 +43,7 @@ def steady_limits(low: float, high: float, bins: int = 6) -> tuple[float, float]
     """``[low, high]`` widened to the nearest multiples of a round step (1, 2, 2.5 or 5 times a
     power of ten, about ``(high - low) / bins``): as a slider moves the data a little, the axis
     keeps its limits and its ticks, so the live view has no tick label to redraw
-    (``explorer.LivePlot``) and the eye a steady scale to read."""
+    (``live_view.LivePlot``) and the eye a steady scale to read."""
     ticks = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
     return float(ticks[ticks <= low].max()), float(ticks[ticks >= high].min())
 
@@ -84,7 +84,7 @@ class Plot:
 
     def background_key(self) -> tuple:
         """What, besides the axes' limits and scales, the secondary axes' ticks and labels depend
-        on: the live view redraws them only when this or a limit changes (``explorer.LivePlot``)."""
+        on: the live view redraws them only when this or a limit changes (``live_view.LivePlot``)."""
         return ()
 
 

@@ -184,13 +184,15 @@ def explore_scale_and_zero_point(
         matrices = round_trip_matrices(tensor, quantized, dequantized, dtype)
         return View(readout, matrices, plot)
 
-    return Explorer(
+    explorer = Explorer(
         "The scale and zero point that map [r_min, r_max] onto [q_min, q_max]",
         controls,
         compute,
         NumberLine,
         labels=QUANTIZER_LABELS,
     )
+    explorer.remember_every_setting()  # 14: each new width redraws both axes, so do it now
+    return explorer
 
 
 def _skew(tensor: torch.Tensor, skew: float) -> torch.Tensor:

@@ -11,7 +11,7 @@ from PIL import Image
 from test_legibility import legends_over_data, overlapping_texts, texts_cut_off
 from test_widgets import BUILDERS, builder
 
-from course import explorer as explorer_module
+from course import live_view
 
 # Two colour levels of 255: where an antialiased edge (a legend's frame, a tick label) is laid
 # over the frame rather than drawn on it, the rounding differs by one or two.
@@ -74,10 +74,8 @@ def test_every_frame_is_the_whole_figure_drawn_at_once(live):
 
 def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
     drawn = []
-    real = explorer_module._draw_layer
-    monkeypatch.setattr(
-        explorer_module, "_draw_layer", lambda *args: drawn.append(1) or real(*args)
-    )
+    real = live_view._draw_layer
+    monkeypatch.setattr(live_view, "_draw_layer", lambda *args: drawn.append(1) or real(*args))
     control = next(c for c in live.controls.values() if not c.disabled)
     first, second = values_to_try(control)[:2]
     control.value = first
@@ -98,3 +96,25 @@ def test_a_setting_seen_before_is_shown_again_without_computing(live, monkeypatc
     control.value = first
     assert live._live_plot.image.value == picture
     assert live.readout == readout
+
+
+def test_a_widget_that_remembers_every_setting_computes_none_after_it_is_built(monkeypatch):
+    from course import widgets
+
+    explorer = widgets.explore_scale_and_zero_point()
+    start = dict(explorer.readout)
+    monkeypatch.setattr(explorer, "_compute", lambda **values: pytest.fail("computed again"))
+    for index in (1, 0):
+        explorer.controls["signed"].index = index
+        for bits in range(2, 9):
+            explorer.controls["bits"].value = bits
+            assert explorer.readout["q_max"] - explorer.readout["q_min"] == 2**bits - 1
+    assert explorer.values() == {"bits": 8, "signed": True}  # where it started
+    assert explorer.readout == start
+
+
+def test_only_integer_sliders_and_options_can_all_be_remembered():
+    from course import widgets
+
+    with pytest.raises(ValueError, match="not an integer slider"):
+        widgets.explore_clipping().remember_every_setting()

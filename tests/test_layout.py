@@ -1,7 +1,8 @@
 """The repository's layout rules: helper.py is maths only, and imports point one way.
 
 helper (the maths) <- course.data <- course.plots <- course.figures, course.checks,
-course.model_plots; and course.plots <- course.live_plots <- course.explorer <- course.widgets,
+course.model_plots; and course.plots <- course.live_plots <- course.live_view <- course.explorer
+<- course.widgets,
 course.model_widgets, which nothing imports.
 """
 
@@ -32,7 +33,8 @@ ALLOWED = {
     "course.format_plots": {"helper", "course.formats", "course.plots"},
     "course.gptq_runs": {"helper", "course.language_model"},
     "course.live_plots": {"helper", "course.plots"},
-    "course.explorer": {"course.plots", "course.live_plots"},
+    "course.live_view": {"course.live_plots"},
+    "course.explorer": {"course.plots", "course.live_plots", "course.live_view"},
     "course.widget_parts": {"helper", "course.plots", "course.explorer"},
     "course.widgets": {
         "helper",

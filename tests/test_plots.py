@@ -13,6 +13,13 @@ import helper
 from course import data, plots
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close the figures each test opens with pyplot, so that none piles up."""
+    yield
+    plt.close("all")
+
+
 def test_plot_small_tensor_writes_values_in_cells():
     q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR)
     dequantized = helper.linear_dequantization(q, scale, zero_point)
