@@ -102,3 +102,19 @@ def figure_titles(figure) -> list[str]:
 def figure_texts(figure) -> list[str]:
     """Every text artist's string on every axes of ``figure``."""
     return [text.get_text() for ax in figure.axes for text in ax.texts]
+
+
+def control_settings(control) -> list:
+    """A few values of a widget's control: the options of a choice (the first, middle and last
+    of a long one); a slider's two ends and its middle."""
+    import ipywidgets
+
+    if isinstance(control, ipywidgets.widget_selection._Selection):
+        options = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return (
+            options if len(options) <= 3 else [options[0], options[len(options) // 2], options[-1]]
+        )
+    ends = [control.min, (control.min + control.max) / 2, control.max]
+    if isinstance(control, ipywidgets.FloatLogSlider):
+        return [control.base**end for end in ends]
+    return [round(end) for end in ends] if isinstance(control, ipywidgets.IntSlider) else ends

@@ -4,9 +4,9 @@ is legible (its fixed margins cut no text), and a setting seen before redraws no
 
 import io
 
-import ipywidgets
 import numpy as np
 import pytest
+from conftest import control_settings
 from PIL import Image
 from test_legibility import legends_over_data, overlapping_texts, texts_cut_off
 from test_widgets import BUILDERS, builder
@@ -16,20 +16,6 @@ from course import live_view
 # Two colour levels of 255: where an antialiased edge (a legend's frame, a tick label) is laid
 # over the frame rather than drawn on it, the rounding differs by one or two.
 TOLERANCE = 2
-
-
-def values_to_try(control: ipywidgets.ValueWidget) -> list:
-    """Three values of a control: its ends and its middle (or its first three options)."""
-    if isinstance(control, ipywidgets.widget_selection._Selection):
-        return [option[1] if isinstance(option, tuple) else option for option in control.options][
-            :3
-        ]
-    values = [control.min, (control.min + control.max) / 2, control.max]
-    if isinstance(control, ipywidgets.FloatLogSlider):
-        return [control.base**value for value in values]
-    return (
-        [round(value) for value in values] if isinstance(control, ipywidgets.IntSlider) else values
-    )
 
 
 # The widgets that show numbers and tables only (building the language model's takes long).
@@ -51,7 +37,7 @@ def shown(explorer) -> np.ndarray:
 
 def test_every_frame_is_the_whole_figure_drawn_at_once(live):
     for control in live.controls.values():
-        for value in values_to_try(control):
+        for value in control_settings(control):
             if control.disabled:
                 continue
             control.value = value
@@ -77,7 +63,7 @@ def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
     real = live_view._draw_layer
     monkeypatch.setattr(live_view, "_draw_layer", lambda *args: drawn.append(1) or real(*args))
     control = next(c for c in live.controls.values() if not c.disabled)
-    first, second = values_to_try(control)[:2]
+    first, second = control_settings(control)[:2]
     control.value = first
     control.value = second
     live.forget()  # draw the frame again, from the kept layers
@@ -88,7 +74,7 @@ def test_a_setting_seen_before_draws_no_axis_again(live, monkeypatch):
 
 def test_a_setting_seen_before_is_shown_again_without_computing(live, monkeypatch):
     control = next(c for c in live.controls.values() if not c.disabled)
-    first, second = values_to_try(control)[:2]
+    first, second = control_settings(control)[:2]
     control.value = first
     picture, readout = live._live_plot.image.value, dict(live.readout)
     control.value = second

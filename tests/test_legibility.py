@@ -28,11 +28,11 @@ from __future__ import annotations
 import functools
 import itertools
 
-import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from conftest import control_settings
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
@@ -802,21 +802,6 @@ def test_language_model_plot_is_legible(name, language_model_parts):
 # Every widget's snapshot: at its start, then with each control moved to a few values
 
 
-def _settings(control) -> list:
-    """A few values of a control: the options of a choice (the first, middle and last of a long
-    one), the two ends of a slider."""
-    if isinstance(
-        control, ipywidgets.SelectionSlider | ipywidgets.Dropdown | ipywidgets.ToggleButtons
-    ):
-        options = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        return (
-            options if len(options) <= 3 else [options[0], options[len(options) // 2], options[-1]]
-        )
-    if isinstance(control, ipywidgets.FloatLogSlider):
-        return [control.base**control.min, control.base**control.max]
-    return [control.min, control.max]
-
-
 def _language_model_widget():
     """Lesson L6-A's widget shows numbers and text only, no plot. Built as the lesson builds it,
     it quantizes the model 17 ways and makes each write 32 bytes, which takes minutes: here each
@@ -875,7 +860,7 @@ def test_widget_snapshots_are_legible(name):
     check("at its start")
     start = {key: control.value for key, control in explorer.controls.items()}
     for key, control in explorer.controls.items():
-        for value in _settings(control):
+        for value in control_settings(control):
             if value != control.value:
                 control.value = value
                 check(f"{key}={value!r}")
