@@ -91,7 +91,9 @@ def run(machine: Machine, notebooks: list[Path], workers: int = 2) -> list[Diffe
             *map(str, notebooks),
         ]
         env = {**os.environ, **machine.env}
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
         if not report.is_file():
             message = result.stdout[-2000:] + result.stderr[-2000:]
             return [Difference(machine, "(pytest did not run)", message)]
