@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,8 @@ MACHINES = (
 )
 NATIVE = Machine("this machine", {})
 SHORT_NAMES = {"default": MACHINES[0], "avx2": MACHINES[1]}
+# AVX2 and MKL's code paths exist on x86 only; elsewhere (an ARM Mac) that machine is skipped.
+ON_X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 class Difference(NamedTuple):
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     machines = [SHORT_NAMES[name] for name in args.machine] if args.machine else list(MACHINES)
+    if not ON_X86 and SHORT_NAMES["avx2"] in machines:
+        print(f"{SHORT_NAMES['avx2'].describe()}: skipped, this is not an x86 machine")
+        machines.remove(SHORT_NAMES["avx2"])
     machines = [NATIVE, *machines] if args.native else machines
     differences = []
     for machine in machines:
