@@ -43,7 +43,7 @@ from matplotlib.text import Text
 
 import helper
 from course import data, language_model, models, texts
-from course.lessons import l2a, l3a, l3d, l3e, l4a, l4b, l4c, l5a, l5b, l6a, l6b, l6c
+from course.lessons import l2a, l2b, l3a, l3d, l3e, l4a, l4b, l4c, l5a, l5b, l6a, l6b, l6c
 from course.lessons.l6a import Result, Setting
 
 # Two boxes overlap when they share more than this many pixels in both directions.
@@ -710,7 +710,7 @@ PLOTS = {
     "L2 course tensor": lambda: _round_trip(data.course_tensor(), _asymmetric),
     "L2-B random 4x4": lambda: _round_trip(_seeded(0, 4, 4), _asymmetric),
     "L2-B ReLU-like": lambda: _round_trip(torch.linspace(2, 10, 9).reshape(3, 3), _asymmetric),
-    "L2-B number line": lambda: l2a.plot_number_line(
+    "L2-B number line": lambda: l2b.plot_number_line(
         _seeded(0, 4, 4).min().item(), _seeded(0, 4, 4).max().item()
     ),
     # L3-A, L3-B, L3-C, L3-D

@@ -193,7 +193,7 @@ def test_explore_gptq_looks_each_setting_up():
 
 
 def test_explore_gptq_needs_rows_and_fp32():
-    with pytest.raises(ValueError, match="rows must hold gptq_runs.compare's rows"):
+    with pytest.raises(ValueError, match="rows must hold l6b.compare's rows"):
         l6b.explore_gptq([], 2.0)
     with pytest.raises(ValueError, match="fp32"):
         l6b.explore_gptq(gptq_rows())

@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 import helper
 from course import data
 from course.core import plotting
-from course.lessons import l2a, l3a, l3d, l3e, l5a
+from course.lessons import l2a, l2b, l3a, l3d, l3e, l5a
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +126,7 @@ def test_a_widget_picture_writes_no_value_wider_than_its_cell():
 def test_the_number_line_ticks_each_integer_only_when_few_and_shows_every_dot():
     """int8's 256 integers would merge into a solid comb of ticks; int4's 16 are each ticked.
     The dots sit on thin range lines with white edges, so that each one shows."""
-    from course.lessons.l2a import NumberLine, NumberLineData
+    from course.lessons.l2b import NumberLine, NumberLineData
 
     for dtype, n_ticks in ((torch.int8, 0), (torch.int4, 16), (torch.uint8, 0)):
         q, scale, zero_point = helper.linear_quantization(COURSE_TENSOR, dtype)
@@ -170,7 +170,7 @@ def test_plot_rejects_mismatched_shapes():
 
 
 def test_plot_number_line_with_given_parameters_shows_the_clamped_part():
-    figure = l2a.plot_number_line(-184.0, 728.6, 3.5, -70)
+    figure = l2b.plot_number_line(-184.0, 728.6, 3.5, -70)
     assert isinstance(figure, matplotlib.figure.Figure)
     assert len(figure.axes) == 1
     assert "s = 3.5" in figure_titles(figure)[0]
@@ -180,11 +180,11 @@ def test_plot_number_line_with_given_parameters_shows_the_clamped_part():
 
 
 def test_plot_number_line_computes_the_parameters_of_each_mode():
-    asymmetric = l2a.plot_number_line(-184.0, 728.6)
+    asymmetric = l2b.plot_number_line(-184.0, 728.6)
     assert "z = \N{MINUS SIGN}77" in figure_titles(asymmetric)[0]
     legend = [text.get_text() for text in asymmetric.axes[0].get_legend().get_texts()]
     assert "data clamped (lost)" not in legend  # -184 is within half a step of the window
-    symmetric = l2a.plot_number_line(-184.0, 728.6, mode="symmetric", title="symmetric")
+    symmetric = l2b.plot_number_line(-184.0, 728.6, mode="symmetric", title="symmetric")
     assert figure_titles(symmetric) == ["symmetric"]
     assert "$-q_{\\max}$ = \N{MINUS SIGN}127" in figure_texts(symmetric)
 
@@ -194,23 +194,23 @@ def test_plot_number_line_draws_on_a_given_axes():
 
     figure, (top, bottom) = plt.subplots(2, 1)
     plt.close(figure)
-    assert l2a.plot_number_line(0.0, 0.0, ax=bottom) is figure
-    assert l2a.plot_number_line(2.0, 10.0, dtype=torch.uint4, ax=top) is figure
+    assert l2b.plot_number_line(0.0, 0.0, ax=bottom) is figure
+    assert l2b.plot_number_line(2.0, 10.0, dtype=torch.uint4, ax=top) is figure
 
 
 def test_plot_number_line_rejects_bad_input():
     with pytest.raises(ValueError, match="r_min must be <= r_max"):
-        l2a.plot_number_line(3.0, 1.0)
+        l2b.plot_number_line(3.0, 1.0)
     with pytest.raises(ValueError, match="both scale and zero_point"):
-        l2a.plot_number_line(0.0, 1.0, scale=0.1)
+        l2b.plot_number_line(0.0, 1.0, scale=0.1)
     with pytest.raises(TypeError, match="r_max must be a number"):
-        l2a.plot_number_line(0.0, "1")
+        l2b.plot_number_line(0.0, "1")
     with pytest.raises(ValueError, match="r_min must be finite"):
-        l2a.plot_number_line(float("nan"), 1.0)
+        l2b.plot_number_line(float("nan"), 1.0)
     with pytest.raises(ValueError, match="mode must be"):
-        l2a.plot_number_line(0.0, 1.0, mode="both")
+        l2b.plot_number_line(0.0, 1.0, mode="both")
     with pytest.raises(ValueError, match="symmetric mode needs a signed dtype"):
-        l2a.plot_number_line(0.0, 1.0, dtype=torch.uint8, mode="symmetric")
+        l2b.plot_number_line(0.0, 1.0, dtype=torch.uint8, mode="symmetric")
 
 
 def test_plot_mode_errors_has_one_line_per_mode():
@@ -319,7 +319,7 @@ def _every_plot():
         "quantization_errors_large": lambda: l2a.plot_quantization_errors(
             weight, *helper.linear_q_symmetric(weight)[:1], weight
         ),
-        "number_line": lambda: l2a.plot_number_line(-184.0, 728.6),
+        "number_line": lambda: l2b.plot_number_line(-184.0, 728.6),
         "mode_errors": lambda: l3a.plot_mode_errors(data.skewed_tensor(1000)),
         "group_size_tradeoff": lambda: l3d.plot_group_size_tradeoff(weight, [8, 16, 32]),
         "clip_sweep": lambda: l5a.plot_clip_sweep(data.heavy_tailed(2000)),

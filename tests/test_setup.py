@@ -149,7 +149,12 @@ def imported_packages(paths: list[Path]) -> set[str]:
                     found.update(alias.name.partition(".")[0] for alias in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     found.add(node.module.partition(".")[0])
-    own = {path.stem for path in ROOT.glob("*/*.py")} | {"helper", "course", "conftest"}
+    own = {path.stem for path in ROOT.glob("*/*.py")} | {
+        "helper",
+        "course",
+        "answer_key",
+        "conftest",
+    }
     return found - set(sys.stdlib_module_names) - own
 
 
@@ -164,7 +169,12 @@ def unpinned(modules: set[str], pinned: dict[str, str]) -> set[str]:
 
 
 def test_the_learner_set_has_every_package_the_lessons_import():
-    lessons = [*NOTEBOOKS, ROOT / "helper.py", *sorted((ROOT / "course").glob("*.py"))]
+    lessons = [
+        *NOTEBOOKS,
+        ROOT / "helper.py",
+        *sorted((ROOT / "course").rglob("*.py")),
+        *sorted((ROOT / "answer_key").glob("*.py")),
+    ]
     imported = imported_packages(lessons)
     assert {"torch", "torchao", "numpy", "matplotlib", "ipywidgets", "sklearn"} <= imported
     assert not unpinned(imported, LEARNER)

@@ -227,7 +227,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     if rows is None:
         rows, fp32 = _default_gptq_runs()
     if not rows or fp32 is None:
-        raise ValueError("rows must hold compare's rows, and fp32 the fp32 bits per byte")
+        raise ValueError("rows must hold l6b.compare's rows, and fp32 the fp32 bits per byte")
     table = {(row["bits"], row["setting"], row["windows"]): row for row in rows}
     bits_options = sorted({key[0] for key in table})
     settings = list(dict.fromkeys(key[1] for key in table))
