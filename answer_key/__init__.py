@@ -1,0 +1,1 @@
+"""The course's answer key, one module per lesson group; ``helper`` re-exports every public name."""
