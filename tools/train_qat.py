@@ -27,19 +27,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from train_language_model import learning_rate  # the same schedule (tools/ is the script's path)
 
 import helper
 from course import language_model as lm
-
-OUT_NAMES = ("language_model_qat.pt", "language_model_qat.json")
-
-
-def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
-    """Linear warm-up to ``peak`` over ``warmup`` steps, then a cosine decay to ``peak / 10``."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
@@ -134,8 +125,9 @@ def train(args: argparse.Namespace) -> dict:
         "torch": torch.__version__,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(trained.state_dict(), args.out / OUT_NAMES[0])
-    (args.out / OUT_NAMES[1]).write_text(json.dumps(report, indent=1) + "\n")
+    weights_file, settings_file = (args.out / path.name for path in lm.QAT_FILES)
+    torch.save(trained.state_dict(), weights_file)
+    settings_file.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report["eval_bits_per_byte"]), flush=True)
     return report
 
