@@ -17,7 +17,7 @@ import helper
 
 # What each module of the course may import, of helper and the package.
 ALLOWED = {
-    "helper": set(),
+    "helper": {"answer_key.l7b_qat"},  # its re-exports, imported last
     "course.data": {"helper"},
     "course.models": {"course.data"},
     "course.plots": {"helper", "course.data"},
@@ -59,9 +59,27 @@ ALLOWED = {
         "course.observers",
         "course.widget_parts",
     },
+    # Lesson L7-B, in the layout of issue 27: its answer key and its lesson modules.
+    "answer_key.l7b_qat": {"helper"},
+    "course.lessons.l7b": {
+        "helper",
+        "course.checks",
+        "course.gptq_runs",
+        "course.language_model",
+        "course.torchao_bridge",
+    },
+    "course.lessons.l7b_plots": {
+        "helper",
+        "course.explorer",
+        "course.lessons.l7b",
+        "course.live_plots",
+        "course.plots",
+    },
 }
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
+# helper re-exports the answer key's modules (answer_key/), which follow the same rule.
+ANSWER_KEY = "answer_key"
 # The longest a module may grow before it is split. helper.py: the lessons L2-A to L6-A take about
 # 1,400 lines, docstrings in full and checks at the end; L6-B's GPTQ about 230 more, L6-C's
 # number formats about 250 more.
@@ -86,8 +104,13 @@ def imported_modules(name: str, path=None) -> set[str]:
 
 
 def test_every_module_of_the_package_has_rules():
-    package = {f"course.{path.stem}" for path in (ROOT / "course").glob("*.py")}
-    assert package - {"course.__init__"} == set(ALLOWED) - {"helper"}
+    package = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for folder in ("course", ANSWER_KEY)
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert package == set(ALLOWED) - {"helper"}
 
 
 @pytest.mark.parametrize("name", ALLOWED)
@@ -95,7 +118,7 @@ def test_imports_point_one_way(name):
     ours = {
         module
         for module in imported_modules(name)
-        if module == "helper" or module.startswith("course.")
+        if module == "helper" or module.startswith(("course.", f"{ANSWER_KEY}."))
     }
     ours = {module for module in ours if module in ALLOWED}  # `from course.x import y` -> x
     assert ours <= ALLOWED[name], f"{name} imports {sorted(ours - ALLOWED[name])}"
@@ -112,9 +135,10 @@ def test_nothing_imports_the_widgets():
 
 
 def test_helper_imports_only_the_standard_library_torch_and_numpy():
-    top_level = {module.split(".")[0] for module in imported_modules("helper")}
-    third_party = top_level - set(sys.stdlib_module_names) - {"__future__"}
-    assert third_party <= HELPER_THIRD_PARTY, sorted(third_party)
+    for name in ["helper", *(m for m in ALLOWED if m.startswith(f"{ANSWER_KEY}."))]:
+        top_level = {module.split(".")[0] for module in imported_modules(name)}
+        third_party = top_level - set(sys.stdlib_module_names) - {"__future__", "helper"}
+        assert third_party <= HELPER_THIRD_PARTY | {ANSWER_KEY}, (name, sorted(third_party))
 
 
 def test_import_helper_loads_no_plotting_nor_widget_library():
@@ -145,3 +169,6 @@ def test_modules_stay_short():
     assert len(module_path("helper").read_text().splitlines()) <= MAX_LINES["helper"]
     for path in (ROOT / "course").glob("*.py"):
         assert len(path.read_text().splitlines()) <= MAX_LINES["course"], path.name
+    # The modules of issue 27's layout: 500 lines each.
+    for path in [*(ROOT / "course" / "lessons").glob("*.py"), *(ROOT / ANSWER_KEY).glob("*.py")]:
+        assert len(path.read_text().splitlines()) <= 500, path.name
