@@ -1,7 +1,8 @@
 """Fine-tune the course's language model with its weights fake-quantized (lesson L7-B's QAT model).
 
-    python tools/train_qat.py                 # the shipped model: about 25 minutes on one core
+    python tools/train_qat.py                 # the shipped model: 26 minutes on one busy core
     python tools/train_qat.py --steps 3 --batch-size 2 --window 16 --eval-bytes 256 --out /tmp/qat
+    python tools/train_qat.py --compare-only    # data/qat_comparison.json: about 10 minutes
 
 It starts from the shipped model (``data/language_model.pt``), turns every linear layer into a
 ``helper.QATLinear`` (3-bit, one scale per output channel, as ``helper.quantize_model(model, 3,
@@ -15,6 +16,9 @@ It writes ``language_model_qat.pt`` (the float weights, the state dict of a plai
 ``ByteTransformer``: meant to be quantized with ``helper.quantize_model``) and
 ``language_model_qat.json`` (the model's shape, the settings, the curve, the time taken, and the
 evaluation text's bits per byte at the end); ``course.language_model.load("qat")`` reads them.
+``--compare-only`` trains nothing: it scores round-to-nearest, GPTQ and QAT over bits and scales
+on the whole evaluation text (``course.lessons.l7b.compare``, in float64) and writes
+``data/qat_comparison.json``, which lesson L7-B and its widget read.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from train_language_model import learning_rate  # the same schedule (tools/ is t
 
 import helper
 from course import language_model as lm
+from course.lessons import l7b
 
 
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
@@ -132,7 +137,17 @@ def train(args: argparse.Namespace) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> dict:
+def compare_only() -> None:
+    torch.set_num_threads(1)
+    text = lm.read_text("eval")
+    rows = l7b.compare(lm.load(), lm.load("qat"), text)
+    scored = (len(text) - 1) // lm.ModelConfig.context_length * lm.ModelConfig.context_length
+    l7b.save_comparison(rows, scored)  # the bytes of the full windows that window_bits scores
+    for row in rows:
+        print(row, flush=True)
+
+
+def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=lm.DATA_DIR, help="where the weights go")
     parser.add_argument("--base", type=Path, default=lm.WEIGHTS_FILE, help="the model to tune")
@@ -155,7 +170,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    return train(parser.parse_args(argv))
+    parser.add_argument("--compare-only", action="store_true", help="write qat_comparison.json")
+    args = parser.parse_args(argv)
+    return compare_only() if args.compare_only else train(args)
 
 
 if __name__ == "__main__":
