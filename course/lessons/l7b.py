@@ -180,16 +180,17 @@ def train_layer(
     weight = linear.weight.detach().double()
     layer = helper.QATLinear.from_linear(linear, bits).double()
     optimizer = torch.optim.Adam([layer.weight], lr=lr)
+    energy = [helper.layer_objective(weight, torch.zeros_like(weight), h) for h in hessians]
     train_error, held_out_error = [], []
     for step in range(steps + 1):
         fake = layer.fake_quantized_weight()
-        train_error.append(relative_error(weight, fake, hessian))
-        held_out_error.append(relative_error(weight, fake, held_out))
+        delta = weight - fake
+        loss = 0.5 * ((delta @ hessian) * delta).sum()  # helper.layer_objective, differentiable
+        train_error.append(float(loss) / energy[0])
+        held_out_error.append(helper.layer_objective(weight, fake, held_out) / energy[1])
         if step == steps:
             break
         optimizer.param_groups[0]["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
-        delta = weight - fake
-        loss = 0.5 * ((delta @ hessian) * delta).sum()  # helper.layer_objective, differentiable
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -230,9 +231,10 @@ def scaled_weights(model: torch.nn.Module, bits: int = 3) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def near_levels(scaled: torch.Tensor, within: float = 0.1) -> float:
-    """The share of ``scaled`` weights within ``within`` of an integer (a level of the grid)."""
-    return float(((scaled - scaled.round()).abs() <= within).double().mean())
+def level_offsets(scaled: torch.Tensor) -> torch.Tensor:
+    """How far each of ``scaled_weights`` lies from its nearest level, in steps: from -0.5 to
+    0.5 (0: on a level; ±0.5: on the boundary where rounding switches between two levels)."""
+    return scaled - scaled.round()
 
 
 # --- The shipped models side by side: round to nearest, GPTQ and QAT ------------------------------

@@ -13,8 +13,8 @@ import torch
 # --- The course's framework and earlier lessons (after issue 27: course.core and course.lessons)
 import helper
 from course.explorer import Explorer, View, buttons, int_slider
-from course.lessons.l7b import LAYER, LayerRun, Row, load_comparison, near_levels
-from course.live_plots import Plot, PlotData
+from course.lessons.l7b import LAYER, LayerRun, Row, level_offsets, load_comparison
+from course.live_plots import Plot, PlotData, steady_limits
 from course.plots import CLIPPED, FP32, GPTQ, GREY, INTEGER, QAT, RTN, TORCHAO
 
 # --- End of the framework's imports ---
@@ -80,7 +80,7 @@ def plot_layer_run(run: LayerRun):
     ax.plot(
         run.steps,
         np.array(run.held_out_error) * 100,
-        color=QAT,
+        color=GREY,
         lw=1.5,
         ls="--",
         label="QAT, held-out inputs",
@@ -88,9 +88,9 @@ def plot_layer_run(run: LayerRun):
     for (train, held_out), colour, name in (
         (run.rtn, RTN, "round to nearest"),
         (run.gptq, GPTQ, "GPTQ"),
-    ):
-        ax.axhline(train * 100, color=colour, lw=2, label=f"{name}, calibration inputs")
-        ax.axhline(held_out * 100, color=colour, lw=1.5, ls="--", label=f"{name}, held-out inputs")
+    ):  # one line each: on the two sets of inputs they differ by less than the line's width
+        label = f"{name}: {train:.2%} calibration, {held_out:.2%} held out"
+        ax.axhline(train * 100, color=colour, lw=2, label=label)
     ax.set_xlabel("QAT step (Adam through the straight-through estimator)", fontsize=10)
     ax.set_ylabel("output error, % of the output", fontsize=10)
     ax.set_ylim(0, 1.15 * 100 * max(*run.rtn, *run.train_error, *run.held_out_error))
@@ -127,10 +127,10 @@ def plot_training_curve(curve: list[dict]):
     ax.annotate(
         "step 0: round to nearest",
         (0, curve[0]["check_bits_per_byte"]),
-        xytext=(12, -4),
+        xytext=(10, 0),
         textcoords="offset points",
         fontsize=9,
-        va="top",
+        va="center",
     )
     ax.set_xlabel("training step (32 windows of 128 bytes each)", fontsize=10)
     ax.set_ylabel("bits per byte", fontsize=10)
@@ -142,26 +142,48 @@ def plot_training_curve(curve: list[dict]):
 
 
 def plot_weights_on_grid(fp32: torch.Tensor, qat: torch.Tensor, bits: int = 3):
-    """Histograms of ``scaled_weights`` of the shipped model and of the QAT model, over the
-    grid's levels. Returns the Figure."""
+    """``scaled_weights`` of the shipped model and of the QAT model: on the left over the grid's
+    levels, on the right by their offset from the nearest level (``level_offsets``), as
+    outlined histograms (a share of the weights per bin). Returns the Figure."""
     q_min, q_max = helper.q_range(helper.integer_dtype(bits))
-    bins = np.arange(q_min - 0.5, q_max + 0.5 + 1e-9, 0.05)
-    fig, axes = plt.subplots(2, 1, figsize=(8, 4.4), sharex=True, layout="constrained")
-    for ax, values, colour, name in (
-        (axes[0], fp32, FP32, "shipped model (fp32 training)"),
-        (axes[1], qat, QAT, "QAT model"),
-    ):
-        ax.hist(values.clamp(q_min - 0.5, q_max + 0.5).numpy(), bins=bins, color=colour)
-        for level in range(q_min, q_max + 1):
-            ax.axvline(level, color=INTEGER, lw=1, ls=":")
-        ax.set_yscale("log")
-        ax.set_ylabel("weights", fontsize=10)
-        ax.set_title(
-            f"{name}: {near_levels(values):.0%} of the weights within 0.1 s of a level", fontsize=10
-        )
-    axes[1].set_xlabel(
-        f"weight / its channel's scale s (dotted: the {bits}-bit levels)", fontsize=10
+    fig, (grid, offsets) = plt.subplots(
+        1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1], layout="constrained"
     )
+    for values, colour, style, name in (
+        (fp32, FP32, "-", "shipped model (fp32 training)"),
+        (qat, QAT, "--", "QAT model"),
+    ):
+        weights = np.full(values.numel(), 1 / values.numel())
+        grid.hist(
+            values.clamp(q_min - 0.5, q_max + 0.5).numpy(),
+            bins=np.arange(q_min - 0.5, q_max + 0.51, 0.05),
+            weights=weights,
+            histtype="step",
+            color=colour,
+            ls=style,
+            lw=1.5,
+            label=name,
+        )
+        offsets.hist(
+            level_offsets(values).numpy(),
+            bins=np.linspace(-0.5, 0.5, 21),
+            weights=weights,
+            histtype="step",
+            color=colour,
+            ls=style,
+            lw=1.5,
+        )
+    for level in range(q_min, q_max + 1):
+        grid.axvline(level, color=INTEGER, lw=1, ls=":")
+    grid.set_yscale("log")
+    grid.set_xlabel(f"weight / its channel's scale (dotted: the {bits}-bit levels)", fontsize=10)
+    grid.set_ylabel("share of the weights", fontsize=10)
+    grid.set_title("Every linear weight, in steps of its scale", fontsize=11)
+    offsets.set_xlabel("offset from the nearest level, in steps", fontsize=10)
+    offsets.set_ylabel("share of the weights", fontsize=10)
+    offsets.set_title("0: on a level; ±0.5: on a boundary", fontsize=11)
+    offsets.set_ylim(0, None)
+    fig.legend(*grid.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9)
     plt.close(fig)
     return fig
 
@@ -183,8 +205,8 @@ class MethodBars(Plot):
 
     Data = MethodBarsData
     figsize = (6.4, 2.6)
-    margins = (0.25, 0.2, 0.95, 0.86)
-    names = ("fp32", "round to nearest", "GPTQ", "QAT")
+    margins = (0.2, 0.2, 0.95, 0.86)
+    names = ("fp32", "RTN", "GPTQ", "QAT")
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
@@ -213,7 +235,11 @@ def explore_qat(rows: list[Row] | None = None, eval_bytes: int | None = None) ->
     table = {(row.bits, row.scales): row for row in rows}
     bits_options = sorted({row.bits for row in rows})
     scales = list(dict.fromkeys(row.scales for row in rows))
-    xmax = 1.15 * max(row.rtn for row in rows)
+    # one axis per bit width, round at both ends (steady_limits), so that scales keep it
+    xmax = {
+        bits: steady_limits(0, 1.15 * max(row.rtn for row in rows if row.bits == bits))[1]
+        for bits in bits_options
+    }
     controls = {
         "bits": int_slider("bits", 3, bits_options[0], bits_options[-1]),
         "scales": buttons("scales", scales, scales[0]),
@@ -227,21 +253,21 @@ def explore_qat(rows: list[Row] | None = None, eval_bytes: int | None = None) ->
             "gptq": row.gptq,
             "qat": row.qat,
             "qat_minus_gptq": str(row.qat_minus_gptq),
-            "kept": f"{row.kept():.0%}",
-            "rtn_writes": repr(row.rtn_writes[:18]),
-            "gptq_writes": repr(row.gptq_writes[:18]),
-            "qat_writes": repr(row.qat_writes[:18]),
+            "kept": f"{row.kept():.0%} of RTN's loss",
+            "rtn_writes": repr(row.rtn_writes[:12]),
+            "gptq_writes": repr(row.gptq_writes[:12]),
+            "qat_writes": repr(row.qat_writes[:12]),
         }
         values = (row.fp32, row.rtn, row.gptq, row.qat)
-        return View(readout, [], MethodBarsData(values, xmax, f"{bits}-bit, {scales}"))
+        return View(readout, [], MethodBarsData(values, xmax[bits], f"{bits}-bit, {scales}"))
 
     labels = {
-        "fp32_bits_per_byte": "bits per byte, fp32",
+        "fp32_bits_per_byte": "fp32, bits per byte",
         "rtn": "round to nearest",
         "gptq": "GPTQ",
         "qat": "QAT",
         "qat_minus_gptq": "QAT − GPTQ",
-        "kept": "QAT keeps of RTN's loss",
+        "kept": "QAT keeps",
         "rtn_writes": "RTN writes",
         "gptq_writes": "GPTQ writes",
         "qat_writes": "QAT writes",
