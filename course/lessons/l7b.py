@@ -186,7 +186,7 @@ def train_layer(
         fake = layer.fake_quantized_weight()
         delta = weight - fake
         loss = 0.5 * ((delta @ hessian) * delta).sum()  # helper.layer_objective, differentiable
-        train_error.append(float(loss) / energy[0])
+        train_error.append(loss.item() / energy[0])
         held_out_error.append(helper.layer_objective(weight, fake, held_out) / energy[1])
         if step == steps:
             break
@@ -276,12 +276,13 @@ def compare(
     text: bytes,
     bits: tuple[int, ...] = (2, 3, 4),
     scales: tuple[str, ...] = ("per-channel", "groups of 32"),
+    windows: int = WINDOWS,
 ) -> list[Row]:
     """One ``Row`` per bit width and scales (names of ``gptq_runs.SETTINGS``), scored on every
     full window of ``text`` by ``window_bits``. GPTQ is calibrated as in lesson L6-B, on
-    ``WINDOWS`` windows of the calibration text. Minutes: ``tools/train_qat.py --compare-only``
+    ``windows`` windows of the calibration text. Minutes: ``tools/train_qat.py --compare-only``
     runs it."""
-    calibration = gptq_runs.calibration_windows(WINDOWS, model.context_length)
+    calibration = gptq_runs.calibration_windows(windows, model.context_length)
     fp32_model = float64_copy(model)
     fp32, fp32_writes = window_bits(fp32_model, text), writes(fp32_model)
     rows = []
@@ -348,16 +349,16 @@ def backward_cases() -> tuple[list[tuple], list[str]]:
     per_channel = torch.randn(4, 6, generator=generator, dtype=torch.float64).float() * 2
     cases = [
         (ones, torch.tensor([-2.9, -1.2, 0.0, 0.4, 1.6, 2.2]), 1.0, 0, -4, 3),
-        (ones, torch.tensor([-9.0, -4.6, -4.01, 3.01, 5.0, 40.0]), 1.0, 0, -4, 3),
+        (ones, torch.tensor([-9.0, -4.6, -5.0, 3.6, 5.0, 40.0]), 1.0, 0, -4, 3),
         (ones, torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 1.5]), 0.5, 0, -4, 3),
         (ones, torch.tensor([3.2, 3.45, 3.5, -4.2, -4.45, 2.9]), 1.0, 0, -4, 3),
         (torch.ones(4, 6), per_channel, torch.tensor([[0.2], [0.5], [1.0], [2.0]]), 0, -4, 3),
-        (ones, torch.tensor([-1.0, -0.3, 0.2, 3.5, 4.0, 4.6]), 0.25, -3, -8, 7),
+        (ones, torch.tensor([-1.6, -1.0, 0.2, 2.0, 2.5, 2.6]), 0.25, -3, -8, 7),
         (upstream, torch.tensor([0.1, 9.0, -0.4, 2.0, -8.0, 1.9]), 1.0, 0, -4, 3),
     ]
     labels = [
         "values inside the range, upstream gradient of ones",
-        "values beyond both ends (clamped: gradient 0)",
+        "values more than half a step beyond either end (clamped: gradient 0)",
         "values exactly at the ends s q_min = -2 and s q_max = 1.5 (inside: the gradient passes)",
         "values less than half a step past an end (they round to the end level, yet lie "
         + "outside the range: gradient 0)",
