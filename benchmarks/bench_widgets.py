@@ -1,11 +1,12 @@
 """How fast does each explore_* widget re-render when a control moves?
 
-Builds every ``explore_*`` widget (of ``course.widgets`` and ``course.model_widgets``),
-drives each of its controls through ``CHANGES_PER_CONTROL`` values, and times each change:
-from setting the control's ``.value`` in Python to the end of the synchronous observer (the
-compute, the HTML, the PNG). Prints the median and 90th percentile per widget in
-milliseconds, and whether they meet the course's targets: a median of at most 30 ms and a
-90th percentile of at most 50 ms per change, in the kernel, so that the picture follows the hand.
+Builds every ``explore_*`` widget (of ``course.widgets``, ``course.model_widgets`` and the
+lessons' modules in ``course.lessons``), drives each of its controls through
+``CHANGES_PER_CONTROL`` values, and times each change: from setting the control's ``.value``
+in Python to the end of the synchronous observer (the compute, the HTML, the PNG). Prints the
+median and 90th percentile per widget in milliseconds, and whether they meet the course's
+targets: a median of at most 30 ms and a 90th percentile of at most 50 ms per change, in the
+kernel, so that the picture follows the hand.
 
 Each widget is measured twice: every change a setting it has not shown (it forgets what it
 showed before each change: the targets are for this), and as a hand moving back and forth,
@@ -34,9 +35,11 @@ from pathlib import Path
 import ipywidgets
 
 from course import model_widgets, widgets
+from course.lessons import l7b_plots
 
-# Every explore_* builder, in the order the two modules define them.
-MODULES = (widgets, model_widgets)
+# Every explore_* builder, in the order the modules define them (the widget modules, then the
+# lessons' own modules of issue 27's layout).
+MODULES = (widgets, model_widgets, l7b_plots)
 BUILDERS = {
     name: builder
     for module in MODULES

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,6 +44,7 @@ from matplotlib.text import Text
 import helper
 from course import data, figures, format_plots, model_plots, model_widgets, models, plots, widgets
 from course.language_model import Result, Setting
+from course.lessons import l7b, l7b_plots
 
 # Two boxes overlap when they share more than this many pixels in both directions.
 TOLERANCE = 1.5
@@ -661,6 +663,23 @@ _L6B_ROWS = [
     ]
 ]  # fmt: skip
 
+# Lesson L7-B's run on one layer, as it prints it (60 steps, drawn here as a straight fall).
+_L7B_RUN = l7b.LayerRun(
+    list(range(61)),
+    [0.024 - 0.013 * step / 60 for step in range(61)],
+    [0.024 - 0.0131 * step / 60 for step in range(61)],
+    (0.024, 0.024),
+    (0.007, 0.0071),
+    (0.09, 0.219),
+)
+
+
+def _l7b_curve():
+    from course import language_model
+
+    return json.loads(language_model.QAT_FILES[1].read_text())["curve"]
+
+
 # Lesson L6-C's error table, as it prints it: (format, bits per weight, SQNR in dB per data).
 _L6C_DATA = ("normal", "heavy-tailed", "digits weights", "LM weights")
 _L6C_ROWS = [
@@ -685,6 +704,15 @@ def _language_model():
 
     with torch.random.fork_rng():
         return language_model.load()
+
+
+@functools.cache
+def _qat_model():
+    """Lesson L7-B's QAT model, loaded once for this file."""
+    from course import language_model
+
+    with torch.random.fork_rng():
+        return language_model.load("qat")
 
 
 @pytest.fixture(scope="module")
@@ -750,6 +778,10 @@ PLOTS = {
     ),
     "L6-B GPTQ": lambda: model_plots.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
     "L6-C format errors": lambda: format_plots.plot_format_errors(_L6C_ROWS),
+    # L7-B: the STE, the shipped training curve, one layer's run as the lesson prints it
+    "L7-B straight-through": lambda: l7b_plots.plot_straight_through(1.0, 3),
+    "L7-B training curve": lambda: l7b_plots.plot_training_curve(_l7b_curve()),
+    "L7-B layer run": lambda: l7b_plots.plot_layer_run(_L7B_RUN),
 }
 
 # Plots that need the trained digits MLP or the language model.
@@ -763,6 +795,9 @@ LANGUAGE_MODEL_PLOTS = {
     ),
     "L6-C FP8 activations": lambda parts: format_plots.plot_fp8_activations(
         parts["down"], "last MLP's inputs"
+    ),
+    "L7-B weights on the grid": lambda parts: l7b_plots.plot_weights_on_grid(
+        l7b.scaled_weights(_language_model()), l7b.scaled_weights(_qat_model())
     ),
 }
 
@@ -826,8 +861,8 @@ def _gptq_widget():
 
 # The widgets whose default build takes minutes get the lessons' own (smaller) arguments.
 WIDGET_BUILDERS = {
-    name: getattr(widgets, name, None) or getattr(model_widgets, name)
-    for module in (widgets, model_widgets)
+    name: getattr(module, name)
+    for module in (widgets, model_widgets, l7b_plots)
     for name in dir(module)
     if name.startswith("explore_")
 } | {"explore_language_model": _language_model_widget, "explore_gptq": _gptq_widget}

@@ -159,7 +159,8 @@ def test_the_lesson_s_plots_are_figures(model, qat_model):
         l7b_plots.plot_straight_through(0.5, 4),
         l7b_plots.plot_training_curve(json.loads(curve.read_text())["curve"]),
         l7b_plots.plot_weights_on_grid(l7b.scaled_weights(model), l7b.scaled_weights(qat_model)),
-        l7b_plots.plot_layer_run(l7b.LayerRun([0, 1], [0.02, 0.01], [0.02, 0.011], (0.02, 0.02), (0.007, 0.007), (0.1, 0.2))),
+        l7b_plots.plot_layer_run(l7b.LayerRun([0, 1], [0.02, 0.01], [0.02, 0.011], (0.02, 0.02),
+                                              (0.007, 0.007), (0.1, 0.2))),
     ]  # fmt: skip
     assert all(isinstance(figure, matplotlib.figure.Figure) for figure in figures)
 

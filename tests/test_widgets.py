@@ -13,6 +13,7 @@ from conftest import COURSE_TENSOR, assert_readable
 import helper
 from course import data, model_widgets, widgets
 from course.explorer import Explorer
+from course.lessons import l7b_plots
 
 SLIDERS = (
     ipywidgets.IntSlider,
@@ -22,18 +23,17 @@ SLIDERS = (
 )
 
 
-# Every widget builder of both modules, found by name: a new explore_* is tested at once.
+# Every widget builder of the widget modules and the lessons' modules (issue 27's layout), found
+# by name: a new explore_* is tested at once.
+WIDGET_MODULES = (widgets, model_widgets, l7b_plots)
 BUILDERS = sorted(
-    name
-    for module in (widgets, model_widgets)
-    for name in dir(module)
-    if name.startswith("explore_")
+    name for module in WIDGET_MODULES for name in dir(module) if name.startswith("explore_")
 )
 
 
 def builder(name: str):
-    """The builder ``explore_<name>``, from course.widgets or course.model_widgets."""
-    return getattr(widgets, name, None) or getattr(model_widgets, name)
+    """The builder ``explore_<name>``, from the module that defines it."""
+    return next(getattr(m, name) for m in WIDGET_MODULES if hasattr(m, name))
 
 
 def takes_a_tensor_first(name: str) -> bool:

@@ -217,7 +217,7 @@ def train_layer(
     )
 
 
-# --- How the weights sit on the grid ---------------------------------------------------------------
+# --- How the weights sit on the grid ------------------------------------------------------------
 
 
 def scaled_weights(model: torch.nn.Module, bits: int = 3) -> torch.Tensor:
@@ -237,7 +237,7 @@ def level_offsets(scaled: torch.Tensor) -> torch.Tensor:
     return scaled - scaled.round()
 
 
-# --- The shipped models side by side: round to nearest, GPTQ and QAT ------------------------------
+# --- The shipped models side by side: round to nearest, GPTQ and QAT ---------------------------
 
 
 @dataclass(frozen=True)

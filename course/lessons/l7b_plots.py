@@ -69,7 +69,7 @@ def plot_straight_through(scale: float = 1.0, bits: int = 3):
 def plot_layer_run(run: LayerRun):
     """A QAT run on one layer: its relative output error step by step, on the calibration inputs
     it trains on and on held-out ones, against round-to-nearest's and GPTQ's. Returns the Figure."""
-    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
     ax.plot(
         run.steps,
         np.array(run.train_error) * 100,
@@ -96,7 +96,7 @@ def plot_layer_run(run: LayerRun):
     ax.set_ylim(0, 1.15 * 100 * max(*run.rtn, *run.train_error, *run.held_out_error))
     ax.set_title(f"One layer ({LAYER}) at 3 bits per channel: its output error", fontsize=11)
     ax.grid(alpha=0.3)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside right center", fontsize=9)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9)
     plt.close(fig)
     return fig
 
