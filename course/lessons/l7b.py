@@ -78,7 +78,7 @@ def window_bits(model: torch.nn.Module, text: bytes, batch_size: int = 32) -> to
 
 class Paired(NamedTuple):
     """A difference of two scores on the same windows, and its noise: ``mean`` of the per-window
-    differences ``a_i - b_i`` and its standard error ``se = std / sqrt(n)``."""
+    differences ``a_i - b_i`` and its paired standard error ``se = std / sqrt(n)``."""
 
     mean: float
     se: float
@@ -88,10 +88,9 @@ class Paired(NamedTuple):
 
 
 def paired(a: torch.Tensor, b: torch.Tensor) -> Paired:
-    """The mean of ``a - b`` over windows and its standard error (windows that follow each other
-    in a file are not independent, so read it as a lower bound on the noise)."""
-    difference = (a - b).double()
-    return Paired(float(difference.mean()), float(difference.std() / len(difference) ** 0.5))
+    """``helper.paired_difference(a, b)`` as a ``Paired`` record (windows that follow each other
+    in a file are not independent, so read its error as a lower bound on the noise)."""
+    return Paired(*helper.paired_difference(a, b))
 
 
 # --- torchao's QAT, for the bit-for-bit comparison ----------------------------------------------
