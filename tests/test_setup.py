@@ -149,7 +149,12 @@ def imported_packages(paths: list[Path]) -> set[str]:
                     found.update(alias.name.partition(".")[0] for alias in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     found.add(node.module.partition(".")[0])
-    own = {path.stem for path in ROOT.glob("*/*.py")} | {"helper", "course", "conftest"}
+    own = {path.stem for path in ROOT.glob("*/*.py")} | {
+        "helper",
+        "answer_key",
+        "course",
+        "conftest",
+    }
     return found - set(sys.stdlib_module_names) - own
 
 
