@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from train_language_model import learning_rate  # the same schedule (tools/ is the script's path)
+from train_language_model import (  # the same schedule and step (tools/ is the script's path)
+    learning_rate,
+    train_step,
+)
 
 import helper
 from course import language_model as lm
@@ -56,7 +58,6 @@ def train(args: argparse.Namespace) -> dict:
         model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay
     )
     generator = torch.Generator().manual_seed(args.seed)
-    offsets = torch.arange(args.window + 1)
     start = time.perf_counter()
     model.eval()
     first = helper.bits_per_byte(quantized(model), check_ids)
@@ -65,20 +66,8 @@ def train(args: argparse.Namespace) -> dict:
     ]
     running = None
     for step in range(args.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
-        starts = torch.randint(
-            len(train_ids) - args.window - 1, (args.batch_size,), generator=generator
-        )
-        window = train_ids[starts[:, None] + offsets]
-        model.train()
-        logits = model(window[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), window[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        bits = loss.item() / math.log(2)
+        lr = learning_rate(step, args.steps, args.lr, args.warmup)
+        bits = train_step(model, optimizer, lr, train_ids, args.window, args.batch_size, generator)
         running = bits if running is None else 0.95 * running + 0.05 * bits
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()

@@ -12,8 +12,9 @@ import torch
 
 import helper
 from course.core.explorer import Explorer, View, buttons, int_slider
-from course.core.live_view import Plot, PlotData, steady_limits
+from course.core.live_view import PlotData, steady_limits
 from course.core.plotting import CLIPPED, FP32, GPTQ, GREY, INTEGER, QAT, RTN, TORCHAO
+from course.lessons.l6a import BitsPerByteBars
 from course.lessons.l7b import LAYER, LayerRun, Row, level_offsets, load_comparison
 
 # --- Plots --------------------------------------------------------------------------------------
@@ -66,21 +67,11 @@ def plot_layer_run(run: LayerRun):
     """A QAT run on one layer: its relative output error step by step, on the calibration inputs
     it trains on and on held-out ones, against round-to-nearest's and GPTQ's. Returns the Figure."""
     fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
-    ax.plot(
-        run.steps,
-        np.array(run.train_error) * 100,
-        color=QAT,
-        lw=2,
-        label="QAT, calibration inputs (trained on)",
-    )
-    ax.plot(
-        run.steps,
-        np.array(run.held_out_error) * 100,
-        color=GREY,
-        lw=1.5,
-        ls="--",
-        label="QAT, held-out inputs",
-    )
+    for errors, colour, width, style, label in (
+        (run.train_error, QAT, 2, "-", "QAT, calibration inputs (trained on)"),
+        (run.held_out_error, GREY, 1.5, "--", "QAT, held-out inputs"),
+    ):
+        ax.plot(run.steps, np.array(errors) * 100, color=colour, lw=width, ls=style, label=label)
     for (train, held_out), colour, name in (
         (run.rtn, RTN, "round to nearest"),
         (run.gptq, GPTQ, "GPTQ"),
@@ -196,28 +187,17 @@ class MethodBarsData(PlotData):
     title: str
 
 
-class MethodBars(Plot):
-    """Bits per byte of fp32, round-to-nearest, GPTQ and QAT: four bars."""
+class MethodBars(BitsPerByteBars):
+    """Bits per byte of fp32, round-to-nearest, GPTQ and QAT: lesson L6-B's bars, and QAT's."""
 
     Data = MethodBarsData
     figsize = (6.4, 2.6)
     margins = (0.2, 0.2, 0.95, 0.86)
     names = ("fp32", "RTN", "GPTQ", "QAT")
+    colours = (FP32, RTN, GPTQ, QAT)
 
-    def __init__(self, ax) -> None:
-        super().__init__(ax)
-        self.bars = ax.barh([3, 2, 1, 0], [0] * 4, color=[FP32, RTN, GPTQ, QAT])
-        self.labels = [ax.text(0, y, "", va="center", fontsize=9) for y in (3, 2, 1, 0)]
-        ax.set_yticks([3, 2, 1, 0], self.names)
-        ax.set_xlabel("bits per byte on held-out text (lower is better)", fontsize=10)
-
-    def update(self, data: MethodBarsData) -> None:
-        for bar, label, value in zip(self.bars, self.labels, data.values):
-            bar.set_width(value)
-            label.set_position((value, bar.get_y() + bar.get_height() / 2))
-            label.set_text(f" {value:.3f}")
-        self.ax.set_xlim(0, data.xmax)
-        self.set_title(data.title)
+    def values(self, data: MethodBarsData) -> tuple[float, ...]:
+        return data.values
 
 
 def explore_qat(rows: list[Row] | None = None, eval_bytes: int | None = None) -> Explorer:
