@@ -151,8 +151,8 @@ def imported_packages(paths: list[Path]) -> set[str]:
                     found.add(node.module.partition(".")[0])
     own = {path.stem for path in ROOT.glob("*/*.py")} | {
         "helper",
-        "answer_key",
         "course",
+        "answer_key",
         "conftest",
     }
     return found - set(sys.stdlib_module_names) - own
