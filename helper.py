@@ -32,6 +32,7 @@ Lesson -> file (in ``answer_key/``):
     L6-A  a language model               l6a_language_model.py
     L6-B  GPTQ                           l6b_gptq.py
     L6-C  number formats                 l6c_number_formats.py
+    L7-B  quantization-aware training    l7b_qat.py
 
 Maths only (torch, NumPy and the standard library): the pictures, widgets, exercise checkers
 and example data of the lessons live in the ``course`` package.
@@ -143,6 +144,17 @@ from answer_key.l6c_number_formats import (
     nf4_quantize,
     quantize_to_levels,
 )
+from answer_key.l7b_qat import (
+    FakeQuantize,
+    QATLinear,
+    RoundStraightThrough,
+    convert_qat,
+    fake_quantize,
+    fake_quantize_like_torchao,
+    prepare_qat,
+    straight_through_mask,
+    torchao_weight_scale,
+)
 
 # The public names, in lesson order.
 __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
@@ -232,6 +244,16 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "E8M0_BIAS",
     "mx_quantize",
     "mx_dequantize",
+    # L7-B
+    "straight_through_mask",
+    "FakeQuantize",
+    "fake_quantize",
+    "RoundStraightThrough",
+    "torchao_weight_scale",
+    "fake_quantize_like_torchao",
+    "QATLinear",
+    "prepare_qat",
+    "convert_qat",
     # Checks on arguments, which the course package reuses
     "check_dtype",
     "check_int",

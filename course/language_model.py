@@ -26,6 +26,8 @@ WEIGHTS_FILE = DATA_DIR / "language_model.pt"
 
 
 SETTINGS_FILE = DATA_DIR / "language_model.json"
+# Lesson L7-B's model: the shipped one fine-tuned for 3-bit weights (tools/train_qat.py).
+QAT_FILES = (DATA_DIR / "language_model_qat.pt", DATA_DIR / "language_model_qat.json")
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,18 @@ def _init_weights(module: nn.Module) -> None:
 def load(
     weights: Path | str = WEIGHTS_FILE, settings: Path | str = SETTINGS_FILE
 ) -> ByteTransformer:
-    """The trained model, in float32 and eval mode, from the committed weights and settings."""
+    """The trained model, in float32 and eval mode, from the committed weights and settings.
+
+    ``load("qat")``: lesson L7-B's model, fine-tuned with its weights fake-quantized to 3 bits
+    per channel (its float weights, meant for ``helper.quantize_model(model, 3, "per-channel")``).
+    """
+    rebuild = REBUILD
+    if weights == "qat":
+        (weights, settings), rebuild = QAT_FILES, "rebuild it with `python tools/train_qat.py`"
     weights, settings = Path(weights), Path(settings)
     for path in (weights, settings):
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: {REBUILD}")
+            raise FileNotFoundError(f"{path} is missing: {rebuild}")
     config = ModelConfig(**json.loads(settings.read_text())["config"])
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: the global
         model = ByteTransformer(config)  # random state is left as it was
@@ -150,7 +159,7 @@ def load(
         model.load_state_dict(state)
     except RuntimeError as error:
         raise ValueError(
-            f"{weights} does not fit the model that {settings} describes ({config}): {REBUILD}"
+            f"{weights} does not fit the model that {settings} describes ({config}): {rebuild}"
         ) from error
     return model.float().eval()
 

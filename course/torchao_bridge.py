@@ -1,6 +1,6 @@
-"""torchao, PyTorch's quantization library, for lessons L5-B and L6-C: imported without its known
-warnings under the CPU build of torch, and the few steps the lesson repeats (quantize a copy of
-a model, open a quantized weight, measure a saved model).
+"""torchao, PyTorch's quantization library, for lessons L5-B, L6-C and L7-B: imported without its
+known warnings under the CPU build of torch, and the few steps the lesson repeats (quantize a copy
+of a model, open a quantized weight, measure a saved model).
 
 Importing this module imports torchao. Nothing else of the course imports torchao at load time.
 """
@@ -51,6 +51,7 @@ from torchao.quantization import (
     quantize_,
 )
 from torchao.quantization.granularity import PerAxis, PerGroup
+from torchao.quantization.qat import IntxFakeQuantizeConfig, IntxFakeQuantizer
 from torchao.quantization.quant_primitives import (
     MappingType,
     choose_qparams_affine,
@@ -64,6 +65,8 @@ __all__ = [
     "MX_ELEMENT_DTYPES",
     "Int8DynamicActivationInt8WeightConfig",
     "Int8WeightOnlyConfig",
+    "IntxFakeQuantizeConfig",
+    "IntxFakeQuantizer",
     "IntxWeightOnlyConfig",
     "MXTensor",
     "MappingType",

@@ -12,7 +12,7 @@ from conftest import COURSE_TENSOR, lesson_functions
 
 import helper
 from course.core import checker
-from course.lessons import l2a, l2b, l3a, l3b, l3c, l3d, l3e, l4a, l4b, l4c, l5a, l6b, l6c
+from course.lessons import l2a, l2b, l3a, l3b, l3c, l3d, l3e, l4a, l4b, l4c, l5a, l6b, l6c, l7b
 
 CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
 
@@ -294,6 +294,55 @@ def error_feedback_rounding_only(weight_row, factor, scale, bits):  # wrong: no 
     return error_feedback(weight_row, torch.eye(len(weight_row), dtype=factor.dtype), scale, bits)
 
 
+# L7-B: the straight-through backward, right and wrong in each way the checker names.
+def straight_through_backward(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return grad_output * ((x >= low) & (x <= high))
+
+
+def straight_through_like_torchao(grad_output, x, scale, zero_point, q_min, q_max):
+    rounded = torch.round(x / scale + zero_point)
+    return grad_output * ((rounded >= q_min) & (rounded <= q_max))
+
+
+def straight_through_ends_left_out(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return grad_output * ((x > low) & (x < high))
+
+
+def straight_through_mask_only(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return ((x >= low) & (x <= high)).float()
+
+
+def straight_through_no_zero_point(grad_output, x, scale, zero_point, q_min, q_max):
+    return grad_output * ((x >= scale * q_min) & (x <= scale * q_max))
+
+
+@pytest.mark.parametrize(
+    "function, status, words",
+    [
+        (straight_through_backward, "pass", "Well done"),
+        (_not_done, "not done yet", "Not done yet"),
+        (straight_through_like_torchao, "mismatch", "less than half a step past an end"),
+        (straight_through_ends_left_out, "mismatch", "exactly at the ends"),
+        (straight_through_no_zero_point, "mismatch", "asymmetric zero point"),
+        (straight_through_mask_only, "mismatch", "not all ones"),
+    ],
+)
+def test_the_straight_through_checker_names_the_failing_case(function, status, words):
+    verdict = l7b.check_straight_through_backward(function)
+    assert verdict.status == status and words in verdict.message, verdict.message
+
+
+def test_the_straight_through_reference_is_the_answer_key_s_backward():
+    for case in l7b.backward_cases()[0]:
+        grad_output, x, *rest = case
+        x = x.clone().requires_grad_()
+        helper.fake_quantize(x, *rest).backward(grad_output)
+        assert torch.equal(x.grad, straight_through_backward(grad_output, x.detach(), *rest))
+
+
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
     (l2a.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
@@ -347,6 +396,12 @@ CHECKERS = [
         "error_feedback",
         [error_feedback],
         [error_feedback_without_dividing, error_feedback_rounding_only],
+    ),
+    (
+        l7b.check_straight_through_backward,
+        "straight_through_backward",
+        [straight_through_backward],
+        [straight_through_like_torchao, straight_through_mask_only],
     ),
 ]
 IDS = [name for _, name, _, _ in CHECKERS]

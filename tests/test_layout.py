@@ -28,6 +28,7 @@ ANSWER_KEY = [
     "l6a_language_model",
     "l6b_gptq",
     "l6c_number_formats",
+    "l7b_qat",
 ]
 # Each notebook and its lesson module (course/lessons/<lesson>.py).
 LESSONS = {
@@ -46,7 +47,11 @@ LESSONS = {
     "L6_quantize_a_language_model": "l6a",
     "L6_gptq": "l6b",
     "L6_number_formats": "l6c",
+    "L7_quantization_aware_training": "l7b",
 }
+# A lesson module past the bound splits by meaning into parts, ``<lesson>_<part>.py``, each
+# importing only earlier lessons and the parts before it (l7b_plots imports l7b).
+LESSON_FILES = sorted(path.stem for path in (ROOT / "course" / "lessons").glob("l*.py"))
 # The shared modules of the course package: they import neither the core nor a lesson.
 SHARED = {"data", "models", "language_model", "texts", "torchao_bridge"}
 # Third-party modules that the answer key may import: the maths needs nothing else.
@@ -138,10 +143,13 @@ def test_the_course_package_is_its_core_its_lessons_and_the_shared_modules():
     flat = {path.stem for path in (ROOT / "course").glob("*.py")} - {"__init__"}
     assert flat == SHARED
     lessons = {path.stem for path in (ROOT / "course" / "lessons").glob("*.py")} - {"__init__"}
-    assert lessons == set(LESSONS.values())
+    assert set(LESSONS.values()) <= lessons
+    for part in lessons - set(LESSONS.values()):  # a part of a lesson's module: l7b_plots
+        match = re.fullmatch(r"(l[2-9][a-e])_[a-z]+", part)
+        assert match and match[1] in LESSONS.values(), part
 
 
-@pytest.mark.parametrize("lesson", sorted(LESSONS.values()))
+@pytest.mark.parametrize("lesson", LESSON_FILES)
 def test_a_lesson_imports_only_earlier_lessons(lesson):
     imported = ours(ROOT / "course" / "lessons" / f"{lesson}.py", "course.lessons")
     assert all(other < lesson for other in imported), sorted(imported)
@@ -156,8 +164,11 @@ def test_each_notebook_imports_helper_and_its_own_lesson_module(notebook):
     lesson = LESSONS[notebook]
     assert (ROOT / "course" / "lessons" / f"{lesson}.py").exists()
     assert re.search(r"^import helper$", source, re.MULTILINE)
-    assert re.search(rf"^from course\.lessons import {lesson}$", source, re.MULTILINE)
-    others = set(re.findall(r"\bl[2-9][a-e]\.", source)) - {f"{lesson}."}
+    assert re.search(
+        rf"^from course\.lessons import {lesson}(, {lesson}_[a-z]+)*$", source, re.MULTILINE
+    )
+    others = set(re.findall(r"\bl[2-9][a-e](?:_[a-z]+)?\.", source)) - {f"{lesson}."}
+    others = {other for other in others if not other.startswith(f"{lesson}_")}  # its parts
     assert not others, f"{notebook} calls another lesson's module: {sorted(others)}"
 
 

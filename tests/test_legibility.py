@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 
 import figures
 import matplotlib.pyplot as plt
@@ -43,7 +44,23 @@ from matplotlib.text import Text
 
 import helper
 from course import data, language_model, models, texts
-from course.lessons import l2a, l2b, l3a, l3d, l3e, l4a, l4b, l4c, l5a, l5b, l6a, l6b, l6c
+from course.lessons import (
+    l2a,
+    l2b,
+    l3a,
+    l3d,
+    l3e,
+    l4a,
+    l4b,
+    l4c,
+    l5a,
+    l5b,
+    l6a,
+    l6b,
+    l6c,
+    l7b,
+    l7b_plots,
+)
 from course.lessons.l6a import Result, Setting
 
 # Two boxes overlap when they share more than this many pixels in both directions.
@@ -663,6 +680,21 @@ _L6B_ROWS = [
     ]
 ]  # fmt: skip
 
+# Lesson L7-B's run on one layer, as it prints it (60 steps, drawn here as a straight fall).
+_L7B_RUN = l7b.LayerRun(
+    list(range(61)),
+    [0.024 - 0.013 * step / 60 for step in range(61)],
+    [0.024 - 0.0131 * step / 60 for step in range(61)],
+    (0.024, 0.024),
+    (0.007, 0.0071),
+    (0.09, 0.219),
+)
+
+
+def _l7b_curve():
+    return json.loads(language_model.QAT_FILES[1].read_text())["curve"]
+
+
 # Lesson L6-C's error table, as it prints it: (format, bits per weight, SQNR in dB per data).
 _L6C_DATA = ("normal", "heavy-tailed", "digits weights", "LM weights")
 _L6C_ROWS = [
@@ -686,6 +718,13 @@ def _language_model():
 
     with torch.random.fork_rng():
         return language_model.load()
+
+
+@functools.cache
+def _qat_model():
+    """Lesson L7-B's QAT model, loaded once for this file."""
+    with torch.random.fork_rng():
+        return language_model.load("qat")
 
 
 @pytest.fixture(scope="module")
@@ -747,6 +786,10 @@ PLOTS = {
     ),
     "L6-B GPTQ": lambda: l6b.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
     "L6-C format errors": lambda: l6c.plot_format_errors(_L6C_ROWS),
+    # L7-B: the STE, the shipped training curve, one layer's run as the lesson prints it
+    "L7-B straight-through": lambda: l7b_plots.plot_straight_through(1.0, 3),
+    "L7-B training curve": lambda: l7b_plots.plot_training_curve(_l7b_curve()),
+    "L7-B layer run": lambda: l7b_plots.plot_layer_run(_L7B_RUN),
 }
 
 # Plots that need the trained digits MLP or the language model.
@@ -760,6 +803,9 @@ LANGUAGE_MODEL_PLOTS = {
     ),
     "L6-C FP8 activations": lambda parts: l6c.plot_fp8_activations(
         parts["down"], "last MLP's inputs"
+    ),
+    "L7-B weights on the grid": lambda parts: l7b_plots.plot_weights_on_grid(
+        l7b.scaled_weights(_language_model()), l7b.scaled_weights(_qat_model())
     ),
 }
 

@@ -91,6 +91,32 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    lr: float,
+    train_ids: torch.Tensor,
+    window: int,
+    batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    """One step at learning rate ``lr`` on ``batch_size`` windows of ``window + 1`` bytes of
+    ``train_ids`` (their starts drawn by ``generator``): next-byte cross-entropy, its gradient
+    clipped to norm 1, the optimizer's step. Returns the batch's loss in bits per byte."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    starts = torch.randint(len(train_ids) - window - 1, (batch_size,), generator=generator)
+    windows = train_ids[starts[:, None] + torch.arange(window + 1)]
+    model.train()
+    logits = model(windows[:, :-1])
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), windows[:, 1:].reshape(-1))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss.item() / math.log(2)
+
+
 def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -114,24 +140,13 @@ def train(args: argparse.Namespace) -> dict:
         betas=(0.9, 0.95),
     )
     generator = torch.Generator().manual_seed(args.seed)
-    offsets = torch.arange(config.context_length + 1)
     curve: list[dict] = []
     start, running = time.perf_counter(), None
     for step in range(args.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
-        starts = torch.randint(
-            len(train_ids) - config.context_length - 1, (args.batch_size,), generator=generator
+        lr = learning_rate(step, args.steps, args.lr, args.warmup)
+        bits = train_step(
+            model, optimizer, lr, train_ids, config.context_length, args.batch_size, generator
         )
-        window = train_ids[starts[:, None] + offsets]
-        model.train()
-        logits = model(window[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), window[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        bits = loss.item() / math.log(2)
         running = bits if running is None else 0.98 * running + 0.02 * bits
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()

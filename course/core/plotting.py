@@ -63,6 +63,9 @@ SCALE_SHARE_COLOURS = {16: ORANGE, 32: VERMILION}
 # Lesson L6-B's two ways to round a model's weights: to the nearest level, as every lesson before
 # (the weight-only model's orange), and GPTQ, rounding that corrects its own errors (green).
 RTN, GPTQ = W8A32, GREEN
+# Lesson L7-B's third way: quantization-aware training, weights trained through their own
+# rounding (black: the one colour of Okabe and Ito's that no other meaning has taken).
+QAT = "#000000"
 
 
 # Tensors with at most this many values get their numbers written in the cells.

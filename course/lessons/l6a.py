@@ -63,17 +63,22 @@ class BitsPerByteBars(Plot):
     figsize = (6.4, 2.4)
     margins = (0.25, 0.2, 0.95, 0.86)
     names = ("fp32", "round to nearest", "GPTQ")
+    colours = (FP32, RTN, GPTQ)
 
     def __init__(self, ax) -> None:
         super().__init__(ax)
-        self.bars = ax.barh([2, 1, 0], [0, 0, 0], color=[FP32, RTN, GPTQ])
-        self.labels = [ax.text(0, y, "", va="center", fontsize=9) for y in (2, 1, 0)]
-        ax.set_yticks([2, 1, 0], self.names)
+        rows = list(range(len(self.names)))[::-1]  # the first name on top
+        self.bars = ax.barh(rows, [0] * len(rows), color=list(self.colours))
+        self.labels = [ax.text(0, y, "", va="center", fontsize=9) for y in rows]
+        ax.set_yticks(rows, self.names)
         ax.set_xlabel("bits per byte on held-out text (lower is better)", fontsize=10)
 
+    def values(self, data: BitsPerByteBarsData) -> tuple[float, ...]:
+        """The bars' lengths, in the order of ``names``."""
+        return (data.fp32, data.rtn, data.gptq)
+
     def update(self, data: BitsPerByteBarsData) -> None:
-        values = (data.fp32, data.rtn, data.gptq)
-        for bar, label, value in zip(self.bars, self.labels, values):
+        for bar, label, value in zip(self.bars, self.labels, self.values(data)):
             bar.set_width(value)
             label.set_position((value, bar.get_y() + bar.get_height() / 2))
             label.set_text(f" {value:.3f}")

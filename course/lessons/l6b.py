@@ -6,7 +6,7 @@ plot, the widget and the checker of error feedback.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -96,43 +96,66 @@ def calibration_windows(n: int, context_length: int) -> torch.Tensor:
     return windows[:n]
 
 
-def layer_hessians(model: torch.nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-    """``H = 2 XᵀX / n`` of every ``nn.Linear`` of ``model``, by name, from the inputs it gets
-    on ``model(batch)`` (captured with forward hooks)."""
+class _AllCaptured(Exception):
+    """Raised by ``layer_hessians``' hooks once every layer asked for has its inputs."""
+
+
+def layer_hessians(
+    model: torch.nn.Module, batch: torch.Tensor, names: Collection[str] | None = None
+) -> dict[str, torch.Tensor]:
+    """``H = 2 XᵀX / n`` of every ``nn.Linear`` of ``model`` (or of those in ``names``), by
+    name, from the inputs it gets on ``model(batch)`` (captured with forward hooks). With
+    ``names``, the pass stops once each of them has its inputs."""
     hessians: dict[str, torch.Tensor] = {}
+    layers = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and (names is None or name in names)
+    }
 
     def keep(name: str):
         def hook(module, args, output) -> None:
             hessians[name] = helper.hessian_from_inputs(args[0])
+            if names is not None and len(hessians) == len(layers):
+                raise _AllCaptured
 
         return hook
 
-    hooks = [
-        module.register_forward_hook(keep(name))
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-    ]
+    hooks = [module.register_forward_hook(keep(name)) for name, module in layers.items()]
     try:
         with torch.no_grad():
             model(batch)
+    except _AllCaptured:
+        pass
     finally:
         for hook in hooks:
             hook.remove()
     return hessians
 
 
+def relative_output_error(
+    weight: torch.Tensor, restored: torch.Tensor, hessian: torch.Tensor
+) -> float:
+    """One layer's output error relative to its output: ``layer_objective(W, W', H) /
+    layer_objective(W, 0, H)``, i.e. ``‖(W - W') x‖² / ‖W x‖²`` over the inputs ``H`` was
+    made from."""
+    energy = helper.layer_objective(weight, torch.zeros_like(weight), hessian)
+    return helper.layer_objective(weight, restored, hessian) / energy
+
+
 def output_error(
     model: torch.nn.Module, quantized: torch.nn.Module, hessians: dict[str, torch.Tensor]
 ) -> float:
-    """The layers' output error, relative, averaged over the layers: for each linear layer,
-    ``layer_objective(W, W', H) / layer_objective(W, 0, H)``, i.e. ``‖(W - W') x‖² / ‖W x‖²``
-    over the inputs ``H`` was made from (the fp32 model's)."""
-    ratios = []
-    for name, hessian in hessians.items():
-        weight = model.get_submodule(name).weight.detach()
-        restored = quantized.get_submodule(name).dequantized_weight()
-        energy = helper.layer_objective(weight, torch.zeros_like(weight), hessian)
-        ratios.append(helper.layer_objective(weight, restored, hessian) / energy)
+    """The layers' output error, relative, averaged over the layers: ``relative_output_error``
+    of each linear layer, over the inputs ``H`` was made from (the fp32 model's)."""
+    ratios = [
+        relative_output_error(
+            model.get_submodule(name).weight.detach(),
+            quantized.get_submodule(name).dequantized_weight(),
+            hessian,
+        )
+        for name, hessian in hessians.items()
+    ]
     return sum(ratios) / len(ratios)
 
 
