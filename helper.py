@@ -2,8 +2,8 @@
 
 Every lesson builds some of these functions step by step and then imports them from here. The
 sections follow the lessons, L2-A to L4-C, then L5-A, L6-A, L6-B (GPTQ) and L6-C (number
-formats: FP8, FP4, NF4, MX); the checks of the arguments, written once and reused by the
-``course`` package, close the file. The maths is the course's own:
+formats: FP8, FP4, NF4, MX), then the checks of the arguments (reused by the ``course``
+package); L7-A on live in ``answer_key/``, re-exported last. The maths is the course's own:
 
     quantize      q  = clamp(round(r / s + z), q_min, q_max)
     dequantize    r' = s * (q - z)
@@ -32,7 +32,6 @@ from typing import Literal
 import numpy as np
 import torch
 
-# The public names, in lesson order.
 __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "Mode",
     "Granularity",
@@ -1893,3 +1892,9 @@ def _check_hessian(hessian: object, in_features: int) -> torch.Tensor:
     if float((hessian - hessian.T).abs().max()) > 1e-6 * float(hessian.abs().max()):
         raise ValueError("hessian must be symmetric (H = 2 XᵀX / n is): H != Hᵀ")
     return hessian
+
+
+from answer_key.l7a_fast_inference import *  # L7-A on: answer_key/, re-exported (issue 27)
+from answer_key.l7a_fast_inference import __all__ as _L7A
+
+__all__ += _L7A  # noqa: PLE0605 (the names of answer_key's modules)
