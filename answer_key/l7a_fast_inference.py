@@ -259,10 +259,11 @@ class PackedLinear(torch.nn.Module):
                 f"values, got {_kind(input)} shaped {tuple(getattr(input, 'shape', ()))}"
             )
         x = input.reshape(-1, self.in_features)
-        if not self.uses_kernel:
+        if not self.uses_kernel:  # the course's way: W' = s q in float32, then the product
             weight = dequantize_blocks(self.int_weight(), self.scales().float(), 0, self._block)
-            y = torch.nn.functional.linear(x.float(), weight).to(input.dtype)
-        elif self.bits == 8:
+            y = torch.nn.functional.linear(x.float(), weight, self.bias).to(input.dtype)
+            return y.reshape(*input.shape[:-1], self.out_features)
+        if self.bits == 8:
             y = torch._weight_int8pack_mm(
                 x.to(torch.bfloat16).contiguous(), self.weight_packed, self.scale
             )

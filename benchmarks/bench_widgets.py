@@ -34,9 +34,11 @@ from pathlib import Path
 import ipywidgets
 
 from course import model_widgets, widgets
+from course.lessons import l7a
 
-# Every explore_* builder, in the order the two modules define them.
-MODULES = (widgets, model_widgets)
+# Every explore_* builder, in the order the modules define them (l7a's measures its layers
+# when it is built, as the lesson does).
+MODULES = (widgets, model_widgets, l7a)
 BUILDERS = {
     name: builder
     for module in MODULES

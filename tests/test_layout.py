@@ -17,7 +17,8 @@ import helper
 
 # What each module of the course may import, of helper and the package.
 ALLOWED = {
-    "helper": set(),
+    "helper": {"answer_key.l7a_fast_inference"},  # its re-exports, until issue 27's front page
+    "answer_key.l7a_fast_inference": {"helper"},
     "course.data": {"helper"},
     "course.models": {"course.data"},
     "course.plots": {"helper", "course.data"},
@@ -59,6 +60,14 @@ ALLOWED = {
         "course.observers",
         "course.widget_parts",
     },
+    "course.lessons.l7a": {
+        "helper",
+        "course.language_model",
+        "course.checks",
+        "course.explorer",
+        "course.live_plots",
+        "course.plots",
+    },
 }
 # Third-party modules that helper.py may import: the maths needs nothing else.
 HELPER_THIRD_PARTY = {"torch", "numpy"}
@@ -86,8 +95,13 @@ def imported_modules(name: str, path=None) -> set[str]:
 
 
 def test_every_module_of_the_package_has_rules():
-    package = {f"course.{path.stem}" for path in (ROOT / "course").glob("*.py")}
-    assert package - {"course.__init__"} == set(ALLOWED) - {"helper"}
+    package = {
+        f"{folder.replace('/', '.')}.{path.stem}"
+        for folder in ("course", "course/lessons", "answer_key")
+        for path in (ROOT / folder).glob("*.py")
+        if path.stem != "__init__"
+    }
+    assert package == set(ALLOWED) - {"helper"}
 
 
 @pytest.mark.parametrize("name", ALLOWED)
@@ -95,7 +109,7 @@ def test_imports_point_one_way(name):
     ours = {
         module
         for module in imported_modules(name)
-        if module == "helper" or module.startswith("course.")
+        if module == "helper" or module.startswith(("course.", "answer_key."))
     }
     ours = {module for module in ours if module in ALLOWED}  # `from course.x import y` -> x
     assert ours <= ALLOWED[name], f"{name} imports {sorted(ours - ALLOWED[name])}"
@@ -111,9 +125,10 @@ def test_nothing_imports_the_widgets():
         assert not WIDGET_MODULES & imported_modules("", path), path
 
 
-def test_helper_imports_only_the_standard_library_torch_and_numpy():
-    top_level = {module.split(".")[0] for module in imported_modules("helper")}
-    third_party = top_level - set(sys.stdlib_module_names) - {"__future__"}
+@pytest.mark.parametrize("name", ["helper", "answer_key.l7a_fast_inference"])
+def test_the_answer_key_imports_only_the_standard_library_torch_and_numpy(name):
+    top_level = {module.split(".")[0] for module in imported_modules(name)}
+    third_party = top_level - set(sys.stdlib_module_names) - {"__future__", "helper", "answer_key"}
     assert third_party <= HELPER_THIRD_PARTY, sorted(third_party)
 
 
@@ -145,3 +160,5 @@ def test_modules_stay_short():
     assert len(module_path("helper").read_text().splitlines()) <= MAX_LINES["helper"]
     for path in (ROOT / "course").glob("*.py"):
         assert len(path.read_text().splitlines()) <= MAX_LINES["course"], path.name
+    for path in [*(ROOT / "answer_key").glob("*.py"), *(ROOT / "course/lessons").glob("*.py")]:
+        assert len(path.read_text().splitlines()) <= 500, path.name  # the new layout's bound

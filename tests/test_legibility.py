@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import control_settings
+from conftest import control_settings, l7a_timings
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
@@ -43,6 +43,7 @@ from matplotlib.text import Text
 import helper
 from course import data, figures, format_plots, model_plots, model_widgets, models, plots, widgets
 from course.language_model import Result, Setting
+from course.lessons import l7a
 
 # Two boxes overlap when they share more than this many pixels in both directions.
 TOLERANCE = 1.5
@@ -750,6 +751,9 @@ PLOTS = {
     ),
     "L6-B GPTQ": lambda: model_plots.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
     "L6-C format errors": lambda: format_plots.plot_format_errors(_L6C_ROWS),
+    # L7-A (fixed timings: a quiet machine's, as conftest.l7a_timings makes them)
+    "L7-A time against bytes": lambda: l7a.plot_time_against_bytes(l7a_timings(), 10e9),
+    "L7-A roofline": lambda: l7a.plot_roofline(l7a_timings(), 10e9, 50e9),
 }
 
 # Plots that need the trained digits MLP or the language model.
@@ -830,7 +834,11 @@ WIDGET_BUILDERS = {
     for module in (widgets, model_widgets)
     for name in dir(module)
     if name.startswith("explore_")
-} | {"explore_language_model": _language_model_widget, "explore_gptq": _gptq_widget}
+} | {
+    "explore_language_model": _language_model_widget,
+    "explore_gptq": _gptq_widget,
+    "explore_fast_inference": lambda: l7a.explore_fast_inference(l7a_timings()),
+}
 
 # Widget settings whose snapshot breaks a check, in plots this file's author does not own.
 KNOWN_WIDGET_FAULTS = {}

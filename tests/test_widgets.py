@@ -8,11 +8,12 @@ import ipywidgets
 import matplotlib.figure
 import pytest
 import torch
-from conftest import COURSE_TENSOR, assert_readable
+from conftest import COURSE_TENSOR, assert_readable, l7a_timings
 
 import helper
 from course import data, model_widgets, widgets
 from course.explorer import Explorer
+from course.lessons import l7a
 
 SLIDERS = (
     ipywidgets.IntSlider,
@@ -22,23 +23,28 @@ SLIDERS = (
 )
 
 
-# Every widget builder of both modules, found by name: a new explore_* is tested at once.
-BUILDERS = sorted(
-    name
-    for module in (widgets, model_widgets)
-    for name in dir(module)
-    if name.startswith("explore_")
-)
+# Every widget builder of the widget modules and the lesson modules, found by name: a new
+# explore_* is tested at once.
+MODULES = (widgets, model_widgets, l7a)
+BUILDERS = sorted(name for module in MODULES for name in dir(module) if name.startswith("explore_"))
+# Builders whose default measures time on this machine: here they get fixed measurements.
+FIXED = {"explore_fast_inference": lambda: l7a.explore_fast_inference(l7a_timings())}
+
+
+def defined(name: str):
+    """The function ``explore_<name>`` as the module that defines it has it."""
+    return next(getattr(module, name) for module in MODULES if hasattr(module, name))
 
 
 def builder(name: str):
-    """The builder ``explore_<name>``, from course.widgets or course.model_widgets."""
-    return getattr(widgets, name, None) or getattr(model_widgets, name)
+    """What builds the widget ``explore_<name>`` here: the function itself, or, for a widget
+    of timings, the function on fixed measurements."""
+    return FIXED.get(name) or defined(name)
 
 
 def takes_a_tensor_first(name: str) -> bool:
     """Whether the builder's first argument is a tensor (the bad-tensor test applies)."""
-    first = next(iter(inspect.signature(builder(name)).parameters.values()))
+    first = next(iter(inspect.signature(defined(name)).parameters.values()))
     return "torch.Tensor" in str(first.annotation)
 
 
@@ -80,8 +86,10 @@ def test_builds_with_its_controls_and_a_readout(name):
     assert explorer.controls
     for control in explorer.controls.values():
         assert isinstance(control, ipywidgets.ValueWidget) and control.description
-    # the error it shows: a tensor's MSE, or a language model's bits per byte (fp32's beside it)
-    error = [explorer.readout.get(key) for key in ("mse", "bits_per_byte", "fp32_bits_per_byte")]
+    # the error it shows: a tensor's MSE, or a language model's bits per byte (fp32's beside
+    # it), or, for a widget of speed, fp32's time per call
+    keys = ("mse", "bits_per_byte", "fp32_bits_per_byte", "fp32_ms")
+    error = [explorer.readout.get(key) for key in keys]
     assert any(isinstance(value, float) and value >= 0 for value in error), explorer.readout
 
 
