@@ -35,7 +35,9 @@ def bench_layers(repeats: int) -> None:
             (f"{bits}-bit dequantize-then-matmul", ways["dequantize-then-matmul"]),
             (f"{bits}-bit packed kernel", ways["packed kernel"]),
         ]
-    print(f"A {SIZE} x {SIZE} layer at batch 1, one thread, median of {repeats} (± half the spread)")
+    print(
+        f"A {SIZE} x {SIZE} layer at batch 1, one thread, median of {repeats} (± half the spread)"
+    )
     print(f"  {'way':32} {'MB read':>8} {'ms per call':>18} {'GB/s':>6} {'vs fp32':>8}  target")
     fp32_ms = None
     for label, module in rows:
