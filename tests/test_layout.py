@@ -28,6 +28,7 @@ ANSWER_KEY = [
     "l6a_language_model",
     "l6b_gptq",
     "l6c_number_formats",
+    "l7a_fast_inference",
 ]
 # Each notebook and its lesson module (course/lessons/<lesson>.py).
 LESSONS = {
@@ -46,6 +47,7 @@ LESSONS = {
     "L6_quantize_a_language_model": "l6a",
     "L6_gptq": "l6b",
     "L6_number_formats": "l6c",
+    "L7_fast_quantized_inference": "l7a",
 }
 # The shared modules of the course package: they import neither the core nor a lesson.
 SHARED = {"data", "models", "language_model", "texts", "torchao_bridge"}
