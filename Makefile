@@ -108,7 +108,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/bench_quantize.py
 	$(BIN)/python benchmarks/bench_notebooks.py
 	@for bench in benchmarks/bench_widgets.py benchmarks/bench_l4.py benchmarks/bench_language_model.py \
-		benchmarks/bench_torchao.py benchmarks/bench_gptq.py; do \
+		benchmarks/bench_torchao.py benchmarks/bench_gptq.py benchmarks/bench_fast_inference.py; do \
 		test ! -f $$bench || $(BIN)/python $$bench || exit 1; done
 
 clean:

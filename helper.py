@@ -32,6 +32,7 @@ Lesson -> file (in ``answer_key/``):
     L6-A  a language model               l6a_language_model.py
     L6-B  GPTQ                           l6b_gptq.py
     L6-C  number formats                 l6c_number_formats.py
+    L7-A  fast quantized inference       l7a_fast_inference.py
     L7-B  quantization-aware training    l7b_qat.py
 
 Maths only (torch, NumPy and the standard library): the pictures, widgets, exercise checkers
@@ -144,6 +145,19 @@ from answer_key.l6c_number_formats import (
     nf4_quantize,
     quantize_to_levels,
 )
+from answer_key.l7a_fast_inference import (
+    INT4_GROUP_SIZES,
+    PACKED_BITS,
+    Capability,
+    PackedLinear,
+    int4_block_rows,
+    linear_flops,
+    pack_int4_for_cpu,
+    pack_linear,
+    pack_model,
+    packed_kernel_available,
+    roofline_seconds,
+)
 from answer_key.l7b_qat import (
     FakeQuantize,
     QATLinear,
@@ -244,6 +258,18 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "E8M0_BIAS",
     "mx_quantize",
     "mx_dequantize",
+    # L7-A
+    "linear_flops",
+    "roofline_seconds",
+    "PACKED_BITS",
+    "INT4_GROUP_SIZES",
+    "Capability",
+    "int4_block_rows",
+    "pack_int4_for_cpu",
+    "packed_kernel_available",
+    "PackedLinear",
+    "pack_linear",
+    "pack_model",
     # L7-B
     "straight_through_mask",
     "FakeQuantize",

@@ -14,13 +14,13 @@ A benchmark prints figures; it is not a test.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 import helper
 from course import torchao_bridge
+from course.core.timing import run_times
 
 SIDE = 4096
 GROUP = 32
@@ -29,13 +29,7 @@ REPEATS = 15
 
 def median_ms(function: Callable[[], object], repeats: int = REPEATS) -> float:
     """Median wall time of ``function()`` in milliseconds, after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(run_times(function, repeats))
 
 
 def course_per_channel_loop(tensor: torch.Tensor) -> torch.Tensor:

@@ -50,11 +50,47 @@ class ModelConfig:
             )
 
 
+def causal_mask(new: int, total: int) -> torch.Tensor:
+    """Which keys each of the last ``new`` of ``total`` positions may see: (new, total) bools,
+    True up to and including its own position (the earlier ``total - new`` are all visible)."""
+    return torch.ones(new, total, dtype=torch.bool).tril(total - new)
+
+
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``softmax(q kᵀ / sqrt(d_head), masked) v``, written out: what the fused
+    ``F.scaled_dot_product_attention(q, k, v, attn_mask=mask)`` computes in one call."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., new, total)
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+
+class LayerCache:
+    """One block's keys and values so far, each (batch, heads, time, d_head): with them, a new
+    byte needs only its own query, key and value (``generate(..., cache=True)``)."""
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new positions' keys and values; all of them so far."""
+        if self.keys is not None:
+            k, v = torch.cat([self.keys, k], dim=2), torch.cat([self.values, v], dim=2)
+        self.keys, self.values = k, v
+        return k, v
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention in which each position sees only itself and earlier ones.
 
     ``qkv`` projects each position to its query, key and value (``d_model`` each), the heads
     attend (``softmax(q kᵀ / sqrt(d_head))`` with the future masked), and ``out`` mixes the heads.
+    With a ``cache``, the new positions' keys and values join the earlier ones kept there.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -63,11 +99,16 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         batch, time, channels = x.shape
         heads = self.qkv(x).view(batch, time, 3, self.n_heads, channels // self.n_heads)
         q, k, v = heads.permute(2, 0, 3, 1, 4)  # each (batch, heads, time, d_head)
-        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is None:
+            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            k, v = cache.extend(k, v)
+            mask = causal_mask(time, k.shape[2]) if time > 1 else None  # one new byte sees all
+            mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(mixed.transpose(1, 2).reshape(batch, time, channels))
 
 
@@ -93,8 +134,8 @@ class Block(nn.Module):
         self.norm_mlp = nn.LayerNorm(config.d_model)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm_attn(x))
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm_attn(x), cache)
         return x + self.mlp(self.norm_mlp(x))
 
 
@@ -120,12 +161,15 @@ class ByteTransformer(nn.Module):
             for layer in (block.attn.out, block.mlp.down):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * config.n_layers))
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        ids = check_ids(ids, self.context_length)
-        positions = torch.arange(ids.shape[1], device=ids.device)
+    def forward(self, ids: torch.Tensor, cache: list[LayerCache] | None = None) -> torch.Tensor:
+        """With ``cache`` (one ``LayerCache`` a block), ``ids`` are the positions after those
+        cached, and their keys and values are added to it."""
+        start = cache[0].length if cache else 0
+        ids = check_ids(ids, self.context_length - start)
+        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
-        for block in self.blocks:
-            x = block(x)
+        for index, block in enumerate(self.blocks):
+            x = block(x, cache[index] if cache else None)
         return self.head(self.norm(x))
 
 
@@ -171,6 +215,7 @@ def generate(
     n_bytes: int = 80,
     temperature: float | None = None,
     seed: int = 0,
+    cache: bool = False,
 ) -> str:
     """``prompt`` followed by ``n_bytes`` bytes that ``model`` writes, one at a time.
 
@@ -178,6 +223,10 @@ def generate(
     run; otherwise each byte is sampled from ``softmax(logits / temperature)`` with a private
     generator seeded with ``seed``. The model sees at most its last ``context_length`` bytes: a
     longer prompt is cut to its end.
+
+    ``cache=True`` (a ``ByteTransformer``): each block keeps its keys and values, and each new
+    byte goes through the model alone. Once the window is full it slides, every position moves,
+    and the cache is rebuilt from the window, which is what the uncached loop does every time.
     """
     ids = encode(prompt)
     if not len(ids):
@@ -188,9 +237,15 @@ def generate(
     generator = torch.Generator().manual_seed(seed)
     context = model.context_length
     ids = ids[None, -context:]
-    written = []
+    written, layers = [], None
     for _ in range(n_bytes):
-        logits = model(ids)[0, -1]
+        if cache and layers and layers[0].length + 1 == ids.shape[1]:
+            logits = model(ids[:, -1:], layers)[0, -1]  # the new byte alone
+        elif cache:  # the first pass, or the window slid: fill the cache from it
+            layers = [LayerCache() for _ in model.blocks]
+            logits = model(ids, layers)[0, -1]
+        else:
+            logits = model(ids)[0, -1]
         if temperature is None:
             byte = logits.argmax()
         else:

@@ -85,6 +85,34 @@ def assert_readable(figure) -> None:
     assert not small, f"texts under 9 pt: {sorted(small)[:5]}"
 
 
+def l7a_timings() -> list:
+    """Lesson L7-A's layer timings as a quiet machine might give them (fixed numbers, so that
+    its plots and widget are tested deterministically): time = bytes / 10 GB/s, dequantizing
+    costs 3 ns a weight more, and a batch of 16 costs the fp32 product's flops at 50 Gflop/s."""
+    from course.lessons.l7a import LayerTiming, Timing
+
+    found = []
+    for size in (1024, 2048, 4096):
+        for bits in (8, 4):
+            for batch in (1, 4, 16):
+                compute_ms = 2 * batch * size * size / 50e9 * 1e3
+                ways = {
+                    "fp32": (32, 4 * size * size),
+                    "dequantize-then-matmul": (bits, size * size * bits // 8 + 2 * size),
+                    "packed kernel": (bits, size * size * bits // 8 + 4 * size * size // 32),
+                }
+                for way, (width, n_bytes) in ways.items():
+                    if way == "fp32" and bits == 4:
+                        continue
+                    ms = max(n_bytes / 10e9 * 1e3, compute_ms)
+                    if way == "dequantize-then-matmul":
+                        ms += 3e-6 * size * size
+                    found.append(
+                        LayerTiming(size, width, batch, way, n_bytes, Timing(ms, ms / 10, 3))
+                    )
+    return found
+
+
 def make_variable(name: str) -> str:
     """The value of ``NAME := ...`` in the Makefile, its continuation lines joined (the
     variables the tests read hold no references to others)."""

@@ -171,3 +171,65 @@ def test_loading_leaves_the_global_random_state_alone():
     state = torch.random.get_rng_state()
     language_model.load()
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+# --- The KV cache (lesson L7-A) -------------------------------------------------------------------
+
+
+def test_attention_written_out_is_the_fused_call():
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(3, 2, 4, 9, 16, generator=generator, dtype=torch.float64)
+    for new in (1, 4, 9):
+        mask = language_model.causal_mask(new, 9)
+        fused = torch.nn.functional.scaled_dot_product_attention(
+            q[:, :, -new:], k, v, attn_mask=mask
+        )
+        assert torch.allclose(language_model.attention(q[:, :, -new:], k, v, mask), fused)
+    assert torch.equal(language_model.causal_mask(9, 9), torch.ones(9, 9, dtype=torch.bool).tril())
+
+
+def test_causal_mask_shows_the_cache_and_hides_the_future():
+    assert language_model.causal_mask(2, 5).int().tolist() == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+
+
+def test_cached_logits_are_the_uncached_ones(model):
+    ids = texts.encode(texts.read_text("eval")[:40])[None]
+    layers = [language_model.LayerCache() for _ in model.blocks]
+    with torch.no_grad():
+        whole = model(ids)
+        first = model(ids[:, :30], layers)
+        rest = [model(ids[:, t : t + 1], layers) for t in range(30, 40)]
+    assert layers[0].length == 40 and layers[-1].keys.shape == (1, 4, 40, 32)
+    cached = torch.cat([first, *rest], dim=1)
+    assert torch.allclose(cached, whole, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "n_bytes"),
+    [("def ", 100), ("    for i in range(", 60), ("class A:\n    def __init__(self", 130)],
+    ids=["within-the-window", "short", "past-the-window"],
+)
+def test_greedy_text_with_the_cache_is_the_uncached_text(model, prompt, n_bytes):
+    generate = language_model.generate
+    assert generate(model, prompt, n_bytes, cache=True) == generate(model, prompt, n_bytes)
+
+
+def test_sampled_text_with_the_cache_is_the_uncached_text(model):
+    with_cache = language_model.generate(model, "import ", 50, temperature=0.8, seed=3, cache=True)
+    assert with_cache == language_model.generate(model, "import ", 50, temperature=0.8, seed=3)
+
+
+def test_packed_models_write_the_same_text_with_and_without_the_cache(model):
+    for bits in (8, 4):
+        packed = helper.pack_model(model, bits)
+        with_cache = language_model.generate(packed, "def ", 40, cache=True)
+        assert with_cache == language_model.generate(packed, "def ", 40)
+
+
+def test_a_cache_cannot_grow_past_the_context(model):
+    layers = [language_model.LayerCache() for _ in model.blocks]
+    ids = texts.encode(texts.read_text("eval")[: model.context_length])[None]
+    with torch.no_grad():
+        model(ids, layers)
+        with pytest.raises(ValueError, match="1 <= time <= 0"):
+            model(ids[:, :1], layers)

@@ -28,6 +28,7 @@ ANSWER_KEY = [
     "l6a_language_model",
     "l6b_gptq",
     "l6c_number_formats",
+    "l7a_fast_inference",
     "l7b_qat",
 ]
 # Each notebook and its lesson module (course/lessons/<lesson>.py).
@@ -47,6 +48,7 @@ LESSONS = {
     "L6_quantize_a_language_model": "l6a",
     "L6_gptq": "l6b",
     "L6_number_formats": "l6c",
+    "L7_fast_quantized_inference": "l7a",
     "L7_quantization_aware_training": "l7b",
 }
 # A lesson module past the bound splits by meaning into parts, ``<lesson>_<part>.py``, each

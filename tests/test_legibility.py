@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import control_settings, lesson_functions
+from conftest import control_settings, l7a_timings, lesson_functions
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
@@ -58,6 +58,7 @@ from course.lessons import (
     l6a,
     l6b,
     l6c,
+    l7a,
     l7b,
     l7b_plots,
 )
@@ -786,6 +787,9 @@ PLOTS = {
     ),
     "L6-B GPTQ": lambda: l6b.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
     "L6-C format errors": lambda: l6c.plot_format_errors(_L6C_ROWS),
+    # L7-A (fixed timings: a quiet machine's, as conftest.l7a_timings makes them)
+    "L7-A time against bytes": lambda: l7a.plot_time_against_bytes(l7a_timings(), 10e9),
+    "L7-A roofline": lambda: l7a.plot_roofline(l7a_timings(), 10e9, 50e9),
     # L7-B: the STE, the shipped training curve, one layer's run as the lesson prints it
     "L7-B straight-through": lambda: l7b_plots.plot_straight_through(1.0, 3),
     "L7-B training curve": lambda: l7b_plots.plot_training_curve(_l7b_curve()),
@@ -872,7 +876,11 @@ WIDGET_BUILDERS = {
     name: builder
     for name, builder in lesson_functions("explore_").items()
     if name.startswith("explore_")
-} | {"explore_language_model": _language_model_widget, "explore_gptq": _gptq_widget}
+} | {
+    "explore_language_model": _language_model_widget,
+    "explore_gptq": _gptq_widget,
+    "explore_fast_inference": lambda: l7a.explore_fast_inference(l7a_timings()),
+}
 
 # Widget settings whose snapshot breaks a check, in plots this file's author does not own.
 KNOWN_WIDGET_FAULTS = {}

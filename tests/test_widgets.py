@@ -8,12 +8,12 @@ import ipywidgets
 import matplotlib.figure
 import pytest
 import torch
-from conftest import COURSE_TENSOR, assert_readable, lesson_functions
+from conftest import COURSE_TENSOR, assert_readable, l7a_timings, lesson_functions
 
 import helper
 from course import data
 from course.core.explorer import Explorer
-from course.lessons import l2a, l2b, l3a, l3b, l5a, l5b, l6c
+from course.lessons import l2a, l2b, l3a, l3b, l5a, l5b, l6c, l7a
 
 SLIDERS = (
     ipywidgets.IntSlider,
@@ -25,16 +25,19 @@ SLIDERS = (
 
 # Every lesson's widget builder, found by name: a new explore_* is tested at once.
 BUILDERS = sorted(lesson_functions("explore_"))
+# Builders whose default measures time on this machine: here they get fixed measurements.
+FIXED = {"explore_fast_inference": lambda: l7a.explore_fast_inference(l7a_timings())}
 
 
 def builder(name: str):
-    """The builder ``explore_<name>``, from the lesson module that defines it."""
-    return lesson_functions("explore_")[name]
+    """What builds the widget ``explore_<name>`` here: the lesson module's function, or, for a
+    widget of timings, that function on fixed measurements."""
+    return FIXED.get(name) or lesson_functions("explore_")[name]
 
 
 def takes_a_tensor_first(name: str) -> bool:
     """Whether the builder's first argument is a tensor (the bad-tensor test applies)."""
-    first = next(iter(inspect.signature(builder(name)).parameters.values()))
+    first = next(iter(inspect.signature(lesson_functions("explore_")[name]).parameters.values()))
     return "torch.Tensor" in str(first.annotation)
 
 
@@ -76,8 +79,10 @@ def test_builds_with_its_controls_and_a_readout(name):
     assert explorer.controls
     for control in explorer.controls.values():
         assert isinstance(control, ipywidgets.ValueWidget) and control.description
-    # the error it shows: a tensor's MSE, or a language model's bits per byte (fp32's beside it)
-    error = [explorer.readout.get(key) for key in ("mse", "bits_per_byte", "fp32_bits_per_byte")]
+    # the error it shows: a tensor's MSE, or a language model's bits per byte (fp32's beside
+    # it), or, for a widget of speed, fp32's time per call
+    keys = ("mse", "bits_per_byte", "fp32_bits_per_byte", "fp32_ms")
+    error = [explorer.readout.get(key) for key in keys]
     assert any(isinstance(value, float) and value >= 0 for value in error), explorer.readout
 
 

@@ -16,10 +16,10 @@ import ipywidgets as widgets
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from course.core.live_view import LivePlot, Plot, PlotData, png_bytes
 from course.core.plotting import MAX_ANNOTATED_CELLS, block_ids, format_number, heatmap, is_light
+from course.core.timing import one_thread
 
 # Matrices with at most this many cells are shown as tables with their values written in.
 _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
@@ -239,12 +239,8 @@ class Explorer(widgets.VBox):
         key = tuple(self.values().items())
         shown = self._shown.pop(key, None)
         if shown is None:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with one_thread():
                 view = self._compute(**self.values())
-            finally:
-                torch.set_num_threads(threads)
             numbers = _html_readout(_readout_lines(view.readout, self.labels))
             shown = _Shown(view, numbers, _html_matrices(view.matrices), None)
             if self._live_plot:

@@ -17,6 +17,7 @@ import helper
 from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons, int_slider
 from course.core.plotting import FP32, GPTQ, RTN
+from course.core.timing import one_thread
 from course.language_model import load
 from course.lessons.l6a import BitsPerByteBars, BitsPerByteBarsData
 from course.texts import read_text
@@ -294,12 +295,8 @@ def _default_gptq_runs() -> tuple[list[dict], float]:
     """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings, on
     one thread as in the lesson (GPTQ's loop is thousands of small steps), leaving torch's
     global random state alone (building the model draws its initial weights)."""
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with one_thread():
         with torch.random.fork_rng():
             model = load()
         text = read_text("eval")[:4096]
         return compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
-    finally:
-        torch.set_num_threads(threads)
