@@ -96,6 +96,8 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "byte_ids",
     "byte_windows",
     "bits_per_byte",
+    "window_bits",
+    "paired_difference",
     "channel_absmax",
     "outlier_ratio",
     # L6-B
@@ -999,8 +1001,10 @@ class QuantizedLinear(torch.nn.Module):
         return dequantize_blocks(self.int_weight(), self.scale.float(), 0, self.block_size)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """``y = input W'^T + b``, with ``W'`` dequantized on the fly."""
-        return torch.nn.functional.linear(input, self.dequantized_weight(), self.bias)
+        """``y = input W'^T + b``, with ``W'`` dequantized on the fly (in the input's float type:
+        ``s q`` is exact in float32, and so in float64)."""
+        bias = None if self.bias is None else self.bias.to(input.dtype)
+        return torch.nn.functional.linear(input, self.dequantized_weight().to(input.dtype), bias)
 
     @property
     def storage_bytes(self) -> int:
@@ -1259,6 +1263,35 @@ def byte_windows(data: object, length: int) -> torch.Tensor:
     return ids[: n * length].view(n, length)
 
 
+def window_bits(
+    model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 64
+) -> torch.Tensor:
+    """Each window's bits per byte, float64, shape ``(n,)``: window ``(x_0, ..., x_L)`` (a row of
+    ``windows``, ``L <= model.context_length``) is read up to ``x_{L-1}`` and scored on the next
+    byte at each position,
+
+        bits_i = -(1 / L) sum_t log2 p(x_{t+1} | x_0 .. x_t).
+
+    Each byte's loss is summed in float64 in a fixed order, so the result does not depend on
+    how a CPU orders a float32 sum. Comparing two models window by window gives the noise of
+    their difference (``paired_difference``).
+    """
+    ids = windows if isinstance(windows, torch.Tensor) else None
+    if ids is None or ids.dim() != 2 or ids.dtype.is_floating_point:
+        raise TypeError("windows must be a 2-D integer tensor of byte values (n, length + 1)")
+    context = check_positive_int(getattr(model, "context_length", None), "model.context_length")
+    if not 2 <= ids.shape[1] <= context + 1:
+        raise ValueError(f"windows must be 2 to {context + 1} bytes long, got {ids.shape[1]}")
+    check_positive_int(batch_size, "batch_size")
+    ids = byte_ids(ids.reshape(-1), "windows").view(ids.shape)
+    with torch.no_grad():
+        logits = torch.cat([model(batch) for batch in ids[:, :-1].split(batch_size)])
+        nats = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="none"
+        )
+    return nats.double().view(ids.shape[0], -1).mean(dim=1) / math.log(2)
+
+
 def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) -> float:
     """The model's mean cross-entropy over ``data``, in bits per byte.
 
@@ -1267,30 +1300,46 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     The bytes are cut into windows of ``model.context_length`` (the last one may be shorter):
     window ``i`` reads ``x[iT : iT + T]`` and is scored on the next byte at each position, so
     every byte but the first is predicted exactly once (N = len(data) - 1), batched, with no
-    loop over bytes. A model that knows nothing scores 8 bits per byte (256 equally likely
-    bytes); 2 means it has narrowed each next byte to about 2^2 = 4 equally likely choices.
+    loop over bytes (``window_bits``; the mean is taken in float64). A model that knows nothing
+    scores 8 bits per byte (256 equally likely bytes); 2 means it has narrowed each next byte
+    to about 2^2 = 4 equally likely choices.
     """
     ids = byte_ids(data)
     if ids.numel() < 2:
         raise ValueError("data must hold at least 2 bytes: the first has nothing to predict it")
-    check_positive_int(batch_size, "batch_size")
     context = check_positive_int(getattr(model, "context_length", None), "model.context_length")
+    check_positive_int(batch_size, "batch_size")
     n_full = (ids.numel() - 1) // context
-    inputs, targets = ids[:-1], ids[1:]
-    pieces = [(inputs[: n_full * context].view(n_full, context), targets[: n_full * context])]
-    if n_full * context < inputs.numel():  # the shorter last window
-        pieces.append((inputs[n_full * context :][None], targets[n_full * context :]))
-    total_nats = torch.zeros((), dtype=torch.float64)
-    with torch.no_grad():
-        for windows, target in pieces:
-            if windows.numel() == 0:
-                continue
-            logits = torch.cat([model(batch) for batch in windows.split(batch_size)])
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), target, reduction="sum"
-            )
-            total_nats += loss.double()
-    return float(total_nats / targets.numel() / math.log(2))
+    total = torch.zeros((), dtype=torch.float64)
+    if n_full:  # window i is x[iT : iT + T + 1]: read its first T bytes, score its last T
+        full = ids[: n_full * context + 1].unfold(0, context + 1, context)
+        total += window_bits(model, full, batch_size).sum() * context
+    tail = ids[n_full * context :]
+    if tail.numel() > 1:  # the shorter last window
+        total += window_bits(model, tail[None], batch_size)[0] * (tail.numel() - 1)
+    return float(total / (ids.numel() - 1))
+
+
+def paired_difference(bits_a: torch.Tensor, bits_b: torch.Tensor) -> tuple[float, float]:
+    """``(mean, standard error)`` of ``bits_b - bits_a``, window by window (``window_bits`` of
+    two models on the same windows):
+
+        d_i = b_i - a_i,    mean = (1/n) sum_i d_i,    se = std(d) / sqrt(n).
+
+    A difference smaller than about two standard errors is within the noise of the text:
+    another sample of windows could reverse it. (Consecutive windows of one file are not
+    independent, so this is if anything an underestimate of the noise.)
+    """
+    for name, value in (("bits_a", bits_a), ("bits_b", bits_b)):
+        if not isinstance(value, torch.Tensor) or value.dim() != 1:
+            raise TypeError(f"{name} must be a 1-D tensor of per-window bits (window_bits)")
+    if bits_a.shape != bits_b.shape or bits_a.numel() < 2:
+        raise ValueError(
+            f"bits_a and bits_b must be the same windows, at least 2: got {bits_a.numel()} "
+            f"and {bits_b.numel()}"
+        )
+    difference = bits_b.double() - bits_a.double()
+    return float(difference.mean()), float(difference.std() / math.sqrt(difference.numel()))
 
 
 def channel_absmax(x: torch.Tensor) -> torch.Tensor:
@@ -1325,11 +1374,13 @@ def hessian_from_inputs(x: torch.Tensor) -> torch.Tensor:
 
     ``x`` is shaped ``(..., in_features)`` (every leading axis counts as samples). For a change
     ``ΔW`` of the weights, the mean over the inputs of the squared output error is
-    ``(1 / n) Σ ‖ΔW x‖² = ½ tr(ΔW H ΔWᵀ)`` (``layer_objective``). Computed in float32 (float64
-    stays float64); ``(in_features, in_features)``, symmetric, positive semi-definite.
+    ``(1 / n) Σ ‖ΔW x‖² = ½ tr(ΔW H ΔWᵀ)`` (``layer_objective``). Computed in float64, whatever
+    the inputs' type: a sum of thousands of float32 products comes out in the last bits as the
+    CPU orders it, and GPTQ's rounding, a chain of decisions, would pass such a difference on.
+    ``(in_features, in_features)``, symmetric, positive semi-definite.
     """
     x = check_float_tensor(x, "x")
-    rows = x.detach().reshape(-1, x.shape[-1]).to(_work_dtype(x))
+    rows = x.detach().reshape(-1, x.shape[-1]).to(torch.float64)
     hessian = (rows.T @ rows).mul_(2 / rows.shape[0])
     if not math.isfinite(hessian.diagonal().sum().item()):  # NaN and inf reach the diagonal
         raise ValueError("x contains NaN or infinite values")
@@ -1443,12 +1494,15 @@ def gptq_quantize_model(
     reaches it, gets its Hessian ``H = 2 XᵀX / n`` from the inputs it receives, is quantized by
     ``gptq_quantize``, and hands the quantized layer's outputs on. So the layers are quantized
     in the order they run, each on the inputs that the already-quantized earlier layers
-    produce. The model itself is unchanged; ``convert_linears`` makes both copies.
+    produce. The pass runs in float64, so every ``H`` is the same bits on every CPU and for any
+    number of threads, and so are GPTQ's integers. The model itself is unchanged;
+    ``convert_linears`` makes both copies.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     options = (bits, granularity, group_size, block_size, damp)
     working = convert_linears(model, lambda _, linear: _QuantizeOnFirstCall(linear, options))
+    working.double()
     with torch.no_grad():
         working(calibration)
     stand_ins = {n: m for n, m in working.named_modules() if isinstance(m, _QuantizeOnFirstCall)}

@@ -428,7 +428,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     bits per byte on held-out text, for each bit width, granularity and calibration size of
     ``rows`` (``gptq_runs.compare``'s rows; ``fp32``: the fp32 model's bits per byte). Every
     setting is computed beforehand, so a change only looks it up. ``rows=None`` runs a small
-    grid on the trained model (4 KB of evaluation text), which takes a while."""
+    grid on the trained model (``gptq_runs.evaluation_windows``), which takes a while."""
     if rows is None:
         rows, fp32 = _default_gptq_runs()
     if not rows or fp32 is None:
@@ -457,6 +457,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
             "fp32_bits_per_byte": fp32,
             "round_to_nearest": row["rtn"],
             "GPTQ": row["gptq"],
+            "GPTQ_gain": f"{row['rtn'] - row['gptq']:.4f} ± {row['gain_se']:.4f}",
             "loss_won_back": f"{gptq_runs.won_back(fp32, row['rtn'], row['gptq']):.0%}",
             "output_error_RTN": f"{row['rtn_error']:.2%}",
             "output_error_GPTQ": f"{row['gptq_error']:.2%}",
@@ -481,7 +482,8 @@ def _default_gptq_runs() -> tuple[list[dict], float]:
         torch.set_num_threads(1)
         with torch.random.fork_rng():
             model = load()
-        text = read_text("eval")[:4096]
-        return gptq_runs.compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
+        windows = gptq_runs.evaluation_windows(gptq_runs.EVAL_WINDOWS, model.context_length)
+        rows = gptq_runs.compare(model, windows, windows=(4, 32))
+        return rows, float(helper.window_bits(model, windows).mean())
     finally:
         torch.set_num_threads(threads)

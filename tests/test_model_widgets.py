@@ -170,6 +170,7 @@ def gptq_rows():
                         "windows": windows,
                         "rtn": rtn,
                         "gptq": rtn - 0.05 - windows / 320,
+                        "gain_se": 0.01,
                         "rtn_error": 0.1 * loss,
                         "gptq_error": 0.05 * loss,
                     }
@@ -184,6 +185,7 @@ def test_explore_gptq_looks_each_setting_up():
     assert explorer.readout["round_to_nearest"] == 2.5
     assert explorer.readout["GPTQ"] == pytest.approx(2.35)
     assert explorer.readout["loss_won_back"] == "30%"
+    assert explorer.readout["GPTQ_gain"] == "0.1500 ± 0.0100"
     explorer.controls["windows"].value = 4
     explorer.controls["bits"].value = 2
     explorer.controls["setting"].value = "groups of 32"
