@@ -474,32 +474,45 @@ def _error_feedback_reference(
     return q
 
 
+def _error_feedback_case(
+    generator: torch.Generator, bits: int, correlated: bool
+) -> tuple[torch.Tensor, torch.Tensor, float, int]:
+    """One ``(weight_row, factor, scale, bits)``: 16 weights, and ``factor`` the upper Cholesky
+    factor of the damped inverse Hessian of 200 inputs, correlated or not (``H = I``)."""
+    row = torch.randn(16, generator=generator, dtype=torch.float64)
+    if correlated:
+        x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
+        hessian = helper.hessian_from_inputs(
+            x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
+        )
+    else:
+        hessian = torch.eye(16, dtype=torch.float64)
+    damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
+    factor = torch.linalg.cholesky(
+        torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
+    )
+    scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
+    return row, factor, scale, bits
+
+
 def error_feedback_cases() -> tuple[list[tuple], list[str]]:
     """The checker's inputs ``(weight_row, factor, scale, bits)`` and their names: ``factor`` is
-    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale."""
-    cases, labels = [], []
+    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale.
+    The last case's updates push six weights past the 2-bit grid: without the clamp, they
+    round to 2 or -3."""
     generator = torch.Generator().manual_seed(61)
-    for bits, correlated, label in (
-        (4, False, "uncorrelated inputs, H = I: nothing to push, plain rounding"),
-        (4, True, "4 bits, correlated inputs"),
-        (3, True, "3 bits, correlated inputs"),
-        (2, True, "2 bits: large errors, and updated weights pushed past the grid (clamped)"),
-    ):
-        row = torch.randn(16, generator=generator, dtype=torch.float64)
-        if correlated:
-            x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
-            hessian = helper.hessian_from_inputs(
-                x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
-            )
-        else:
-            hessian = torch.eye(16, dtype=torch.float64)
-        damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
-        factor = torch.linalg.cholesky(
-            torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
-        )
-        scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
-        cases.append((row, factor, scale, bits))
-        labels.append(label)
+    cases = [
+        _error_feedback_case(generator, bits, correlated)
+        for bits, correlated in ((4, False), (4, True), (3, True), (2, True))
+    ]
+    cases.append(_error_feedback_case(torch.Generator().manual_seed(65), 2, True))
+    labels = [
+        "uncorrelated inputs, H = I: nothing to push, plain rounding",
+        "4 bits, correlated inputs",
+        "3 bits, correlated inputs",
+        "2 bits: large errors to push",
+        "2 bits, updated weights pushed past the grid: they must be clamped to -2..1",
+    ]
     return cases, labels
 
 
@@ -507,11 +520,24 @@ def check_error_feedback(learner_function: Callable) -> Verdict:
     """L6-B "Your turn": ``learner_function(weight_row, factor, scale, bits)`` quantizes one
     weight row as GPTQ does and returns its integers (int8): for each ``j`` in order,
     ``q_j = clamp(round(w_j / s))``, then ``e = (w_j - s q_j) / U_jj`` and
-    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``)."""
+    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``). It must leave ``weight_row``
+    unchanged (work on a copy): every case is run again to check that."""
     cases, labels = error_feedback_cases()
-    return check_exercise(
+    verdict = check_exercise(
         learner_function, _error_feedback_reference, cases, "error_feedback", labels
     )
+    if verdict.status != "pass":
+        return verdict
+    for number, (args, label) in enumerate(zip(error_feedback_cases()[0], labels), start=1):
+        row = args[0].clone()
+        learner_function(row, *args[1:])
+        if not torch.equal(row, args[0]):
+            return Verdict(
+                "mismatch",
+                f"error_feedback changed weight_row on input {number} of {len(cases)}, {label}: "
+                "leave it unchanged and work on a copy (weight_row.clone()).",
+            )
+    return verdict
 
 
 def check_nearest_level(learner_function: Callable) -> Verdict:
