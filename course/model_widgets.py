@@ -442,16 +442,17 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     controls = {
         "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
         "setting": buttons("scales", settings, settings[0]),
-        "windows": widgets.SelectionSlider(
+    }
+    if len(windows) > 1:  # one calibration size: nothing to choose
+        controls["windows"] = widgets.SelectionSlider(
             options=windows,
             value=windows[-1],
             description="calibration windows",
             continuous_update=True,
             style=STYLE,
-        ),
-    }
+        )
 
-    def compute(bits: int, setting: str, windows: int) -> View:
+    def compute(bits: int, setting: str, windows: int = windows[-1]) -> View:
         row = table[bits, setting, windows]
         readout = {
             "fp32_bits_per_byte": fp32,

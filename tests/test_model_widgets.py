@@ -200,3 +200,10 @@ def test_explore_gptq_needs_rows_and_fp32():
         model_widgets.explore_gptq([], 2.0)
     with pytest.raises(ValueError, match="fp32"):
         model_widgets.explore_gptq(gptq_rows())
+
+
+def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
+    rows = [row for row in gptq_rows() if row["windows"] == 32]
+    explorer = model_widgets.explore_gptq(rows, 2.0)
+    assert set(explorer.controls) == {"bits", "setting"}
+    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
