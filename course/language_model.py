@@ -12,6 +12,7 @@ was trained on; ``"eval"`` and ``"calibration"`` are whole modules it never saw.
 
 from __future__ import annotations
 
+import copy
 import json
 import lzma
 import math
@@ -171,8 +172,9 @@ def encode(text: str | bytes) -> torch.Tensor:
 
 
 def decode(ids: torch.Tensor) -> str:
-    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'."""
-    return bytes(ids.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'. ``ids`` is
+    a 1-D integer tensor of byte values 0-255 (an id past 255 is a ValueError, not wrapped)."""
+    return bytes(helper.byte_ids(ids, "ids").tolist()).decode("utf-8", errors="replace")
 
 
 def read_text(split: Split) -> bytes:
@@ -207,6 +209,13 @@ def load(
             f"{weights} does not fit the model that {settings} describes ({config}): {REBUILD}"
         ) from error
     return model.float().eval()
+
+
+def in_float64(model: nn.Module) -> nn.Module:
+    """A float64 copy of ``model`` (quantized layers included: they compute in their input's
+    type). Its outputs are the same bits on every CPU to within float64's rounding, about 1e-16:
+    float32's, about 1e-7, would move chaotic steps such as rounding activations to int8."""
+    return copy.deepcopy(model).double()
 
 
 @torch.no_grad()

@@ -354,12 +354,12 @@ def explore_language_model(
     helper.check_int(group_size, "group_size", (32, 64, 128), "32, 64 or 128")
     fp32_bits = helper.bits_per_byte(model, text)
 
-    def measured(quantized: torch.nn.Module) -> dict:
+    def measured(quantized: torch.nn.Module, stored: torch.nn.Module | None = None) -> dict:
         written = generate(quantized, prompt, n_bytes)
         return {
             "bits_per_byte": helper.bits_per_byte(quantized, text),
             "fp32_bits_per_byte": fp32_bits,
-            "model_bytes": helper.model_bytes(quantized),
+            "model_bytes": helper.model_bytes(quantized if stored is None else stored),
             "fp32_bytes": helper.model_bytes(model),
             "writes": written.replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}"),
         }
@@ -374,7 +374,11 @@ def explore_language_model(
         )
         for size in sizes
     }
-    table[_W8A8] = measured(quantize_activations(model, torch.int8))
+    # W8A8's layers hold their int8 weights dequantized, to compute in float: its bytes are
+    # those of the same weights stored in int8 per channel (activations are not stored).
+    table[_W8A8] = measured(
+        quantize_activations(model, torch.int8), Setting(8, "per-channel").apply(model)
+    )
     controls = {
         "model": buttons("quantize", ["weights only", _W8A8], "weights only"),
         "bits": widgets.SelectionSlider(

@@ -143,6 +143,8 @@ def test_explore_language_model_looks_up_what_helper_measures(small_language_mod
     assert explorer.controls["bits"].disabled and explorer.controls["granularity"].disabled
     w8a8 = observers.quantize_activations(model, torch.int8)
     assert explorer.readout["bits_per_byte"] == helper.bits_per_byte(w8a8, text)
+    int8_weights = language_model.Setting(8, "per-channel").apply(model)
+    assert explorer.readout["model_bytes"] == helper.model_bytes(int8_weights)  # not fp32's
 
 
 def test_explore_language_model_refuses_settings_it_has_not_computed(small_language_model):
