@@ -94,8 +94,9 @@ def round_trip(tensor: torch.Tensor, name: str, block_size: int | None = None) -
         levels = torch.arange(-q_max, q_max + 1, dtype=torch.float32)
     elif spec.kind == "nf4":
         helper.check_divides(tensor.numel(), block, "block_size", "the number of values")
-        quantized = helper.nf4_quantize(tensor, block, scaler_block_size(tensor.numel() // block))
-        restored = helper.nf4_dequantize(*quantized)
+        scalers = scaler_block_size(tensor.numel() // block)
+        quantized = helper.nf4_quantize(tensor, block, scalers)
+        restored = helper.nf4_dequantize(*quantized, block, scalers)
         per_value = _per_value(tensor.reshape(-1, block).abs().amax(dim=1), tensor.shape, block)
         levels = helper.NF4_LEVELS
     else:

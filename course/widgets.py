@@ -554,7 +554,7 @@ def explore_number_formats(
         **ERROR_LABELS,
         "bits_per_weight": "bits per weight",
         "levels_used": "levels used",
-        "saturated": "values saturated",
+        "saturated": "values saturated (over half a step past an end level)",
         "sqnr_db": "SQNR (dB)",
     }
     return Explorer(
@@ -572,6 +572,11 @@ def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
 
     trip = formats.round_trip(tensor, name, block)
     largest = float(trip.levels.abs().max())
+    # Saturated: past an end level by more than half the last step, so clamped to it with a
+    # larger error than rounding inside the grid can make. (An int format's fp16 scale puts a
+    # block's largest value a hair past its top level: that value is rounded, not saturated.)
+    ends = trip.levels.sort().values
+    low, high = ends[0] - (ends[1] - ends[0]) / 2, ends[-1] + (ends[-1] - ends[-2]) / 2
     codes = helper.quantize_to_levels(trip.scaled, trip.levels)
     used = torch.bincount(codes.flatten(), minlength=trip.levels.numel()) > 0
     bits = formats.bits_per_weight(name, block, tensor.numel())
@@ -581,7 +586,7 @@ def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
         "bits_per_weight": round(bits, 4),
         "levels": trip.levels.numel(),
         "levels_used": int(used.sum()),
-        "saturated": int((trip.scaled.abs() > largest).sum()),
+        "saturated": int(((trip.scaled < low) | (trip.scaled > high)).sum()),
         "mse": helper.quantization_error(tensor, trip.restored),
         "sqnr_db": f"{sqnr:.1f}",
     }
