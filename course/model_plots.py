@@ -315,7 +315,7 @@ def plot_bits_per_byte_vs_bytes(results: Sequence[Result], fp32: Result):
     ]  # fmt: skip
     ax.legend(handles=handles, fontsize=9, loc="upper right", title="scale per", title_fontsize=9)
     ax.set_yscale("log")
-    ticks = [1.5, 2, 3, 4, 6, 8]
+    ticks = [1.5, 1.7, 2, 2.5, 3, 4, 6, 8]  # the 8- and 4-bit rings sit between 1.7 and 2
     low, high = ax.get_ylim()
     ax.set_yticks(
         [t for t in ticks if low <= t <= high], [f"{t:g}" for t in ticks if low <= t <= high]
