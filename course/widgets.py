@@ -554,7 +554,7 @@ def explore_number_formats(
         **ERROR_LABELS,
         "bits_per_weight": "bits per weight",
         "levels_used": "levels used",
-        "saturated": "values saturated (over half a step past an end level)",
+        "saturated": "values saturated",
         "sqnr_db": "SQNR (dB)",
     }
     return Explorer(
