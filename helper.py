@@ -1320,26 +1320,25 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     return float(total / (ids.numel() - 1))
 
 
-def paired_difference(bits_a: torch.Tensor, bits_b: torch.Tensor) -> tuple[float, float]:
-    """``(mean, standard error)`` of ``bits_b - bits_a``, window by window (``window_bits`` of
-    two models on the same windows):
+def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """How much setting ``a`` scores above setting ``b`` on the same items, and the noise of it:
+    ``d_i = a_i - b_i``, returned as ``(mean(d), std(d) / sqrt(n))`` (the paired standard error,
+    ``std`` with ``n - 1``), in float64.
 
-        d_i = b_i - a_i,    mean = (1/n) sum_i d_i,    se = std(d) / sqrt(n).
-
-    A difference smaller than about two standard errors is within the noise of the text:
-    another sample of windows could reverse it. (Consecutive windows of one file are not
-    independent, so this is if anything an underestimate of the noise.)
+    ``a`` and ``b`` are per-item scores of the same ``n >= 2`` items (1.0 / 0.0 for a test digit
+    right or wrong, a loss per window of text). Pairing removes what both share (an item hard
+    for both), so the error is that of the difference itself. A difference within about two
+    standard errors of 0 is not told apart from noise.
     """
-    for name, value in (("bits_a", bits_a), ("bits_b", bits_b)):
-        if not isinstance(value, torch.Tensor) or value.dim() != 1:
-            raise TypeError(f"{name} must be a 1-D tensor of per-window bits (window_bits)")
-    if bits_a.shape != bits_b.shape or bits_a.numel() < 2:
+    a = check_float_tensor(a, "a").double().flatten()
+    b = check_float_tensor(b, "b").double().flatten()
+    if a.shape != b.shape or a.numel() < 2:
         raise ValueError(
-            f"bits_a and bits_b must be the same windows, at least 2: got {bits_a.numel()} "
-            f"and {bits_b.numel()}"
+            f"a and b must hold the same number (at least 2) of paired scores, got {a.numel()} "
+            f"and {b.numel()}"
         )
-    difference = bits_b.double() - bits_a.double()
-    return float(difference.mean()), float(difference.std() / math.sqrt(difference.numel()))
+    d = a - b
+    return float(d.mean()), float(d.std() / math.sqrt(d.numel()))
 
 
 def channel_absmax(x: torch.Tensor) -> torch.Tensor:

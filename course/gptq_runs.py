@@ -137,7 +137,7 @@ def compare(
                         "gptq": float(gptq_bits.mean()),
                         "rtn_windows": rtn_bits,
                         "gptq_windows": gptq_bits,
-                        "gain_se": helper.paired_difference(gptq_bits, rtn_bits)[1],
+                        "gain_se": helper.paired_difference(rtn_bits, gptq_bits)[1],
                         "rtn_error": rtn_error,
                         "gptq_error": output_error(model, gptq, hessians),
                     }
