@@ -85,6 +85,7 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "model_bytes",
     # L5-A
     "sqnr_db",
+    "paired_difference",
     "percentile_range",
     "clipped",
     "rounding_and_clipping_error",
@@ -1091,6 +1092,27 @@ def sqnr_db(original: torch.Tensor, dequantized: torch.Tensor) -> float:
     mse = quantization_error(original, dequantized)
     signal = float(torch.as_tensor(original).double().square().mean())
     return math.inf if mse == 0 else 10 * math.log10(signal / mse)
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """How much setting ``a`` scores above setting ``b`` on the same items, and the noise of it:
+    ``d_i = a_i - b_i``, returned as ``(mean(d), std(d) / sqrt(n))`` (the paired standard error,
+    ``std`` with ``n - 1``), in float64.
+
+    ``a`` and ``b`` are per-item scores of the same ``n >= 2`` items (1.0 / 0.0 for a test digit
+    right or wrong, a loss per window of text). Pairing removes what both share (an item hard
+    for both), so the error is that of the difference itself. A difference within about two
+    standard errors of 0 is not told apart from noise.
+    """
+    a = check_float_tensor(a, "a").double().flatten()
+    b = check_float_tensor(b, "b").double().flatten()
+    if a.shape != b.shape or a.numel() < 2:
+        raise ValueError(
+            f"a and b must hold the same number (at least 2) of paired scores, got {a.numel()} "
+            f"and {b.numel()}"
+        )
+    d = a - b
+    return float(d.mean()), float(d.std() / math.sqrt(d.numel()))
 
 
 def _blocks_last(tensor: torch.Tensor, block_size: Sequence[int]) -> torch.Tensor:

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     layer = torch.nn.Sequential(torch.nn.Linear(SIZE, SIZE))
     bench(f"One {SIZE} x {SIZE} linear layer", layer, SIZE, repeats)
-    model, _ = models.train_digits_mlp()
+    model, _ = models.trained_digits_mlp()
     bench("The digits MLP of lessons L4-C and L5-B (64-128-64-10)", model, 64, repeats)
     return 0
 

@@ -3,6 +3,11 @@ digits that the L4 lessons train a small network on (the network itself is in ``
 
 Every random tensor comes from ``seeded_normal`` (or ``layer_weights``, built on the same private
 generator), so the lessons' numbers are the same at every run and the global seed is untouched.
+They are also the same on every machine: the normal draws are made in float64 and only then
+rounded to float32. PyTorch draws float32 normals (16 at a time or more) with vectorized
+``log``, ``sin`` and ``cos`` whose last bit depends on the CPU's instruction set, so
+``torch.randn(4, 4)`` after ``torch.manual_seed(0)`` differs by an ulp here and there between an
+AVX-512 server, an AVX2 laptop and an ARM Mac; its float64 draws are the same bits on all of them.
 """
 
 from __future__ import annotations
@@ -24,11 +29,17 @@ def course_tensor() -> torch.Tensor:
     return torch.tensor(COURSE_TENSOR)
 
 
+def _normal(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    """Standard normal draws of ``shape`` in float64, the same bits on every machine."""
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
 def seeded_normal(seed: int, *shape: int, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
-    """``shift + scale * N(0, 1)`` of ``shape``, from a private generator seeded with ``seed``
-    (the global random state is untouched)."""
+    """``shift + scale * N(0, 1)`` of ``shape`` as float32, from a private generator seeded with
+    ``seed`` (the global random state is untouched), drawn and scaled in float64 and rounded to
+    float32 once: the same bits on every machine."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=generator) * scale + shift
+    return (_normal(generator, *shape) * scale + shift).to(torch.float32)
 
 
 def skewed_tensor(n: int = 10_000, seed: int = 0) -> torch.Tensor:
@@ -50,8 +61,10 @@ def layer_weights(
     shuffled; with ``outliers``, one value in 256 (at least one) is made ``outlier_factor``
     times larger."""
     generator = torch.Generator().manual_seed(seed)
-    sizes = torch.logspace(*log10_sizes, rows)[torch.randperm(rows, generator=generator)]
-    weight = torch.randn(rows, cols, generator=generator) * sizes[:, None]
+    sizes = torch.logspace(*log10_sizes, rows, dtype=torch.float64)[
+        torch.randperm(rows, generator=generator)
+    ]
+    weight = (_normal(generator, rows, cols) * sizes[:, None]).to(torch.float32)
     if outliers:
         picked = torch.randperm(rows * cols, generator=generator)[: max(1, rows * cols // 256)]
         weight.view(-1)[picked] *= outlier_factor

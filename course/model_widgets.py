@@ -29,7 +29,7 @@ from course.live_plots import (
     W8A8Errors,
     W8A8ErrorsData,
 )
-from course.models import accuracy, train_digits_mlp
+from course.models import accuracy, trained_digits_mlp
 from course.observers import quantize_activations
 from course.plots import as_matrix
 from course.widget_parts import (
@@ -266,10 +266,10 @@ def explore_trained_network(
     """L4: the digits MLP with every ``nn.Linear`` quantized (``quantize_model``) to ``bits``,
     per tensor, per channel or per group; its test accuracy, its real bytes
     (``model_bytes``) and the test digits it now gets wrong. Quantized models are cached per
-    setting, so moving back to a setting is instant. ``model=None`` trains
-    ``train_digits_mlp()``; ``mse`` is the weights' mean squared error over all layers."""
+    setting, so moving back to a setting is instant. ``model=None`` takes the shipped
+    ``trained_digits_mlp()``; ``mse`` is the weights' mean squared error over all layers."""
     if model is None:
-        model, data = train_digits_mlp() if data is None else (train_digits_mlp()[0], data)
+        model, data = trained_digits_mlp() if data is None else (trained_digits_mlp()[0], data)
     data = load_digits_data() if data is None else data
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     if not linears:

@@ -1,13 +1,22 @@
-"""The small networks the lessons train and quantize: the digits MLP, its training and accuracy.
+"""The small networks the lessons train and quantize: the digits MLP, its training, its shipped
+trained weights and its accuracy.
 
 The digits themselves come from ``course.data``; quantizing the trained network is ``helper``'s
 work (``helper.quantize_model``), and the course's language model is in ``course.language_model``.
+
+Why the trained weights are shipped (``data/digits_mlp.pt``) rather than trained in every lesson:
+training is chaotic, and float32 matrix products round differently from one CPU to another (an
+AVX-512 server, an AVX2 laptop and an ARM Mac add the same terms in different orders). After 150
+steps the weights differ in their last bits between machines, and so would the lessons' numbers.
+The shipped weights are ``train_digits_mlp()``'s on the machine that made them
+(``python tools/train_digits_mlp.py``); trained anywhere else they agree to about 1e-5.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -58,6 +67,20 @@ def train_digits_mlp(
     finally:
         torch.set_num_threads(threads)
     return model.eval(), data
+
+
+WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "digits_mlp.pt"
+
+
+def trained_digits_mlp(seed: int = 0) -> tuple[torch.nn.Sequential, Digits]:
+    """``train_digits_mlp(seed)``'s model and data, with the weights read from the file that
+    training wrote (``data/digits_mlp.pt``, for seed 0) rather than trained again: the same bits
+    on every machine. Other seeds are trained here."""
+    if seed != 0:
+        return train_digits_mlp(seed)
+    model = digits_mlp(seed)
+    model.load_state_dict(torch.load(WEIGHTS_FILE, weights_only=True))
+    return model.eval(), load_digits_data()
 
 
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -488,7 +488,7 @@ def explore_clipping(bits: int = 4, clip_ratio: float = 1.0, outlier_strength: i
 def format_datasets(model: torch.nn.Module | None = None, rows: int = 256) -> dict:
     """The L6-C widget's data, each in rows of 256 (``rows`` of them at most): normal and
     heavy-tailed (Student's t, 3 degrees of freedom) values, and the weights of the digits MLP's
-    first two layers (``model``, by default trained once by ``course.models.train_digits_mlp``)."""
+    first two layers (``model``, by default the shipped ``course.models.trained_digits_mlp``)."""
     model = _digits_model() if model is None else model
     digits = torch.cat([model[0].weight.detach().flatten(), model[2].weight.detach().flatten()])
     return {
@@ -500,10 +500,10 @@ def format_datasets(model: torch.nn.Module | None = None, rows: int = 256) -> di
 
 @functools.cache
 def _digits_model() -> torch.nn.Module:
-    """The digits MLP, trained once per session (deterministic: the same every time)."""
-    from course.models import train_digits_mlp
+    """The trained digits MLP (its shipped weights), read once per session."""
+    from course.models import trained_digits_mlp
 
-    return train_digits_mlp()[0]
+    return trained_digits_mlp()[0]
 
 
 FORMAT_BLOCK_SIZES = (16, 32, 64, 128, 256)

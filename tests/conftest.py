@@ -40,10 +40,10 @@ def w8a8_reference(q_x, s_x, z_x, q_w, s_w) -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def trained():
-    """The digits MLP, trained once for the whole session: ``(model, digits)``."""
+    """The trained digits MLP (its shipped weights) and the digits: ``(model, digits)``."""
     from course import models
 
-    return models.train_digits_mlp()
+    return models.trained_digits_mlp()
 
 
 def assert_readable(figure) -> None:

@@ -2,6 +2,7 @@
 input, and the lessons past the course (W8A8, packing, QuantizedLinear)."""
 
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -1270,3 +1271,29 @@ def test_l6a_quantize_model_with_bits_per_layer_leaves_the_others_float():
         helper.quantize_model(model, {"1": 4}, "per-channel")
     with pytest.raises(ValueError, match="bits"):
         helper.quantize_model(model, {"0": 9}, "per-channel")
+
+
+def test_paired_difference_is_the_mean_difference_and_its_standard_error():
+    a = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0])
+    b = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0])
+    mean, error = helper.paired_difference(a, b)
+    d = [0.0, 1.0, 0.0, 0.0, -1.0]
+    assert mean == pytest.approx(sum(d) / 5)
+    assert error == pytest.approx(statistics.stdev(d) / math.sqrt(5))
+    # Pairing: a shared offset per item does not count as noise.
+    items = torch.linspace(0, 10, 50, dtype=torch.float64)
+    assert helper.paired_difference(items + 0.5, items) == pytest.approx((0.5, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "error"),
+    [
+        ([1.0, 0.0], torch.zeros(2), TypeError),
+        (torch.ones(3), torch.ones(2), ValueError),
+        (torch.ones(1), torch.ones(1), ValueError),
+        (torch.ones(2, dtype=torch.int64), torch.ones(2), TypeError),
+    ],
+)
+def test_paired_difference_rejects_unpaired_scores(a, b, error):
+    with pytest.raises(error, match="a|b"):
+        helper.paired_difference(a, b)

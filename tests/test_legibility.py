@@ -551,8 +551,8 @@ def _l4b_storage():
 
 @pytest.fixture(scope="module")
 def digits_mlp():
-    """Lesson L4-C's trained MLP and its digits (``train_digits_mlp`` gives the same weights)."""
-    return models.train_digits_mlp()
+    """The trained digits MLP (its shipped weights) and its digits."""
+    return models.trained_digits_mlp()
 
 
 def _l4c_digits(digits_mlp):

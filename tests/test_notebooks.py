@@ -126,6 +126,10 @@ PROSE_CONSTANTS = {
     "L5_the_same_in_torchao.ipynb": {"7.5": "(q_max - q_min) / 2 of int4, worked out in the text"},
     "L5_calibration_and_clipping.ipynb": {
         "127.5": "PyTorch's symmetric divisor for int8, (q_max - q_min) / 2, shown in lesson L5-B",
+        "0.99": "the second of helper.CLIP_RATIOS (1.00, 0.99, ..., 0.05), listed in the text",
+    },
+    "L3_linear_II_symmetric_vs_asymmetric.ipynb": {
+        "0.25": "8 / 32, an 8-bit zero point's share of a group of 32, worked out in the text",
     },
 }
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\d.]*\d)(\s*%)?")
