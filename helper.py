@@ -98,7 +98,6 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "byte_windows",
     "bits_per_byte",
     "window_bits",
-    "paired_difference",
     "channel_absmax",
     "outlier_ratio",
     # L6-B
@@ -1340,27 +1339,6 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     if tail.numel() > 1:  # the shorter last window
         total += window_bits(model, tail[None], batch_size)[0] * (tail.numel() - 1)
     return float(total / (ids.numel() - 1))
-
-
-def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """How much setting ``a`` scores above setting ``b`` on the same items, and the noise of it:
-    ``d_i = a_i - b_i``, returned as ``(mean(d), std(d) / sqrt(n))`` (the paired standard error,
-    ``std`` with ``n - 1``), in float64.
-
-    ``a`` and ``b`` are per-item scores of the same ``n >= 2`` items (1.0 / 0.0 for a test digit
-    right or wrong, a loss per window of text). Pairing removes what both share (an item hard
-    for both), so the error is that of the difference itself. A difference within about two
-    standard errors of 0 is not told apart from noise.
-    """
-    a = check_float_tensor(a, "a").double().flatten()
-    b = check_float_tensor(b, "b").double().flatten()
-    if a.shape != b.shape or a.numel() < 2:
-        raise ValueError(
-            f"a and b must hold the same number (at least 2) of paired scores, got {a.numel()} "
-            f"and {b.numel()}"
-        )
-    d = a - b
-    return float(d.mean()), float(d.std() / math.sqrt(d.numel()))
 
 
 def channel_absmax(x: torch.Tensor) -> torch.Tensor:

@@ -1226,16 +1226,6 @@ def test_l6a_window_bits_scores_each_window_and_bits_per_byte_is_their_mean():
         helper.window_bits(UniformBytes(), torch.zeros(3, 18, dtype=torch.long))
 
 
-def test_l6a_paired_difference_is_the_mean_and_standard_error_of_the_differences():
-    a = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
-    b = a + torch.tensor([0.1, 0.3, 0.1, 0.3], dtype=torch.float64)
-    mean, se = helper.paired_difference(b, a)
-    assert mean == pytest.approx(0.2)
-    assert se == pytest.approx(float(torch.tensor([0.1, 0.3, 0.1, 0.3]).std()) / 2)
-    with pytest.raises(ValueError, match="the same number"):
-        helper.paired_difference(a, b[:3])
-
-
 def test_l6a_byte_windows_cut_consecutive_windows_and_drop_the_tail():
     windows = helper.byte_windows(bytes(range(10)), 3)
     assert torch.equal(windows, torch.arange(9).view(3, 3))
