@@ -18,7 +18,8 @@ import torch
 from bench_quantize import median_ms  # run as a script: benchmarks/ is on the path
 
 import helper
-from course import gptq_runs, language_model
+from course import language_model
+from course.lessons import l6b
 
 SIDE = 1024
 SETTINGS = (("per-channel", None), ("per-group", 128))
@@ -40,7 +41,7 @@ def main() -> None:
         model, which = language_model.load(), "trained"
     except FileNotFoundError:
         model, which = language_model.ByteTransformer().eval(), "untrained (no weights yet)"
-    windows = gptq_runs.calibration_windows(32, model.context_length)
+    windows = l6b.calibration_windows(32, model.context_length)
     print("GPTQ against round-to-nearest, 4 bits, one thread, medians")
     print(f"{'':44} {'RTN ms':>10} {'GPTQ ms':>10} {'ratio':>10}")
     for granularity, group_size in SETTINGS:

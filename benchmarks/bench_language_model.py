@@ -17,6 +17,7 @@ import time
 import torch
 
 from course import language_model
+from course.lessons import l6a
 
 N_BYTES = 64
 RUNS = 5
@@ -36,9 +37,9 @@ def main() -> None:
     model = language_model.load()
     print(f"language model: greedy generation at batch 1, {N_BYTES} bytes, median of {RUNS} runs")
     for setting in (
-        language_model.Setting(),
-        language_model.Setting(8, "per-channel"),
-        language_model.Setting(4, "per-group", 32),
+        l6a.Setting(),
+        l6a.Setting(8, "per-channel"),
+        l6a.Setting(4, "per-group", 32),
     ):
         print(f"  {setting.label:18} {bytes_per_second(setting.apply(model)):7.1f} bytes/s")
 

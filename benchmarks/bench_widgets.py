@@ -1,6 +1,6 @@
 """How fast does each explore_* widget re-render when a control moves?
 
-Builds every ``explore_*`` widget (of ``course.widgets`` and ``course.model_widgets``),
+Builds every ``explore_*`` widget (of every lesson module, ``course.lessons.l2a`` ...),
 drives each of its controls through ``CHANGES_PER_CONTROL`` values, and times each change:
 from setting the control's ``.value`` in Python to the end of the synchronous observer (the
 compute, the HTML, the PNG). Prints the median and 90th percentile per widget in
@@ -25,6 +25,7 @@ A benchmark prints figures; it is not a test.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import sys
@@ -33,15 +34,16 @@ from pathlib import Path
 
 import ipywidgets
 
-from course import model_widgets, widgets
-
-# Every explore_* builder, in the order the two modules define them.
-MODULES = (widgets, model_widgets)
+# Every explore_* builder, in lesson order (each from the lesson module that defines it).
+MODULES = [
+    importlib.import_module(f"course.lessons.{path.stem}")
+    for path in sorted((Path(__file__).resolve().parent.parent / "course/lessons").glob("l*.py"))
+]
 BUILDERS = {
     name: builder
     for module in MODULES
     for name, builder in vars(module).items()
-    if name.startswith("explore_")
+    if name.startswith("explore_") and builder.__module__ == module.__name__
 }
 CHANGES_PER_CONTROL = 20
 MEDIAN_TARGET_MS, P90_TARGET_MS = 30.0, 50.0

@@ -1,41 +1,32 @@
 """The course's own language model: a small byte-level transformer trained on Python's source.
 
-No model can be downloaded where the course runs, so it trains one (``tools/train_language_model.py``)
-and ships the weights in ``data/``. The model reads UTF-8 bytes (a vocabulary of 256, no
-tokenizer) and is a textbook decoder-only transformer (GPT): token and position embeddings,
-pre-norm blocks of causal self-attention and an MLP, a final norm and an output head. Every
-projection is an ``nn.Linear``, so ``helper.quantize_model`` and the W8A8 code apply unchanged.
-
-The texts (``data/README.md`` says where they come from): ``read_text("train")`` is what the model
-was trained on; ``"eval"`` and ``"calibration"`` are whole modules it never saw.
+No model can be downloaded where the course runs, so it trains one
+(``tools/train_language_model.py``) and ships the weights in ``data/``. The model reads UTF-8
+bytes (a vocabulary of 256, no tokenizer) and is a textbook decoder-only transformer (GPT):
+token and position embeddings, pre-norm blocks of causal self-attention and an MLP, a final norm
+and an output head. Every projection is an ``nn.Linear`` (``linear_names`` lists them), so
+``helper.quantize_model`` and the W8A8 code apply unchanged. Its texts are in ``course.texts``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import lzma
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 import helper
+from course.texts import DATA_DIR, REBUILD, check_ids, decode, encode
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 WEIGHTS_FILE = DATA_DIR / "language_model.pt"
+
+
 SETTINGS_FILE = DATA_DIR / "language_model.json"
-TEXT_FILES = {
-    "train": DATA_DIR / "stdlib_train.txt.xz",
-    "eval": DATA_DIR / "stdlib_eval.txt",
-    "calibration": DATA_DIR / "stdlib_calibration.txt",
-}
-Split = Literal["train", "eval", "calibration"]
-REBUILD = "rebuild it with `python tools/train_language_model.py` (about an hour on one CPU core)"
 
 
 @dataclass(frozen=True)
@@ -144,52 +135,6 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def check_ids(ids: object, context_length: int) -> torch.Tensor:
-    """``ids`` as a (batch, time) LongTensor of bytes, or a clear error."""
-    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
-        got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise TypeError(f"ids must be a torch.long tensor of byte values, got {got}")
-    if ids.dim() != 2 or not 1 <= ids.shape[1] <= context_length:
-        raise ValueError(
-            f"ids must be shaped (batch, time) with 1 <= time <= {context_length}, "
-            f"got shape {tuple(ids.shape)}"
-        )
-    if ids.numel() and (ids.min() < 0 or ids.max() > 255):
-        raise ValueError(
-            f"ids must be byte values 0 to 255, got values from {int(ids.min())} "
-            f"to {int(ids.max())}"
-        )
-    return ids
-
-
-def encode(text: str | bytes) -> torch.Tensor:
-    """The UTF-8 bytes of ``text`` as a 1-D LongTensor of ids 0-255."""
-    if isinstance(text, str):
-        text = text.encode("utf-8")
-    if not isinstance(text, (bytes, bytearray)):
-        raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
-    return helper.byte_ids(text, "text")
-
-
-def decode(ids: torch.Tensor) -> str:
-    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'. ``ids`` is
-    a 1-D integer tensor of byte values 0-255 (an id past 255 is a ValueError, not wrapped)."""
-    return bytes(helper.byte_ids(ids, "ids").tolist()).decode("utf-8", errors="replace")
-
-
-def read_text(split: Split) -> bytes:
-    """The bytes of one of the course's texts: ``"train"``, ``"eval"`` or ``"calibration"``."""
-    if split not in TEXT_FILES:
-        raise ValueError(f"split must be one of {sorted(TEXT_FILES)}, got {split!r}")
-    path = TEXT_FILES[split]
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: restore it with `git checkout -- {path.relative_to(DATA_DIR.parent)}`"
-            " or rebuild the texts with `python tools/train_language_model.py --texts-only`"
-        )
-    return lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
-
-
 def load(
     weights: Path | str = WEIGHTS_FILE, settings: Path | str = SETTINGS_FILE
 ) -> ByteTransformer:
@@ -255,8 +200,6 @@ def generate(
     return decode(torch.cat([encode(prompt), torch.tensor(written, dtype=torch.long)]))
 
 
-# --- What lesson L6-A measures ----------------------------------------------------------------
-
 # The five kinds of linear layer, by the last part of their names, and what the lesson calls them.
 LAYER_KINDS = {
     "qkv": "attention in (qkv)",
@@ -276,43 +219,3 @@ def linear_names(model: nn.Module, kind: str | None = None) -> list[str]:
         for name, module in model.named_modules()
         if isinstance(module, nn.Linear) and kind in (None, name.rsplit(".", 1)[-1])
     ]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """How the weights are quantized: ``bits`` (None: float32) and the block sharing a scale."""
-
-    bits: int | None = None
-    granularity: helper.Granularity = "per-channel"
-    group_size: int | None = None
-
-    @property
-    def label(self) -> str:
-        if self.bits is None:
-            return "fp32"
-        block = f"group {self.group_size}" if self.granularity == "per-group" else self.granularity
-        return f"{self.bits}-bit {block}"
-
-    def apply(self, model: nn.Module) -> nn.Module:
-        """``model`` with its linear layers quantized this way (a copy; fp32 gives ``model``)."""
-        if self.bits is None:
-            return model
-        return helper.quantize_model(model, self.bits, self.granularity, self.group_size)
-
-
-@dataclass(frozen=True)
-class Result:
-    """A model measured: its setting, bits per byte on a text, and its real bytes."""
-
-    setting: Setting
-    bits_per_byte: float
-    bytes: int
-
-    def __repr__(self) -> str:
-        return f"{self.setting.label}: {self.bits_per_byte:.4f} bits per byte, {self.bytes:,} bytes"
-
-
-def measure(model: nn.Module, setting: Setting, text: bytes) -> Result:
-    """Quantize ``model`` as ``setting`` says, then its bits per byte on ``text`` and its bytes."""
-    quantized = setting.apply(model)
-    return Result(setting, helper.bits_per_byte(quantized, text), helper.model_bytes(quantized))

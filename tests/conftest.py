@@ -1,6 +1,8 @@
 """What several test files share: paths, the worked example, hypothesis settings, the trained
 digits network, and a non-interactive matplotlib backend."""
 
+import importlib
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +13,27 @@ from hypothesis import settings
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent.parent
+# tools/ holds scripts, not a package: its figures module is imported as make_images does.
+sys.path.insert(0, str(ROOT / "tools"))
+
+# One module per notebook: course/lessons/l2a.py ... , in lesson order.
+LESSON_MODULES = [
+    importlib.import_module(f"course.lessons.{path.stem}")
+    for path in sorted((ROOT / "course" / "lessons").glob("l*.py"))
+]
+
+
+def lesson_functions(prefix: str) -> dict:
+    """Every function named ``prefix...`` that a lesson module defines (not one it re-exports
+    from an earlier lesson), by name, in lesson order."""
+    return {
+        name: value
+        for module in LESSON_MODULES
+        for name, value in vars(module).items()
+        if name.startswith(prefix) and getattr(value, "__module__", None) == module.__name__
+    }
+
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 # The course's 3x3 worked example (lessons L2 and L3), written out again rather than taken from

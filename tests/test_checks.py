@@ -1,21 +1,23 @@
-"""course.checks: check_exercise, and every "Your turn" checker against a right answer, a
+"""check_exercise (course.core.checker), and every "Your turn" checker against a right answer, a
 wrong answer, the unfinished stub and a function that raises."""
 
 import math
 import re
+import sys
 
 import pytest
 import torch
-from conftest import COURSE_TENSOR
+from conftest import COURSE_TENSOR, lesson_functions
 
 import helper
-from course import checks
+from course.core import checker
+from course.lessons import l2a, l2b, l3a, l3b, l3c, l3d, l3e, l4a, l4b, l4c, l5a, l6b, l6c
 
 CASES = [(COURSE_TENSOR,), (torch.tensor([[1.0, -2.0], [3.0, 0.5]]),)]
 
 
 def test_check_exercise_pass():
-    verdict = checks.check_exercise(helper.linear_q_symmetric, helper.linear_q_symmetric, CASES)
+    verdict = checker.check_exercise(helper.linear_q_symmetric, helper.linear_q_symmetric, CASES)
     assert verdict.status == "pass" and bool(verdict)
     assert "all 2 inputs" in repr(verdict)
 
@@ -24,7 +26,7 @@ def test_check_exercise_not_done_yet():
     def unfinished(tensor):
         raise NotImplementedError
 
-    verdict = checks.check_exercise(unfinished, helper.linear_q_symmetric, CASES, "my_fn")
+    verdict = checker.check_exercise(unfinished, helper.linear_q_symmetric, CASES, "my_fn")
     assert verdict.status == "not done yet" and not verdict
     assert "my_fn" in verdict.message
 
@@ -34,24 +36,24 @@ def test_check_exercise_mismatch_names_the_first_differing_input_and_index():
         q, scale = helper.linear_q_symmetric(tensor)
         return (q + 1, scale) if tensor.shape == (2, 2) else (q, scale)
 
-    verdict = checks.check_exercise(off_by_one_on_second, helper.linear_q_symmetric, CASES)
+    verdict = checker.check_exercise(off_by_one_on_second, helper.linear_q_symmetric, CASES)
     assert verdict.status == "mismatch"
     assert "input 2 of 2" in verdict.message and "index (0, 0)" in verdict.message
 
 
 def test_check_exercise_mismatch_on_type_and_scale():
-    verdict = checks.check_exercise(
+    verdict = checker.check_exercise(
         lambda t: helper.linear_q_symmetric(t)[0], helper.linear_q_symmetric, CASES
     )
     assert verdict.status == "mismatch" and "tuple of 2" in verdict.message
-    verdict = checks.check_exercise(
+    verdict = checker.check_exercise(
         lambda t: (helper.linear_q_symmetric(t)[0], 1.0), helper.linear_q_symmetric, CASES
     )
     assert verdict.status == "mismatch" and "result[1]" in verdict.message
 
 
 def test_check_exercise_reports_an_exception():
-    verdict = checks.check_exercise(lambda t: t / 0 + None, helper.linear_q_symmetric, CASES)
+    verdict = checker.check_exercise(lambda t: t / 0 + None, helper.linear_q_symmetric, CASES)
     assert verdict.status == "error" and "TypeError" in verdict.message
 
 
@@ -110,7 +112,7 @@ def symmetric_float(tensor, bits):
 
 
 def test_mae_checker_wants_a_python_float_and_says_how():
-    verdict = checks.check_mean_absolute_error(mae_tensor)
+    verdict = l2a.check_mean_absolute_error(mae_tensor)
     assert verdict.status == "mismatch"
     assert "should be a Python float, got a tensor of shape () and dtype torch.float32" in (
         verdict.message
@@ -119,7 +121,7 @@ def test_mae_checker_wants_a_python_float_and_says_how():
 
 
 def test_symmetric_checker_wants_an_int8_tensor():
-    verdict = checks.check_symmetric_quantization(symmetric_float)
+    verdict = l3a.check_symmetric_quantization(symmetric_float)
     assert verdict.status == "mismatch"
     assert "torch.int8" in verdict.message
 
@@ -131,13 +133,13 @@ def test_scale_checker_wants_the_zero_range_scale():
         scale = (r_max - r_min) / (q_max - q_min)
         return scale, round(q_min - r_min / scale)
 
-    verdict = checks.check_scale_and_zero_point(no_zero_range)
+    verdict = l2b.check_scale_and_zero_point(no_zero_range)
     assert verdict.status == "error"
     assert "ZeroDivisionError" in verdict.message
 
 
 def test_mae_checker_reports_a_result_of_several_values():
-    verdict = checks.check_mean_absolute_error(lambda original, dequantized: original - dequantized)
+    verdict = l2a.check_mean_absolute_error(lambda original, dequantized: original - dequantized)
     assert verdict.status == "mismatch"
     assert "got a tensor of shape (3, 3)" in verdict.message
 
@@ -201,7 +203,7 @@ def w8a32_forgets_bias(input, q_w, s_w, z_w, bias):
 
 def test_w8a32_checker_catches_the_course_formula_only_through_a_zero_point():
     """The course's ``q s + z`` passes the symmetric case (input 1) and fails the asymmetric one."""
-    verdict = checks.check_w8a32_with_bias(w8a32_with_bias_as_in_course_notebook)
+    verdict = l3e.check_w8a32_with_bias(w8a32_with_bias_as_in_course_notebook)
     assert "differs on input 2 of" in verdict.message
 
 
@@ -302,9 +304,9 @@ def error_feedback_in_place(weight_row, factor, scale, bits):  # wrong: changes 
 
 
 def test_error_feedback_checker_names_the_case_of_a_missing_clamp_and_of_a_changed_row():
-    verdict = checks.check_error_feedback(error_feedback_without_clamp)
+    verdict = l6b.check_error_feedback(error_feedback_without_clamp)
     assert verdict.status == "mismatch" and "must be clamped to -2..1" in verdict.message
-    verdict = checks.check_error_feedback(error_feedback_in_place)
+    verdict = l6b.check_error_feedback(error_feedback_in_place)
     assert verdict.status == "mismatch" and verdict.message.startswith(
         "error_feedback changed weight_row on input 1 of 5, uncorrelated inputs"
     )
@@ -312,54 +314,54 @@ def test_error_feedback_checker_names_the_case_of_a_missing_clamp_and_of_a_chang
 
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
-    (checks.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
+    (l2a.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
     (
-        checks.check_scale_and_zero_point,
+        l2b.check_scale_and_zero_point,
         "get_q_scale_and_zero_point_with_zero",
         [scale_zero_point_right],
         [scale_zero_point_course],
     ),
     (
-        checks.check_symmetric_quantization,
+        l3a.check_symmetric_quantization,
         "linear_q_symmetric_bits",
         [symmetric_right],
         [symmetric_wrong_scale, symmetric_float],
     ),
     (
-        checks.check_asymmetric_per_row,
+        l3b.check_asymmetric_per_row,
         "asymmetric_per_row",
         [asymmetric_per_row],
         [asymmetric_per_row_not_widened, asymmetric_per_row_float64_scale],
     ),
     (
-        checks.check_per_channel_last_axis,
+        l3c.check_per_channel_last_axis,
         "per_channel_last_axis",
         [per_channel_last_axis],
         [per_channel_first_axis],
     ),
     (
-        checks.check_per_group_dequantization,
+        l3d.check_per_group_dequantization,
         "dequantize_per_group",
         [dequantize_per_group],
         [dequantize_per_group_one_scale],
     ),
     (
-        checks.check_w8a32_with_bias,
+        l3e.check_w8a32_with_bias,
         "quantized_linear_W8A32_with_bias",
         [w8a32_with_bias],
         [w8a32_with_bias_as_in_course_notebook, w8a32_forgets_bias],
     ),
-    (checks.check_w8a8_per_token, "w8a8_per_token", [w8a8_per_token], [w8a8_one_activation_scale]),
-    (checks.check_pack_2bit, "pack_2bit", [pack_2bit], [pack_2bit_first_value_highest]),
-    (checks.check_to_linear, "to_linear", [to_linear], [to_linear_without_scale]),
+    (l4a.check_w8a8_per_token, "w8a8_per_token", [w8a8_per_token], [w8a8_one_activation_scale]),
+    (l4b.check_pack_2bit, "pack_2bit", [pack_2bit], [pack_2bit_first_value_highest]),
+    (l4c.check_to_linear, "to_linear", [to_linear], [to_linear_without_scale]),
     (
-        checks.check_clip_search,
+        l5a.check_clip_search,
         "clip_search",
         [clip_search],
         [clip_search_last_on_a_tie, clip_search_no_clip],
     ),
     (
-        checks.check_error_feedback,
+        l6b.check_error_feedback,
         "error_feedback",
         [error_feedback],
         [
@@ -404,13 +406,21 @@ def test_checker_reports_an_exception(checker, name, right, wrong):
     assert verdict.message.startswith(f"{name} raised RuntimeError: boom on input 1 of")
 
 
+# Every lesson's checker but the two with test files of their own: L5-B's (which needs torchao)
+# and L6-A's (which measures a whole model rather than comparing with helper).
+CASE_CHECKERS = sorted(
+    set(lesson_functions("check_"))
+    - {"check_torchao_asymmetric_per_token", "check_bits_under_budget"}
+)
+
+
 def test_every_checker_is_in_the_table():
-    names = {name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"}
+    names = set(CASE_CHECKERS)
     assert names == {checker.__name__ for checker, _, _, _ in CHECKERS}
 
 
 def test_the_asymmetric_checker_needs_the_range_widened_to_include_0():
-    verdict = checks.check_asymmetric_per_row(asymmetric_per_row_not_widened)
+    verdict = l3b.check_asymmetric_per_row(asymmetric_per_row_not_widened)
     assert "differs on input 3 of 7, rows all positive (each range widened down to 0)" in (
         verdict.message
     )
@@ -445,7 +455,7 @@ def asymmetric_per_row_no_zero_range_scale(tensor, dtype=torch.int8):  # wrong: 
     ],
 )
 def test_the_asymmetric_checker_names_the_kind_of_row_a_wrong_function_fails_on(wrong, label):
-    verdict = checks.check_asymmetric_per_row(wrong)
+    verdict = l3b.check_asymmetric_per_row(wrong)
     assert verdict.status == "mismatch"
     assert f"differs on {label}" in verdict.message
 
@@ -455,11 +465,11 @@ def mae_with_a_floor(original, dequantized):  # wrong: an exact copy gives 1e-12
 
 
 def test_the_mae_checker_names_the_exact_copy_apart_from_the_worked_example():
-    copy = checks.check_mean_absolute_error(mae_with_a_floor)
+    copy = l2a.check_mean_absolute_error(mae_with_a_floor)
     assert "differs on input 5 of 5, the worked example against an exact copy (an error of 0)" in (
         copy.message
     )
-    first = checks.check_mean_absolute_error(mae_wrong)
+    first = l2a.check_mean_absolute_error(mae_wrong)
     assert "differs on input 1 of 5, the worked example, quantized with scale 3.5" in first.message
     tail = "mean_absolute_error(tensor of shape (3, 3) and dtype torch.float32, tensor of shape"
     assert tail in copy.message and tail in first.message  # the same call: the labels tell apart
@@ -477,7 +487,7 @@ def scale_zero_point_r_min_only(tensor, dtype=torch.int8):  # wrong: r_max not w
 
 
 def test_the_scale_checker_names_the_all_negative_case():
-    verdict = checks.check_scale_and_zero_point(scale_zero_point_r_min_only)
+    verdict = l2b.check_scale_and_zero_point(scale_zero_point_r_min_only)
     assert "differs on input 6 of 9, an all-negative tensor in int8:" in verdict.message
 
 
@@ -493,11 +503,11 @@ def test_the_scale_checker_checks_random_values_in_uint8_and_int8():
 
         return learner
 
-    uint8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.uint8))
+    uint8 = l2b.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.uint8))
     assert "differs on input 8 of 9, random values in uint8:" in uint8.message
-    int8 = checks.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.int8))
+    int8 = l2b.check_scale_and_zero_point(wrong_on_mixed_signs_in(torch.int8))
     assert "differs on input 1 of 9, the worked example in int8:" in int8.message
-    only_random = checks.check_scale_and_zero_point(
+    only_random = l2b.check_scale_and_zero_point(
         lambda tensor, dtype: helper.get_q_scale_and_zero_point(
             tensor.clamp(min=0) if tensor.shape == (5, 3) else tensor, dtype
         )
@@ -506,7 +516,7 @@ def test_the_scale_checker_checks_random_values_in_uint8_and_int8():
 
 
 def test_a_mismatch_names_the_input_the_expected_and_the_received_value():
-    verdict = checks.check_mean_absolute_error(mae_wrong)
+    verdict = l2a.check_mean_absolute_error(mae_wrong)
     tensor = "tensor of shape (3, 3) and dtype torch.float32"
     first_input = f"mean_absolute_error({tensor}, {tensor})"
     label = "the worked example, quantized with scale 3.5 and zero point -70"
@@ -528,7 +538,7 @@ def test_a_mismatch_of_a_tensor_says_where_and_how_many_values_differ():
         q[0, 0, 0] += 1
         return q, scale
 
-    verdict = checks.check_per_channel_last_axis(one_value_off)
+    verdict = l3c.check_per_channel_last_axis(one_value_off)
     assert "the result[0] differs at index (0, 0, 0)" in verdict.message
     assert "(1 of 24 values differ)" in verdict.message
 
@@ -538,31 +548,26 @@ def test_an_int_is_wanted_where_the_reference_gives_an_int():
         scale, zero_point = scale_zero_point_right(tensor, dtype)
         return scale, float(zero_point)
 
-    verdict = checks.check_scale_and_zero_point(float_zero_point)
+    verdict = l2b.check_scale_and_zero_point(float_zero_point)
     assert verdict.status == "mismatch"
     assert "the result[1] should be an int, -77, got a float: -77.0" in verdict.message
 
 
 def test_small_inputs_are_shown_in_full():
-    verdict = checks.check_pack_2bit(pack_2bit_first_value_highest)
+    verdict = l4b.check_pack_2bit(pack_2bit_first_value_highest)
     assert "pack_2bit(torch.tensor([1, 2, 3, 0], dtype=torch.uint8))" in verdict.message
 
 
 def test_clip_search_checker_names_the_failing_case():
-    verdict = checks.check_clip_search(clip_search_last_on_a_tie)
+    verdict = l5a.check_clip_search(clip_search_last_on_a_tie)
     assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message
-
-
-CASE_CHECKERS = sorted(
-    name for name in dir(checks) if name.startswith("check_") and name != "check_exercise"
-)
 
 
 @pytest.mark.parametrize("name", CASE_CHECKERS)
 def test_every_checker_names_its_cases_in_words(name):
     """A failing case is named in words before its call, as L5-A's checker does: the learner
     sees which kind of input failed, not only its shape."""
-    verdict = getattr(checks, name)(lambda *args: None)
+    verdict = lesson_functions("check_")[name](lambda *args: None)
     assert verdict.status == "mismatch", verdict.message
     label = re.search(r"on input 1 of \d+, (.+?): \w+\(", verdict.message)
     assert label is not None and label.group(1).strip(), verdict.message
@@ -573,14 +578,15 @@ def test_every_checker_case_has_its_own_label(name, monkeypatch):
     """Every case has a label, and no two cases of one checker share one, so that no two
     failures read alike."""
     seen = []
-    check_exercise = checks.check_exercise
+    check_exercise = checker.check_exercise
 
     def spy(learner, reference, cases, name="f", labels=None):
         seen.append((len(cases), labels))
         return check_exercise(learner, reference, cases, name, labels)
 
-    monkeypatch.setattr(checks, "check_exercise", spy)
-    getattr(checks, name)(lambda *args: None)
+    function = lesson_functions("check_")[name]
+    monkeypatch.setattr(sys.modules[function.__module__], "check_exercise", spy)
+    function(lambda *args: None)
     ((n_cases, labels),) = seen
     assert labels is not None and len(labels) == n_cases
     assert len(set(labels)) == n_cases, f"two cases share a label: {labels}"
@@ -608,7 +614,7 @@ def nearest_level_float32_midpoints(values, codebook):  # wrong: rounded midpoin
 
 CHECKERS.append(
     (
-        checks.check_nearest_level,
+        l6c.check_nearest_level,
         "nearest_level",
         [nearest_level],
         [nearest_level_argmin, nearest_level_float32_midpoints],
@@ -618,13 +624,13 @@ IDS.append("nearest_level")
 
 
 def test_nearest_level_checker_names_the_tie_case():
-    verdict = checks.check_nearest_level(nearest_level_argmin)
+    verdict = l6c.check_nearest_level(nearest_level_argmin)
     assert "values exactly halfway between two levels (the even code wins)" in verdict.message
 
 
 def test_the_error_feedback_reference_is_helpers_gptq_on_one_row():
-    for row, factor, scale, bits in checks.error_feedback_cases()[0]:
-        expected = checks._error_feedback_reference(row, factor, scale, bits)
+    for row, factor, scale, bits in l6b.error_feedback_cases()[0]:
+        expected = l6b._error_feedback_reference(row, factor, scale, bits)
         hessian = torch.cholesky_inverse(factor.T)  # (U^T U)^-1 = H + damp: undamped again below
         hessian -= 0.01 / 1.01 * hessian.diagonal().mean() * torch.eye(len(row), dtype=row.dtype)
         q, helper_scale = helper.gptq_quantize(row[None], hessian, bits)
@@ -633,5 +639,5 @@ def test_the_error_feedback_reference_is_helpers_gptq_on_one_row():
 
 
 def test_the_error_feedback_checker_names_the_failing_case():
-    verdict = checks.check_error_feedback(error_feedback_rounding_only)
+    verdict = l6b.check_error_feedback(error_feedback_rounding_only)
     assert "differs on input 2 of 5, 4 bits, correlated inputs:" in verdict.message

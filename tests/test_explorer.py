@@ -11,7 +11,8 @@ from PIL import Image
 from test_legibility import legends_over_data, overlapping_texts, texts_cut_off
 from test_widgets import BUILDERS, builder
 
-from course import live_view
+from course.core import live_view
+from course.lessons import l2b, l5a
 
 # Two colour levels of 255: where an antialiased edge (a legend's frame, a tick label) is laid
 # over the frame rather than drawn on it, the rounding differs by one or two.
@@ -85,9 +86,8 @@ def test_a_setting_seen_before_is_shown_again_without_computing(live, monkeypatc
 
 
 def test_a_widget_that_remembers_every_setting_computes_none_after_it_is_built(monkeypatch):
-    from course import widgets
 
-    explorer = widgets.explore_scale_and_zero_point()
+    explorer = l2b.explore_scale_and_zero_point()
     start = dict(explorer.readout)
     monkeypatch.setattr(explorer, "_compute", lambda **values: pytest.fail("computed again"))
     for index in (1, 0):
@@ -100,7 +100,6 @@ def test_a_widget_that_remembers_every_setting_computes_none_after_it_is_built(m
 
 
 def test_only_integer_sliders_and_options_can_all_be_remembered():
-    from course import widgets
 
     with pytest.raises(ValueError, match="not an integer slider"):
-        widgets.explore_clipping().remember_every_setting()
+        l5a.explore_clipping().remember_every_setting()

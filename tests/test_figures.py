@@ -1,16 +1,17 @@
-"""course.figures: the lessons' figures, and images/ regenerated from them byte for byte."""
+"""tools/figures.py: the lessons' figures, and images/ regenerated from them byte for byte."""
 
 import json
 import re
 import subprocess
 import sys
 
+import figures
 import matplotlib.figure
 import pytest
 import torch
 from conftest import ROOT, assert_readable, figure_titles
 
-from course import data, figures
+from course import data
 
 
 def test_plot_levels_histogram_has_one_panel_per_mode():

@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT
 
 import helper
-from course import language_model as lm
+from course import language_model, texts
 
 # The training script is a tool, not a module of the package: load it from its file.
 _spec = importlib.util.spec_from_file_location(
@@ -21,17 +21,17 @@ _spec = importlib.util.spec_from_file_location(
 train_language_model = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(train_language_model)
 
-TINY = lm.ModelConfig(context_length=16, d_model=16, n_heads=2, n_layers=1)
+TINY = language_model.ModelConfig(context_length=16, d_model=16, n_heads=2, n_layers=1)
 
 
 @pytest.fixture(scope="module")
 def model():
-    return lm.load()
+    return language_model.load()
 
 
 def test_the_model_is_a_byte_level_decoder_whose_projections_are_all_linear():
     torch.manual_seed(0)
-    tiny = lm.ByteTransformer(TINY)
+    tiny = language_model.ByteTransformer(TINY)
     logits = tiny(torch.randint(0, 256, (3, 10)))
     assert logits.shape == (3, 10, 256) and tiny.context_length == 16
     kinds = {
@@ -44,7 +44,7 @@ def test_the_model_is_a_byte_level_decoder_whose_projections_are_all_linear():
 
 def test_attention_is_causal_a_later_byte_never_changes_an_earlier_prediction():
     torch.manual_seed(0)
-    tiny = lm.ByteTransformer(TINY).eval()
+    tiny = language_model.ByteTransformer(TINY).eval()
     ids = torch.randint(0, 256, (1, 12))
     changed = ids.clone()
     changed[0, 7:] = (changed[0, 7:] + 1) % 256
@@ -65,96 +65,91 @@ def test_attention_is_causal_a_later_byte_never_changes_an_earlier_prediction():
 )
 def test_bad_ids_get_a_clear_error(ids, error, match):
     with pytest.raises(error, match=match):
-        lm.ByteTransformer(TINY)(ids)
+        language_model.ByteTransformer(TINY)(ids)
 
 
 def test_config_checks_its_numbers():
     with pytest.raises(ValueError, match="multiple of n_heads"):
-        lm.ModelConfig(d_model=10, n_heads=4)
+        language_model.ModelConfig(d_model=10, n_heads=4)
     with pytest.raises(ValueError, match="n_layers must be a positive int"):
-        lm.ModelConfig(n_layers=0)
+        language_model.ModelConfig(n_layers=0)
 
 
 def test_encode_and_decode_are_utf8_bytes():
-    ids = lm.encode("é = 1")
+    ids = texts.encode("é = 1")
     assert ids.tolist() == [0xC3, 0xA9, 32, 61, 32, 49] and ids.dtype == torch.long
-    assert lm.decode(ids) == "é = 1"
-    assert lm.decode(ids[1:]) == "\ufffd = 1"
+    assert texts.decode(ids) == "é = 1"
+    assert texts.decode(ids[1:]) == "\ufffd = 1"
     with pytest.raises(TypeError, match="str or bytes"):
-        lm.encode(3)
+        texts.encode(3)
     with pytest.raises(ValueError, match="ids must hold byte values 0 to 255"):
-        lm.decode(torch.tensor([104, 300]))  # 300 would wrap to 44, a comma
+        texts.decode(torch.tensor([104, 300]))  # 300 would wrap to 44, a comma
     with pytest.raises(TypeError, match="ids must be bytes or a 1-D integer tensor"):
-        lm.decode(torch.tensor([104.0]))
-
-
-def test_a_float64_copy_scores_as_the_model_does_and_leaves_it_alone(model):
-    text = lm.read_text("eval")[:1024]
-    quantized = helper.quantize_model(model, 4, "per-group", 32)
-    exact = lm.in_float64(quantized)
-    assert next(model.parameters()).dtype == torch.float32
-    assert helper.bits_per_byte(exact, text) == pytest.approx(
-        helper.bits_per_byte(quantized, text), abs=1e-5
-    )
+        texts.decode(torch.tensor([104.0]))
 
 
 def test_the_texts_are_cut_by_module_as_the_manifest_says():
-    manifest = json.loads((lm.DATA_DIR / "stdlib_files.json").read_text())
+    manifest = json.loads((texts.DATA_DIR / "stdlib_files.json").read_text())
     for split in ("train", "eval", "calibration"):
         files = [f for f in manifest if f["split"] == split]
-        assert len(lm.read_text(split)) == sum(f["bytes"] + 2 for f in files)
+        assert len(texts.read_text(split)) == sum(f["bytes"] + 2 for f in files)
     held_out = {f["name"] for f in manifest if f["split"] != "train"}
     assert held_out == set(
         train_language_model.EVAL_MODULES + train_language_model.CALIBRATION_MODULES
     )
-    assert b"class TextWrapper" in lm.read_text("eval")
-    assert b"class TextWrapper" not in lm.read_text("train")
-    assert lzma.decompress(lm.TEXT_FILES["train"].read_bytes()) == lm.read_text("train")
+    assert b"class TextWrapper" in texts.read_text("eval")
+    assert b"class TextWrapper" not in texts.read_text("train")
+    assert lzma.decompress(texts.TEXT_FILES["train"].read_bytes()) == texts.read_text("train")
     with pytest.raises(ValueError, match="split must be one of"):
-        lm.read_text("test")
+        texts.read_text("test")
 
 
 def test_the_shipped_model_loads_in_eval_mode_and_reaches_2_bits_per_byte(model):
-    report = json.loads(lm.SETTINGS_FILE.read_text())
+    report = json.loads(language_model.SETTINGS_FILE.read_text())
     assert not model.training and isinstance(model.context_length, int)
     assert 1_000_000 <= sum(p.numel() for p in model.parameters()) <= 3_000_000
-    assert lm.WEIGHTS_FILE.stat().st_size <= 12 * 2**20
-    measured = helper.bits_per_byte(model, lm.read_text("eval"))
+    assert language_model.WEIGHTS_FILE.stat().st_size <= 12 * 2**20
+    measured = helper.bits_per_byte(model, texts.read_text("eval"))
     assert measured == pytest.approx(report["eval_bits_per_byte"], abs=1e-3)
     assert measured <= 2.0
 
 
 def test_greedy_writing_is_repeatable_and_sampling_follows_its_seed(model):
-    greedy = lm.generate(model, "def ", 20)
-    assert greedy.startswith("def ") and greedy == lm.generate(model, "def ", 20)
-    sampled = [lm.generate(model, "import ", 40, temperature=1.0, seed=s) for s in (1, 1, 2)]
+    greedy = language_model.generate(model, "def ", 20)
+    assert greedy.startswith("def ") and greedy == language_model.generate(model, "def ", 20)
+    sampled = [
+        language_model.generate(model, "import ", 40, temperature=1.0, seed=s) for s in (1, 1, 2)
+    ]
     assert sampled[0] == sampled[1] != sampled[2]
-    assert lm.generate(model, "x", 0) == "x"
+    assert language_model.generate(model, "x", 0) == "x"
 
 
 def test_a_prompt_longer_than_the_context_is_cut_to_its_end(model):
     long = "# " + "a" * 300 + "\ndef "
     cut = long[-model.context_length :]
-    assert lm.generate(model, long, 10)[len(long) :] == lm.generate(model, cut, 10)[len(cut) :]
+    assert (
+        language_model.generate(model, long, 10)[len(long) :]
+        == language_model.generate(model, cut, 10)[len(cut) :]
+    )
 
 
 def test_bad_prompts_and_settings_get_clear_errors(model):
     with pytest.raises(ValueError, match="prompt must not be empty"):
-        lm.generate(model, "", 5)
+        language_model.generate(model, "", 5)
     with pytest.raises(ValueError, match="n_bytes"):
-        lm.generate(model, "x", -1)
+        language_model.generate(model, "x", -1)
     with pytest.raises(ValueError, match="temperature"):
-        lm.generate(model, "x", 5, temperature=0)
+        language_model.generate(model, "x", 5, temperature=0)
 
 
 def test_missing_or_mismatched_weights_say_which_file_and_how_to_rebuild(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothing\.pt is missing.*train_language_model"):
-        lm.load(tmp_path / "nothing.pt")
-    torch.save(lm.ByteTransformer(TINY).state_dict(), tmp_path / "tiny.pt")
+        language_model.load(tmp_path / "nothing.pt")
+    torch.save(language_model.ByteTransformer(TINY).state_dict(), tmp_path / "tiny.pt")
     settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"config": asdict(lm.ModelConfig())}))
+    settings.write_text(json.dumps({"config": asdict(language_model.ModelConfig())}))
     with pytest.raises(ValueError, match=r"tiny\.pt does not fit the model that .*settings\.json"):
-        lm.load(tmp_path / "tiny.pt", settings)
+        language_model.load(tmp_path / "tiny.pt", settings)
 
 
 def test_the_training_script_runs_on_a_tiny_configuration(tmp_path):
@@ -164,9 +159,9 @@ def test_the_training_script_runs_on_a_tiny_configuration(tmp_path):
          "--eval-bytes", "256", "--out", str(tmp_path)]
     )  # fmt: skip
     assert [point["step"] for point in report["curve"]] == [2, 3]
-    trained = lm.load(tmp_path / "language_model.pt", tmp_path / "language_model.json")
+    trained = language_model.load(tmp_path / "language_model.pt", tmp_path / "language_model.json")
     assert trained.context_length == 16 and not trained.training
-    assert helper.bits_per_byte(trained, lm.read_text("eval")[:512]) < 8.5
+    assert helper.bits_per_byte(trained, texts.read_text("eval")[:512]) < 8.5
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
@@ -178,5 +173,15 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
 
 def test_loading_leaves_the_global_random_state_alone():
     state = torch.random.get_rng_state()
-    lm.load()
+    language_model.load()
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_a_float64_copy_scores_as_the_model_does_and_leaves_it_alone(model):
+    text = texts.read_text("eval")[:1024]
+    quantized = helper.quantize_model(model, 4, "per-group", 32)
+    exact = language_model.in_float64(quantized)
+    assert next(model.parameters()).dtype == torch.float32
+    assert helper.bits_per_byte(exact, text) == pytest.approx(
+        helper.bits_per_byte(quantized, text), abs=1e-5
+    )

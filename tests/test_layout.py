@@ -1,80 +1,65 @@
-"""The repository's layout rules: helper.py is maths only, and imports point one way.
+"""The repository's layout rules: one lesson, one place, and imports that point one way.
 
-helper (the maths) <- course.data <- course.plots <- course.figures, course.checks,
-course.model_plots; and course.plots <- course.live_plots <- course.live_view <- course.explorer
-<- course.widgets,
-course.model_widgets, which nothing imports.
+answer_key.basics <- answer_key.l2_linear_I <- ... <- answer_key.l6c_number_formats <- helper
+(the front page); helper <- course (shared data and models) <- course.core <- course.lessons
+(each lesson may import earlier ones) <- notebooks; tools/ may import anything of ours.
 """
 
 import ast
+import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 from conftest import ROOT
 
 import helper
 
-# What each module of the course may import, of helper and the package.
-ALLOWED = {
-    "helper": set(),
-    "course.data": {"helper"},
-    "course.models": {"course.data"},
-    "course.plots": {"helper", "course.data"},
-    "course.figures": {"helper", "course.data", "course.plots"},
-    "course.model_plots": {"helper", "course.plots", "course.language_model"},
-    "course.checks": {"helper", "course.data"},
-    "course.model_checks": {"helper", "course.checks", "course.language_model"},
-    "course.torchao_checks": {"course.checks", "course.data", "course.torchao_bridge"},
-    "course.torchao_bridge": set(),
-    "course.observers": {"helper"},
-    "course.language_model": {"helper"},
-    "course.formats": {"helper"},
-    "course.format_plots": {"helper", "course.formats", "course.plots"},
-    "course.gptq_runs": {"helper", "course.language_model"},
-    "course.live_plots": {"helper", "course.plots"},
-    "course.live_view": {"course.live_plots"},
-    "course.explorer": {"course.plots", "course.live_plots", "course.live_view"},
-    "course.widget_parts": {"helper", "course.plots", "course.explorer"},
-    "course.widgets": {
-        "helper",
-        "course.data",
-        "course.plots",
-        "course.live_plots",
-        "course.explorer",
-        "course.widget_parts",
-        "course.formats",
-        "course.models",
-        "course.torchao_bridge",
-    },
-    "course.model_widgets": {
-        "helper",
-        "course.data",
-        "course.gptq_runs",
-        "course.models",
-        "course.plots",
-        "course.live_plots",
-        "course.explorer",
-        "course.language_model",
-        "course.observers",
-        "course.widget_parts",
-    },
+# The answer key's modules, in lesson order: each may import only those before it.
+ANSWER_KEY = [
+    "basics",
+    "l2_linear_I",
+    "l3_linear_II",
+    "l4a_integer_inference",
+    "l4b_packing",
+    "l4c_quantize_a_network",
+    "l5a_calibration",
+    "l6a_language_model",
+    "l6b_gptq",
+    "l6c_number_formats",
+]
+# Each notebook and its lesson module (course/lessons/<lesson>.py).
+LESSONS = {
+    "L2_linear_I_quantize_dequantize_tensor": "l2a",
+    "L2_linear_I_get_scale_and_zero_point": "l2b",
+    "L3_linear_II_symmetric_vs_asymmetric": "l3a",
+    "L3_linear_II_per_tensor": "l3b",
+    "L3_linear_II_per_channel": "l3c",
+    "L3_linear_II_per_group": "l3d",
+    "L3_linear_II_quantizing_weights_and_activations": "l3e",
+    "L4_integer_inference_W8A8": "l4a",
+    "L4_packing_low_bit_weights": "l4b",
+    "L4_quantize_a_trained_network": "l4c",
+    "L5_calibration_and_clipping": "l5a",
+    "L5_the_same_in_torchao": "l5b",
+    "L6_quantize_a_language_model": "l6a",
+    "L6_gptq": "l6b",
+    "L6_number_formats": "l6c",
 }
-# Third-party modules that helper.py may import: the maths needs nothing else.
-HELPER_THIRD_PARTY = {"torch", "numpy"}
-# The longest a module may grow before it is split. helper.py: the lessons L2-A to L6-A take about
-# 1,400 lines, docstrings in full and checks at the end; L6-B's GPTQ about 230 more, L6-C's
-# number formats about 250 more.
-MAX_LINES = {"helper": 1900, "course": 600}
+# The shared modules of the course package: they import neither the core nor a lesson.
+SHARED = {"data", "models", "language_model", "texts", "torchao_bridge"}
+# Third-party modules that the answer key may import: the maths needs nothing else.
+ANSWER_KEY_THIRD_PARTY = {"torch", "numpy"}
+# The longest a code file may grow before it is split by meaning; helper.py is a front page.
+MAX_LINES = 500
+MAX_HELPER_LINES = 300
+CODE_DIRS = ("answer_key", "course", "tools", "benchmarks")
 
 
-def module_path(name: str):
-    return ROOT / (name.replace(".", "/") + ".py")
-
-
-def imported_modules(name: str, path=None) -> set[str]:
-    """Every module that ``name``'s source (or the file ``path``) imports, at any depth."""
-    tree = ast.parse((path or module_path(name)).read_text())
+def imported_modules(path) -> set[str]:
+    """Every module that the file ``path`` imports, at any depth (``from a import b``: a, a.b)."""
+    tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -85,36 +70,34 @@ def imported_modules(name: str, path=None) -> set[str]:
     return found
 
 
-def test_every_module_of_the_package_has_rules():
-    package = {f"course.{path.stem}" for path in (ROOT / "course").glob("*.py")}
-    assert package - {"course.__init__"} == set(ALLOWED) - {"helper"}
+def ours(path, prefix: str) -> set[str]:
+    """The modules under ``prefix`` (a package) that ``path`` imports, by their last name."""
+    names = set()
+    for module in imported_modules(path):
+        if module.startswith(prefix + "."):
+            names.add(module[len(prefix) + 1 :].split(".")[0])
+    return names
 
 
-@pytest.mark.parametrize("name", ALLOWED)
-def test_imports_point_one_way(name):
-    ours = {
-        module
-        for module in imported_modules(name)
-        if module == "helper" or module.startswith("course.")
-    }
-    ours = {module for module in ours if module in ALLOWED}  # `from course.x import y` -> x
-    assert ours <= ALLOWED[name], f"{name} imports {sorted(ours - ALLOWED[name])}"
+def test_the_answer_key_has_one_module_per_lesson_group_and_a_test_file_each():
+    modules = {path.stem for path in (ROOT / "answer_key").glob("*.py")} - {"__init__"}
+    assert modules == set(ANSWER_KEY)
+    for name in ANSWER_KEY:
+        assert (ROOT / "tests" / "answer_key" / f"test_{name}.py").exists(), name
 
 
-WIDGET_MODULES = {"course.widgets", "course.model_widgets"}
+@pytest.mark.parametrize("index", range(len(ANSWER_KEY)), ids=ANSWER_KEY)
+def test_an_answer_key_module_imports_only_basics_and_earlier_lessons(index):
+    path = ROOT / "answer_key" / f"{ANSWER_KEY[index]}.py"
+    assert ours(path, "answer_key") <= set(ANSWER_KEY[:index])
+    top_level = {module.split(".")[0] for module in imported_modules(path)}
+    third_party = top_level - set(sys.stdlib_module_names) - {"__future__", "answer_key"}
+    assert third_party <= ANSWER_KEY_THIRD_PARTY, sorted(third_party)
 
 
-def test_nothing_imports_the_widgets():
-    importers = [name for name in ALLOWED if WIDGET_MODULES & imported_modules(name)]
-    assert not importers
-    for path in (ROOT / "tools").glob("*.py"):
-        assert not WIDGET_MODULES & imported_modules("", path), path
-
-
-def test_helper_imports_only_the_standard_library_torch_and_numpy():
-    top_level = {module.split(".")[0] for module in imported_modules("helper")}
-    third_party = top_level - set(sys.stdlib_module_names) - {"__future__"}
-    assert third_party <= HELPER_THIRD_PARTY, sorted(third_party)
+def test_helper_imports_only_the_answer_key():
+    top_level = {module.split(".")[0] for module in imported_modules(ROOT / "helper.py")}
+    assert top_level <= {"answer_key"}, sorted(top_level)
 
 
 def test_import_helper_loads_no_plotting_nor_widget_library():
@@ -129,19 +112,62 @@ def test_import_helper_loads_no_plotting_nor_widget_library():
     assert result.stdout.strip() == "[]"
 
 
-def test_helper_declares_all_and_every_public_definition_is_in_it():
-    tree = ast.parse(module_path("helper").read_text())
-    public = {
-        node.name
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
-    }
-    assert public <= set(helper.__all__)
-    assert all(hasattr(helper, name) for name in helper.__all__)
+def test_helper_re_exports_every_public_name_of_the_answer_key():
     assert len(set(helper.__all__)) == len(helper.__all__)
+    assert all(hasattr(helper, name) for name in helper.__all__)
+    for name in ANSWER_KEY:
+        tree = ast.parse((ROOT / "answer_key" / f"{name}.py").read_text())
+        public = {
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+        }
+        assert public <= set(helper.__all__), (name, sorted(public - set(helper.__all__)))
 
 
-def test_modules_stay_short():
-    assert len(module_path("helper").read_text().splitlines()) <= MAX_LINES["helper"]
-    for path in (ROOT / "course").glob("*.py"):
-        assert len(path.read_text().splitlines()) <= MAX_LINES["course"], path.name
+def test_the_core_imports_no_lesson_and_the_shared_modules_neither():
+    for path in (ROOT / "course" / "core").glob("*.py"):
+        assert not ours(path, "course.lessons"), path.name
+        assert not imported_modules(path) & {"course.lessons"}, path.name
+    for name in SHARED:
+        path = ROOT / "course" / f"{name}.py"
+        assert not ours(path, "course.lessons") and not ours(path, "course.core"), name
+
+
+def test_the_course_package_is_its_core_its_lessons_and_the_shared_modules():
+    flat = {path.stem for path in (ROOT / "course").glob("*.py")} - {"__init__"}
+    assert flat == SHARED
+    lessons = {path.stem for path in (ROOT / "course" / "lessons").glob("*.py")} - {"__init__"}
+    assert lessons == set(LESSONS.values())
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSONS.values()))
+def test_a_lesson_imports_only_earlier_lessons(lesson):
+    imported = ours(ROOT / "course" / "lessons" / f"{lesson}.py", "course.lessons")
+    assert all(other < lesson for other in imported), sorted(imported)
+
+
+@pytest.mark.parametrize("notebook", sorted(LESSONS))
+def test_each_notebook_imports_helper_and_its_own_lesson_module(notebook):
+    path = ROOT / "notebooks" / f"{notebook}.ipynb"
+    source = "\n".join(
+        cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+    )
+    lesson = LESSONS[notebook]
+    assert (ROOT / "course" / "lessons" / f"{lesson}.py").exists()
+    assert re.search(r"^import helper$", source, re.MULTILINE)
+    assert re.search(rf"^from course\.lessons import {lesson}$", source, re.MULTILINE)
+    others = set(re.findall(r"\bl[2-9][a-e]\.", source)) - {f"{lesson}."}
+    assert not others, f"{notebook} calls another lesson's module: {sorted(others)}"
+
+
+def test_every_notebook_is_a_lesson():
+    assert {path.stem for path in (ROOT / "notebooks").glob("*.ipynb")} == set(LESSONS)
+
+
+def test_no_code_file_is_past_its_bound():
+    assert len((ROOT / "helper.py").read_text().splitlines()) <= MAX_HELPER_LINES
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            lines = len(path.read_text().splitlines())
+            assert lines <= MAX_LINES, f"{path.relative_to(ROOT)}: {lines} lines"

@@ -28,11 +28,12 @@ from __future__ import annotations
 import functools
 import itertools
 
+import figures
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from conftest import control_settings
+from conftest import control_settings, lesson_functions
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
@@ -41,8 +42,9 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import helper
-from course import data, figures, format_plots, model_plots, model_widgets, models, plots, widgets
-from course.language_model import Result, Setting
+from course import data, language_model, models, texts
+from course.lessons import l2a, l3a, l3d, l3e, l4a, l4b, l4c, l5a, l5b, l6a, l6b, l6c
+from course.lessons.l6a import Result, Setting
 
 # Two boxes overlap when they share more than this many pixels in both directions.
 TOLERANCE = 1.5
@@ -445,7 +447,7 @@ def test_a_legend_beside_data_and_over_reference_lines_passes():
 
 def test_the_live_figure_of_a_widget_is_checked_as_well():
     """A widget's snapshot holds its plot: a legend put on the plot's data is found there."""
-    explorer = model_widgets.explore_w8a8()
+    explorer = l4a.explore_w8a8()
     figure = explorer.snapshot()
     plot_axes = next(ax for ax in figure.get_axes() if ax.get_legend() is not None)
     plot_axes.legend(loc="center", fontsize=9)
@@ -472,7 +474,7 @@ def _round_trip(tensor, quantize, block_size=None):
     quantized, scale, zero_point = quantize(tensor)
     dequantized = helper.linear_dequantization(quantized, scale, zero_point)
     extra = {} if block_size is None else {"block_size": block_size}
-    return plots.plot_quantization_errors(tensor, quantized, dequantized, **extra)
+    return l2a.plot_quantization_errors(tensor, quantized, dequantized, **extra)
 
 
 def _asymmetric(tensor):
@@ -497,7 +499,7 @@ def _l3d_per_group():
     quantized, scale = helper.linear_q_symmetric_per_group(tensor, 3)
     dequantized = helper.linear_dequantization_per_group(quantized, scale, 3)
     block = helper.block_size_for(tensor.shape, "per-group", group_size=3)
-    return plots.plot_quantization_errors(tensor, quantized, dequantized, block_size=block)
+    return l2a.plot_quantization_errors(tensor, quantized, dequantized, block_size=block)
 
 
 def _l3e_weight():
@@ -509,7 +511,7 @@ def _l3e_layer_outputs():
     layer_input = torch.randn(32)
     q, s = helper.linear_q_symmetric_per_channel(weight, dim=0)
     reference = torch.nn.functional.linear(layer_input, weight)
-    return model_plots.plot_layer_outputs(
+    return l3e.plot_layer_outputs(
         reference, helper.quantized_linear_W8A32_without_bias(layer_input, q, s, 0)
     )
 
@@ -519,7 +521,7 @@ def _l4a_output_errors():
     x, weight = torch.randn(32, 512).relu(), torch.randn(256, 512) * 0.05
     q_x, s_x, z_x = helper.linear_quantization(x)
     q_w, s_w = helper.linear_q_symmetric_per_channel(weight, dim=0)
-    return model_plots.plot_output_errors(
+    return l4a.plot_output_errors(
         torch.nn.functional.linear(x, weight),
         {
             "W8A32": helper.quantized_linear_W8A32_without_bias(x, q_w, s_w, 0),
@@ -546,7 +548,7 @@ def _l4b_storage():
                 "measured": measured,
             }
         )
-    return model_plots.plot_storage(rows)
+    return l4b.plot_storage(rows)
 
 
 @pytest.fixture(scope="module")
@@ -558,7 +560,7 @@ def digits_mlp():
 def _l4c_digits(digits_mlp):
     _, digits = digits_mlp
     labels = [str(int(label)) for label in digits.y_train[:10]]
-    return model_plots.plot_digits(
+    return l4c.plot_digits(
         digits.x_train[:10], labels, "The first ten training digits, with their labels"
     )
 
@@ -579,7 +581,7 @@ def _l4c_accuracy_vs_bytes(digits_mlp):
                 "bytes": helper.model_bytes(quantized),
             }
         )
-    return model_plots.plot_accuracy_vs_bytes(
+    return l4c.plot_accuracy_vs_bytes(
         results, models.accuracy(model, digits.x_test, digits.y_test), helper.model_bytes(model)
     )
 
@@ -681,7 +683,6 @@ _L6C_ROWS = [
 def _language_model():
     """Lesson L6's trained model, loaded once for this file (loading leaves torch's global
     random state as it was)."""
-    from course import language_model
 
     with torch.random.fork_rng():
         return language_model.load()
@@ -691,12 +692,12 @@ def _language_model():
 def language_model_parts():
     """Lesson L6's model: the weights of its first MLP layer, and the inputs of its last MLP
     layer and of its head on 8 windows of held-out text (L6-C's, rows of one byte each)."""
-    from course import language_model, observers
+    from course.lessons import l5a
 
     model = _language_model()
-    text = language_model.read_text("eval")
-    ids = language_model.encode(text[: 8 * model.context_length]).reshape(-1, model.context_length)
-    inputs = observers.layer_inputs(model, ids)
+    text = texts.read_text("eval")
+    ids = texts.encode(text[: 8 * model.context_length]).reshape(-1, model.context_length)
+    inputs = l5a.layer_inputs(model, ids)
     return {
         "weights": model.get_submodule("blocks.0.mlp.up").weight.detach(),
         "down": inputs["blocks.5.mlp.down"].flatten(0, -2),
@@ -709,12 +710,12 @@ PLOTS = {
     "L2 course tensor": lambda: _round_trip(data.course_tensor(), _asymmetric),
     "L2-B random 4x4": lambda: _round_trip(_seeded(0, 4, 4), _asymmetric),
     "L2-B ReLU-like": lambda: _round_trip(torch.linspace(2, 10, 9).reshape(3, 3), _asymmetric),
-    "L2-B number line": lambda: plots.plot_number_line(
+    "L2-B number line": lambda: l2a.plot_number_line(
         _seeded(0, 4, 4).min().item(), _seeded(0, 4, 4).max().item()
     ),
     # L3-A, L3-B, L3-C, L3-D
     "L3-A symmetric 4x4": lambda: _round_trip(_seeded(0, 4, 4), _symmetric),
-    "L3-A mode errors": lambda: plots.plot_mode_errors(_seeded(0, 10_000).abs()),
+    "L3-A mode errors": lambda: l3a.plot_mode_errors(_seeded(0, 10_000).abs()),
     "L3-B per tensor": lambda: _round_trip(data.course_tensor(), _symmetric),
     "L3-C rows": lambda: _round_trip(
         data.course_tensor(), _per_channel(0), helper.block_size_for((3, 3), "per-channel", dim=0)
@@ -723,7 +724,7 @@ PLOTS = {
         data.course_tensor(), _per_channel(1), helper.block_size_for((3, 3), "per-channel", dim=1)
     ),
     "L3-D per group": _l3d_per_group,
-    "L3-D group size trade-off": lambda: plots.plot_group_size_tradeoff(
+    "L3-D group size trade-off": lambda: l3d.plot_group_size_tradeoff(
         _seeded(0, 64, 256), [8, 16, 32, 64, 128, 256], dtype=torch.int4
     ),
     # L3-E
@@ -736,32 +737,28 @@ PLOTS = {
     "L4-A output errors": _l4a_output_errors,
     "L4-B storage": _l4b_storage,
     # L5-A, L5-B
-    "L5-A clip sweep": lambda: plots.plot_clip_sweep(data.heavy_tailed(4096, seed=0)),
-    "L5-A calibration": lambda: model_plots.plot_calibration(
-        _L5A_SIZES, _L5A_RESULTS, _L5A_DYNAMIC
-    ),
-    "L5-B accuracy and size": lambda: model_plots.plot_accuracy_and_size(_L5B_ROWS),
+    "L5-A clip sweep": lambda: l5a.plot_clip_sweep(data.heavy_tailed(4096, seed=0)),
+    "L5-A calibration": lambda: l5a.plot_calibration(_L5A_SIZES, _L5A_RESULTS, _L5A_DYNAMIC),
+    "L5-B accuracy and size": lambda: l5b.plot_accuracy_and_size(_L5B_ROWS),
     # L6-A, L6-B, L6-C (their tables as the lessons print them)
-    "L6-A bits per byte vs bytes": lambda: model_plots.plot_bits_per_byte_vs_bytes(
-        _L6A_RESULTS, _L6A_FP32
-    ),
-    "L6-A layer sensitivity": lambda: model_plots.plot_layer_sensitivity(
+    "L6-A bits per byte vs bytes": lambda: l6a.plot_bits_per_byte_vs_bytes(_L6A_RESULTS, _L6A_FP32),
+    "L6-A layer sensitivity": lambda: l6a.plot_layer_sensitivity(
         _L6A_KIND_LOSSES, _L6A_FP32.bits_per_byte
     ),
-    "L6-B GPTQ": lambda: model_plots.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
-    "L6-C format errors": lambda: format_plots.plot_format_errors(_L6C_ROWS),
+    "L6-B GPTQ": lambda: l6b.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
+    "L6-C format errors": lambda: l6c.plot_format_errors(_L6C_ROWS),
 }
 
 # Plots that need the trained digits MLP or the language model.
 DIGITS_PLOTS = {"L4-C digits": _l4c_digits, "L4-C accuracy vs bytes": _l4c_accuracy_vs_bytes}
 LANGUAGE_MODEL_PLOTS = {
-    "L6-A channel ranges": lambda parts: model_plots.plot_channel_ranges(
+    "L6-A channel ranges": lambda parts: l6a.plot_channel_ranges(
         helper.channel_absmax(parts["down"]), "blocks.5.mlp.down"
     ),
-    "L6-C format levels": lambda parts: format_plots.plot_format_levels(
+    "L6-C format levels": lambda parts: l6c.plot_format_levels(
         parts["weights"], "language model's first MLP weights"
     ),
-    "L6-C FP8 activations": lambda parts: format_plots.plot_fp8_activations(
+    "L6-C FP8 activations": lambda parts: l6c.plot_fp8_activations(
         parts["down"], "last MLP's inputs"
     ),
 }
@@ -807,28 +804,27 @@ def _language_model_widget():
     it quantizes the model 17 ways and makes each write 32 bytes, which takes minutes: here each
     setting is the fp32 model, and each writes the same 32 bytes, so that the readout has its
     real lines at their real lengths in a second or two."""
-    from course import language_model
+    from course.lessons import l6a
 
     model = _language_model()
-    text = language_model.read_text("eval")
+    text = texts.read_text("eval")
     written = text[:32].decode("utf-8", "replace")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(model_widgets.Setting, "apply", lambda setting, model: model)
-        patch.setattr(model_widgets, "quantize_activations", lambda model, dtype: model)
-        patch.setattr(model_widgets, "generate", lambda model, prompt, n_bytes: written)
-        return model_widgets.explore_language_model(model, text[:64])
+        patch.setattr(l6a.Setting, "apply", lambda setting, model: model)
+        patch.setattr(l6a, "quantize_activations", lambda model, dtype: model)
+        patch.setattr(l6a, "generate", lambda model, prompt, n_bytes: written)
+        return l6a.explore_language_model(model, text[:64])
 
 
 def _gptq_widget():
     rows = _L6B_ROWS + [{**row, "windows": 4, "gptq": row["gptq"] * 1.01} for row in _L6B_ROWS]
-    return model_widgets.explore_gptq(rows, _L6B_FP32)
+    return l6b.explore_gptq(rows, _L6B_FP32)
 
 
 # The widgets whose default build takes minutes get the lessons' own (smaller) arguments.
 WIDGET_BUILDERS = {
-    name: getattr(widgets, name, None) or getattr(model_widgets, name)
-    for module in (widgets, model_widgets)
-    for name in dir(module)
+    name: builder
+    for name, builder in lesson_functions("explore_").items()
     if name.startswith("explore_")
 } | {"explore_language_model": _language_model_widget, "explore_gptq": _gptq_widget}
 

@@ -1,18 +1,19 @@
-"""course.model_checks: the checkers of exercises on whole models, run on the course's language
+"""course.lessons.l6a's checker of the exercise on a whole model, run on the course's language
 model with a wrong choice of each kind and a right one."""
 
 import numpy as np
 import pytest
 import torch
 
-from course import language_model, model_checks
+from course import language_model, texts
+from course.lessons import l6a
 
 
 @pytest.fixture(scope="module")
 def language_model_and_text():
     """The course's model and held-out text the exercise does not tune on: 16 KB of the
     evaluation text after lesson L6-A's 8,192-byte sample."""
-    return language_model.load(), language_model.read_text("eval")[8192 : 8192 + 16384]
+    return language_model.load(), texts.read_text("eval")[8192 : 8192 + 16384]
 
 
 # A solution: from 4 bits everywhere, the layers whose 2-bit loss on the sample is smallest for
@@ -32,7 +33,7 @@ def BITS_UNDER_BUDGET(model):
 def test_bits_under_budget_names_what_is_missing_unknown_or_out_of_range(language_model_and_text):
     model, text = language_model_and_text
     names = language_model.linear_names(model)
-    verdict = model_checks.check_bits_under_budget(None, model, text)
+    verdict = l6a.check_bits_under_budget(None, model, text)
     assert verdict.status == "not done yet" and "fill in bits_per_layer" in verdict.message
     uniform = dict.fromkeys(names, 4)
     for choice, message in [
@@ -48,7 +49,7 @@ def test_bits_under_budget_names_what_is_missing_unknown_or_out_of_range(languag
         ({**uniform, "head": np.int64(8)}, "not ints from 2 to 8: {'head': "),
         ({**uniform, "head": torch.tensor(8)}, "not ints from 2 to 8: {'head': tensor(8)}"),
     ]:
-        verdict = model_checks.check_bits_under_budget(choice, model, text)
+        verdict = l6a.check_bits_under_budget(choice, model, text)
         assert verdict.status == "error" and message in verdict.message, verdict.message
 
 
@@ -57,17 +58,17 @@ def test_bits_under_budget_measures_bytes_then_the_loss_on_text_not_tuned_on(
 ):
     model, text = language_model_and_text
     names = language_model.linear_names(model)
-    over = model_checks.check_bits_under_budget(dict.fromkeys(names, 4), model, text)
+    over = l6a.check_bits_under_budget(dict.fromkeys(names, 4), model, text)
     assert over.status == "mismatch" and over.message.startswith("Over budget: your model takes")
     # The early blocks and the head kept at 4 bits, the rest at 2: within budget, and broken.
     naive = {n: 4 if n.startswith(("blocks.0.", "blocks.1.", "head")) else 2 for n in names}
-    verdict = model_checks.check_bits_under_budget(naive, model, text)
+    verdict = l6a.check_bits_under_budget(naive, model, text)
     assert verdict.status == "mismatch" and "not less than 0.5" in verdict.message
     assert "16,384 bytes you did not tune on" in verdict.message
 
 
 def test_bits_under_budget_passes_a_choice_measured_layer_by_layer(language_model_and_text):
     model, text = language_model_and_text
-    verdict = model_checks.check_bits_under_budget(BITS_UNDER_BUDGET(model), model, text)
+    verdict = l6a.check_bits_under_budget(BITS_UNDER_BUDGET(model), model, text)
     assert verdict.status == "pass" and verdict.message.startswith("Well done"), verdict.message
     assert "768,000 bytes of a 768,000-byte budget" in verdict.message

@@ -1,11 +1,13 @@
-"""course.model_plots: the plots of layers and models the lessons call."""
+"""The lessons' plots of layers and models the lessons call."""
 
 import pytest
 import torch
 from conftest import assert_readable
 
-from course import model_plots, plots
-from course.language_model import LAYER_KINDS, Result, Setting
+from course.core import plotting
+from course.language_model import LAYER_KINDS
+from course.lessons import l3e, l4a, l4b, l4c, l5a, l6a, l6b
+from course.lessons.l6a import Result, Setting
 
 
 def _outputs():
@@ -17,9 +19,9 @@ def _outputs():
 
 def test_output_errors_use_the_colour_of_each_recipe():
     reference, outputs = _outputs()
-    figure = model_plots.plot_output_errors(reference, outputs)
+    figure = l4a.plot_output_errors(reference, outputs)
     left, right = figure.axes
-    assert [line.get_color() for line in right.lines] == [plots.W8A32, plots.W8A8]
+    assert [line.get_color() for line in right.lines] == [plotting.W8A32, plotting.W8A8]
     assert [text.get_text() for text in left.get_legend().get_texts()] == ["W8A32", "W8A8"]
     shares = right.lines[0].get_ydata()
     assert shares[0] > 0 and shares[-1] == 100  # the share of outputs, up to all of them
@@ -33,7 +35,7 @@ def test_storage_plot_has_one_line_per_bit_width_and_scale_and_the_formula():
         for scale_bits in (16, 32)
         for g in (32, 64)
     ]
-    (ax,) = model_plots.plot_storage(rows).axes
+    (ax,) = l4b.plot_storage(rows).axes
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == [
         "2-bit, fp16 scales",
@@ -50,23 +52,23 @@ def test_storage_plot_has_one_line_per_bit_width_and_scale_and_the_formula():
 
 def test_digits_and_accuracy_plots():
     images = torch.rand(5, 64, generator=torch.Generator().manual_seed(0))
-    figure = model_plots.plot_digits(images, list("01234"), "five digits")
+    figure = l4c.plot_digits(images, list("01234"), "five digits")
     assert [ax.get_title() for ax in figure.axes] == list("01234")
     results = [
         {"bits": bits, "granularity": granularity, "accuracy": 0.9, "bytes": 1000 * bits}
         for bits in (8, 4)
         for granularity in ("per-tensor", "per-channel", "per-group")
     ]
-    (ax,) = model_plots.plot_accuracy_vs_bytes(results, 0.95, 64_000).axes
+    (ax,) = l4c.plot_accuracy_vs_bytes(results, 0.95, 64_000).axes
     colours = {line.get_color() for line in ax.lines[:-1]}
-    assert colours == {plots.PER_TENSOR, plots.PER_CHANNEL, plots.PER_GROUP}
-    assert ax.lines[-1].get_color() == plots.FP32
+    assert colours == {plotting.PER_TENSOR, plotting.PER_CHANNEL, plotting.PER_GROUP}
+    assert ax.lines[-1].get_color() == plotting.FP32
 
 
 def test_plot_layer_outputs_draws_outputs_and_their_difference():
     reference = torch.tensor([-3.0, 3.85, -1.23])
     quantized = torch.tensor([-2.9921, 3.8583, -1.1969])
-    figure = model_plots.plot_layer_outputs(reference, quantized)
+    figure = l3e.plot_layer_outputs(reference, quantized)
     left, right = figure.axes
     assert left.get_title() == "Outputs of the two layers"
     assert right.get_title() == "Error: W8A32 layer - fp32 layer"
@@ -78,11 +80,11 @@ def test_plot_layer_outputs_draws_outputs_and_their_difference():
 
 def test_plot_layer_outputs_rejects_bad_input():
     with pytest.raises(ValueError, match="one shape"):
-        model_plots.plot_layer_outputs(torch.zeros(3), torch.zeros(4))
+        l3e.plot_layer_outputs(torch.zeros(3), torch.zeros(4))
     with pytest.raises(TypeError, match="quantized_output must be a floating-point"):
-        model_plots.plot_layer_outputs(torch.zeros(3), torch.zeros(3, dtype=torch.int8))
+        l3e.plot_layer_outputs(torch.zeros(3), torch.zeros(3, dtype=torch.int8))
     with pytest.raises(TypeError, match="reference_output must be a floating-point"):
-        model_plots.plot_layer_outputs([0.0, 1.0], torch.zeros(2))
+        l3e.plot_layer_outputs([0.0, 1.0], torch.zeros(2))
 
 
 def _language_model_results():
@@ -101,7 +103,7 @@ def _language_model_results():
 
 def test_bits_per_byte_plot_marks_each_granularity_and_labels_each_bit_column():
     results, fp32 = _language_model_results()
-    fig = model_plots.plot_bits_per_byte_vs_bytes(results, fp32)
+    fig = l6a.plot_bits_per_byte_vs_bytes(results, fp32)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["fp32", "2-bit", "3-bit", "4-bit", "8-bit"]
     assert len(fig.axes[0].lines) == len(results) + 1
@@ -112,7 +114,7 @@ def test_bits_per_byte_plot_marks_each_granularity_and_labels_each_bit_column():
 
 def test_sensitivity_bars_are_the_loss_over_fp32():
     losses = {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}
-    fig = model_plots.plot_layer_sensitivity(losses, 1.75)
+    fig = l6a.plot_layer_sensitivity(losses, 1.75)
     heights = sorted({round(p.get_height(), 6) for p in fig.axes[0].patches})
     assert heights == [0.25, 0.75]
 
@@ -122,11 +124,11 @@ def _every_plot():
     results, fp32 = _language_model_results()
     rows = [{"bits": 4, "group_size": g, "scale_bits": 16, "measured": 4.5} for g in (32, 64)]
     return {
-        "layer_outputs": lambda: model_plots.plot_layer_outputs(reference[0], outputs["W8A32"][0]),
-        "output_errors": lambda: model_plots.plot_output_errors(reference, outputs),
-        "storage": lambda: model_plots.plot_storage(rows),
-        "digits": lambda: model_plots.plot_digits(torch.rand(10, 64), list("0123456789")),
-        "gptq_bits_per_byte": lambda: model_plots.plot_gptq_bits_per_byte(
+        "layer_outputs": lambda: l3e.plot_layer_outputs(reference[0], outputs["W8A32"][0]),
+        "output_errors": lambda: l4a.plot_output_errors(reference, outputs),
+        "storage": lambda: l4b.plot_storage(rows),
+        "digits": lambda: l4c.plot_digits(torch.rand(10, 64), list("0123456789")),
+        "gptq_bits_per_byte": lambda: l6b.plot_gptq_bits_per_byte(
             [
                 {"bits": bits, "setting": setting, "rtn": 2 + loss, "gptq": 2 + loss / 2}
                 for bits, loss in ((4, 0.05), (3, 0.4), (2, 4.2))
@@ -134,16 +136,16 @@ def _every_plot():
             ],
             1.987,
         ),
-        "calibration": lambda: model_plots.plot_calibration(
+        "calibration": lambda: l5a.plot_calibration(
             [1, 4, 16],
             {"min/max": {"sqnr": [20, 19, 18], "accuracy": [0.95, 0.96, 0.94]}},
             {"sqnr": 21.0, "accuracy": 0.96},
         ),
-        "bits_per_byte": lambda: model_plots.plot_bits_per_byte_vs_bytes(results, fp32),
-        "sensitivity": lambda: model_plots.plot_layer_sensitivity(
+        "bits_per_byte": lambda: l6a.plot_bits_per_byte_vs_bytes(results, fp32),
+        "sensitivity": lambda: l6a.plot_layer_sensitivity(
             {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}, 1.75
         ),
-        "channel_ranges": lambda: model_plots.plot_channel_ranges(
+        "channel_ranges": lambda: l6a.plot_channel_ranges(
             torch.rand(128) + torch.eye(128)[5] * 20, "blocks.3.mlp.down"
         ),
     }

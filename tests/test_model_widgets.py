@@ -1,4 +1,4 @@
-"""The widgets of layers and models (course.model_widgets), without a browser: the numbers
+"""The widgets of layers and models (course.lessons.l3e to l6b), without a browser: the numbers
 each shows are the library's numbers for its settings. (What every widget shares, building,
 dragging, snapshots, is tested in test_widgets.py; their speed is measured by `make bench`,
 never asserted here.)"""
@@ -8,16 +8,15 @@ import pytest
 import torch
 
 import helper
-from course import language_model, model_widgets, models, observers
+from course import language_model, models, texts
+from course.lessons import l3e, l4a, l4b, l4c, l5a, l6a, l6b
 
 
 @pytest.mark.parametrize("bits", [8, 4])
 def test_quantized_linear_output_is_the_w8a32_output(bits):
     generator = torch.Generator().manual_seed(7)
     weight, x = torch.randn(5, 8, generator=generator), torch.randn(3, 8, generator=generator)
-    explorer = model_widgets.explore_quantized_linear(
-        weight, x, bits=bits, granularity="per-tensor"
-    )
+    explorer = l3e.explore_quantized_linear(weight, x, bits=bits, granularity="per-tensor")
     dtype = helper.integer_dtype(bits)
     reference = torch.nn.functional.linear(x, weight)
     for granularity in ("per-tensor", "per-channel rows"):
@@ -35,7 +34,7 @@ def test_quantized_linear_output_is_the_w8a32_output(bits):
 
 
 def test_quantized_linear_error_grows_as_bits_fall():
-    explorer = model_widgets.explore_quantized_linear()
+    explorer = l3e.explore_quantized_linear()
     errors = []
     for bits in (8, 6, 4, 2):
         explorer.controls["bits"].value = bits
@@ -55,11 +54,11 @@ def test_quantized_linear_error_grows_as_bits_fall():
 )
 def test_quantized_linear_bad_arguments(weight, x, error):
     with pytest.raises(error, match="input|weight"):
-        model_widgets.explore_quantized_linear(weight, x)
+        l3e.explore_quantized_linear(weight, x)
 
 
 def test_quantized_linear_of_a_zero_input_has_no_nan():
-    readout = model_widgets.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
+    readout = l3e.explore_quantized_linear(torch.randn(4, 8), torch.zeros(2, 8)).readout
     assert readout["mse"] == 0.0 and readout["relative_error"] == 0.0
 
 
@@ -67,7 +66,7 @@ def test_quantized_linear_of_a_zero_input_has_no_nan():
 
 
 def test_explore_w8a8_outlier_stretches_the_activation_scale():
-    explorer = model_widgets.explore_w8a8()
+    explorer = l4a.explore_w8a8()
     assert set(explorer.controls) == {"bits", "outlier"}
     before = dict(explorer.readout)
     assert before["mse_of_W8A32"] <= before["mse"] < 1e-3
@@ -78,11 +77,11 @@ def test_explore_w8a8_outlier_stretches_the_activation_scale():
     assert explorer.readout["activations"] == "int4"
     assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
     with pytest.raises(ValueError, match="share k"):
-        model_widgets.explore_w8a8(torch.randn(4, 8), torch.randn(3, 9))
+        l4a.explore_w8a8(torch.randn(4, 8), torch.randn(3, 9))
 
 
 def test_explore_storage_measures_real_bytes():
-    explorer = model_widgets.explore_storage()
+    explorer = l4b.explore_storage()
     assert set(explorer.controls) == {"bits", "group_size", "scale_bits"}
     assert explorer.readout["bits_per_weight"] == explorer.readout["ideal_bits"] == 4.5
     explorer.controls["bits"].value = 3  # not packed: an int8 container per value
@@ -92,12 +91,12 @@ def test_explore_storage_measures_real_bytes():
     explorer.controls["group_size"].value = 64
     assert explorer.readout["bits_per_weight"] == 2.5 == helper.bits_per_weight(2, 64, 32)
     with pytest.raises(ValueError, match="group_size"):
-        model_widgets.explore_storage(group_size=48)
+        l4b.explore_storage(group_size=48)
 
 
 def test_explore_trained_network(trained):
     model, digits = trained
-    explorer = model_widgets.explore_trained_network(model, digits, bits=8)
+    explorer = l4c.explore_trained_network(model, digits, bits=8)
     assert set(explorer.controls) == {"bits", "granularity", "group_size"}
     assert explorer.controls["group_size"].disabled
     assert explorer.readout["accuracy"] == pytest.approx(
@@ -126,10 +125,10 @@ def small_language_model():
 
 
 def test_explore_language_model_looks_up_what_helper_measures(small_language_model):
-    model, text = small_language_model, language_model.read_text("eval")[:600]
-    explorer = model_widgets.explore_language_model(model, text, bits=4, n_bytes=8)
-    setting = language_model.Setting(4, "per-group", 32)
-    expected = language_model.measure(model, setting, text)
+    model, text = small_language_model, texts.read_text("eval")[:600]
+    explorer = l6a.explore_language_model(model, text, bits=4, n_bytes=8)
+    setting = l6a.Setting(4, "per-group", 32)
+    expected = l6a.measure(model, setting, text)
     assert explorer.readout["bits_per_byte"] == expected.bits_per_byte
     assert explorer.readout["model_bytes"] == expected.bytes
     assert explorer.readout["writes"] == language_model.generate(
@@ -137,21 +136,21 @@ def test_explore_language_model_looks_up_what_helper_measures(small_language_mod
     ).replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}")
     explorer.controls["granularity"].value = "per-channel"
     assert explorer.controls["group_size"].disabled
-    per_channel = language_model.measure(model, language_model.Setting(4, "per-channel"), text)
+    per_channel = l6a.measure(model, l6a.Setting(4, "per-channel"), text)
     assert explorer.readout["bits_per_byte"] == per_channel.bits_per_byte
     explorer.controls["model"].value = "W8A8, activations per token"
     assert explorer.controls["bits"].disabled and explorer.controls["granularity"].disabled
-    w8a8 = observers.quantize_activations(model, torch.int8)
+    w8a8 = l5a.quantize_activations(model, torch.int8)
     assert explorer.readout["bits_per_byte"] == helper.bits_per_byte(w8a8, text)
-    int8_weights = language_model.Setting(8, "per-channel").apply(model)
+    int8_weights = l6a.Setting(8, "per-channel").apply(model)
     assert explorer.readout["model_bytes"] == helper.model_bytes(int8_weights)  # not fp32's
 
 
 def test_explore_language_model_refuses_settings_it_has_not_computed(small_language_model):
     with pytest.raises(ValueError, match="bits must be 2, 3, 4 or 8"):
-        model_widgets.explore_language_model(small_language_model, b"def f(): pass", bits=5)
+        l6a.explore_language_model(small_language_model, b"def f(): pass", bits=5)
     with pytest.raises(ValueError, match="group_size must be 32, 64 or 128"):
-        model_widgets.explore_language_model(small_language_model, b"def f(): pass", group_size=16)
+        l6a.explore_language_model(small_language_model, b"def f(): pass", group_size=16)
 
 
 def gptq_rows():
@@ -181,7 +180,7 @@ def gptq_rows():
 
 
 def test_explore_gptq_looks_each_setting_up():
-    explorer = model_widgets.explore_gptq(gptq_rows(), 2.0)
+    explorer = l6b.explore_gptq(gptq_rows(), 2.0)
     assert set(explorer.controls) == {"bits", "setting", "windows"}
     assert explorer.values() == {"bits": 3, "setting": "per-channel", "windows": 32}
     assert explorer.readout["round_to_nearest"] == 2.5
@@ -198,14 +197,14 @@ def test_explore_gptq_looks_each_setting_up():
 
 
 def test_explore_gptq_needs_rows_and_fp32():
-    with pytest.raises(ValueError, match="rows must hold gptq_runs.compare's rows"):
-        model_widgets.explore_gptq([], 2.0)
+    with pytest.raises(ValueError, match="rows must hold l6b.compare's rows"):
+        l6b.explore_gptq([], 2.0)
     with pytest.raises(ValueError, match="fp32"):
-        model_widgets.explore_gptq(gptq_rows())
+        l6b.explore_gptq(gptq_rows())
 
 
 def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
     rows = [row for row in gptq_rows() if row["windows"] == 32]
-    explorer = model_widgets.explore_gptq(rows, 2.0)
+    explorer = l6b.explore_gptq(rows, 2.0)
     assert set(explorer.controls) == {"bits", "setting"}
     assert explorer.readout["GPTQ"] == pytest.approx(2.35)

@@ -192,9 +192,9 @@ def test_the_bridge_quantizes_activations_as_torchao_s_layer_does():
 
 
 def test_asymmetric_per_token_checker_passes_a_right_answer_and_names_a_wrong_one():
-    from course import torchao_checks
+    from course.lessons import l5b
 
-    check = torchao_checks.check_torchao_asymmetric_per_token
+    check = l5b.check_torchao_asymmetric_per_token
     assert check(asymmetric_per_token).status == "pass"
     expected = {
         asymmetric_per_token_not_widened: "input 1 of 7, values in (0, 1): each row's range "

@@ -8,11 +8,12 @@ import ipywidgets
 import matplotlib.figure
 import pytest
 import torch
-from conftest import COURSE_TENSOR, assert_readable
+from conftest import COURSE_TENSOR, assert_readable, lesson_functions
 
 import helper
-from course import data, model_widgets, widgets
-from course.explorer import Explorer
+from course import data
+from course.core.explorer import Explorer
+from course.lessons import l2a, l2b, l3a, l3b, l5a, l5b, l6c
 
 SLIDERS = (
     ipywidgets.IntSlider,
@@ -22,18 +23,13 @@ SLIDERS = (
 )
 
 
-# Every widget builder of both modules, found by name: a new explore_* is tested at once.
-BUILDERS = sorted(
-    name
-    for module in (widgets, model_widgets)
-    for name in dir(module)
-    if name.startswith("explore_")
-)
+# Every lesson's widget builder, found by name: a new explore_* is tested at once.
+BUILDERS = sorted(lesson_functions("explore_"))
 
 
 def builder(name: str):
-    """The builder ``explore_<name>``, from course.widgets or course.model_widgets."""
-    return getattr(widgets, name, None) or getattr(model_widgets, name)
+    """The builder ``explore_<name>``, from the lesson module that defines it."""
+    return lesson_functions("explore_")[name]
 
 
 def takes_a_tensor_first(name: str) -> bool:
@@ -138,7 +134,7 @@ def test_bad_tensor_is_refused_clearly(name, bad, error):
 
 
 def test_quantize_dequantize_starts_from_the_course_guess():
-    explorer = widgets.explore_quantize_dequantize()
+    explorer = l2a.explore_quantize_dequantize()
     q = helper.linear_q_with_scale_and_zero_point(COURSE_TENSOR, 3.5, -70)
     assert explorer.readout["scale"] == 3.5 and explorer.readout["zero_point"] == -70
     assert explorer.readout["mse"] == round_trip_mse(COURSE_TENSOR, q, 3.5, -70)
@@ -155,7 +151,7 @@ def test_quantize_dequantize_starts_from_the_course_guess():
     ],
 )
 def test_quantize_dequantize_readout_is_the_library_error(scale, zero_point, dtype):
-    explorer = widgets.explore_quantize_dequantize(COURSE_TENSOR)
+    explorer = l2a.explore_quantize_dequantize(COURSE_TENSOR)
     explorer.controls["dtype"].value = dtype
     explorer.controls["scale"].value = scale
     explorer.controls["zero_point"].value = zero_point
@@ -168,7 +164,7 @@ def test_quantize_dequantize_readout_is_the_library_error(scale, zero_point, dty
 
 
 def test_quantize_dequantize_zero_point_follows_the_dtype_range():
-    explorer = widgets.explore_quantize_dequantize()
+    explorer = l2a.explore_quantize_dequantize()
     zero_point = explorer.controls["zero_point"]
     for dtype in (torch.uint4, torch.int2, torch.uint8, torch.int8):
         explorer.controls["dtype"].value = dtype
@@ -177,7 +173,7 @@ def test_quantize_dequantize_zero_point_follows_the_dtype_range():
 
 
 def test_small_matrices_are_whole_tables_with_every_value():
-    html = texts(widgets.explore_quantize_dequantize())
+    html = texts(l2a.explore_quantize_dequantize())
     for tag in ("table", "tr", "td"):
         assert html.count(f"<{tag}>") + html.count(f"<{tag} ") == html.count(f"</{tag}>")
     # The original values and their int8 codes at s = 3.5, z = -70 (minus signs typeset).
@@ -187,12 +183,12 @@ def test_small_matrices_are_whole_tables_with_every_value():
 
 def test_quantize_dequantize_counts_clamped_values():
     # s = 3.5, z = -70 gives back at most 3.5 * (127 + 70) = 689.5: only 728.6 is clamped.
-    assert widgets.explore_quantize_dequantize().readout["clipped"] == 1
+    assert l2a.explore_quantize_dequantize().readout["clipped"] == 1
 
 
 @pytest.mark.parametrize("signed", [True, False])
 def test_scale_and_zero_point_follow_the_bits(signed):
-    explorer = widgets.explore_scale_and_zero_point(COURSE_TENSOR)
+    explorer = l2b.explore_scale_and_zero_point(COURSE_TENSOR)
     explorer.controls["signed"].value = signed
     ranges = set()
     for bits in (8, 6, 4, 3, 2):
@@ -208,7 +204,7 @@ def test_scale_and_zero_point_follow_the_bits(signed):
 
 
 def test_scale_and_zero_point_of_the_course_tensor():
-    readout = widgets.explore_scale_and_zero_point().readout
+    readout = l2b.explore_scale_and_zero_point().readout
     assert readout["zero_point"] == -77 and round(readout["scale"], 2) == 3.58
     assert (readout["r_min"], readout["r_max"]) == pytest.approx((-184.0, 728.6))
 
@@ -216,7 +212,7 @@ def test_scale_and_zero_point_of_the_course_tensor():
 def test_wasted_levels_on_a_constructed_tensor():
     """0..7 in int4 (16 levels): symmetric (s = 1) uses 0..7 and never reaches -8..-1;
     asymmetric spreads the 8 values over the whole range (q = -8, -6, ..., 5, 7)."""
-    explorer = widgets.explore_symmetric_vs_asymmetric(torch.arange(8.0), bits=4, skew=0.0)
+    explorer = l3a.explore_symmetric_vs_asymmetric(torch.arange(8.0), bits=4, skew=0.0)
     explorer.controls["mode"].value = "symmetric"
     assert explorer.readout["n_levels"] == 16
     assert explorer.readout["levels_outside_range"] == 8
@@ -227,7 +223,7 @@ def test_wasted_levels_on_a_constructed_tensor():
 
 
 def test_symmetric_wastes_about_half_the_levels_on_one_sided_data():
-    readout = widgets.explore_symmetric_vs_asymmetric(mode="symmetric", bits=8, skew=1.0).readout
+    readout = l3a.explore_symmetric_vs_asymmetric(mode="symmetric", bits=8, skew=1.0).readout
     assert readout["levels_outside_range"] >= 128
     assert readout["mse_symmetric"] > 3 * readout["mse_asymmetric"]
 
@@ -236,7 +232,7 @@ def test_symmetric_wastes_about_half_the_levels_on_one_sided_data():
 @pytest.mark.parametrize("bits", [8, 4, 2])
 def test_mode_errors_are_the_library_errors(skew, bits):
     tensor = torch.linspace(-3.0, 5.0, 50)
-    explorer = widgets.explore_symmetric_vs_asymmetric(tensor)
+    explorer = l3a.explore_symmetric_vs_asymmetric(tensor)
     explorer.controls["bits"].value, explorer.controls["skew"].value = bits, skew
     data = tensor + skew * 3.0  # the skew adds skew * |r_min| to every value
     dtype = helper.integer_dtype(bits)
@@ -270,7 +266,7 @@ def library_dequantized(tensor, granularity, group_size, dtype):
 @pytest.mark.parametrize("bits", [8, 4, 2])
 def test_granularity_readout_is_the_library_error_and_storage(granularity, values_per_scale, bits):
     tensor = torch.randn(6, 8, generator=torch.Generator().manual_seed(5))
-    explorer = widgets.explore_granularity(tensor, granularity, group_size=4, bits=bits)
+    explorer = l3b.explore_granularity(tensor, granularity, group_size=4, bits=bits)
     dequantized = library_dequantized(tensor, granularity, 4, helper.integer_dtype(bits))
     readout = explorer.readout
     assert readout["mse"] == pytest.approx(helper.quantization_error(tensor, dequantized))
@@ -282,12 +278,12 @@ def test_granularity_readout_is_the_library_error_and_storage(granularity, value
 
 
 def test_per_group_bits_per_weight_is_the_course_example():
-    explorer = widgets.explore_granularity(torch.randn(4, 64), "per-group", group_size=32, bits=4)
+    explorer = l3b.explore_granularity(torch.randn(4, 64), "per-group", group_size=32, bits=4)
     assert explorer.readout["bits_per_weight"] == 4.5
 
 
 def test_group_size_control_offers_the_divisors_and_is_live_only_per_group():
-    explorer = widgets.explore_granularity(torch.randn(3, 12))
+    explorer = l3b.explore_granularity(torch.randn(3, 12))
     assert list(explorer.controls["group_size"].options) == [1, 2, 3, 4, 6, 12]
     assert explorer.controls["group_size"].disabled
     explorer.controls["granularity"].value = "per-group"
@@ -298,12 +294,12 @@ def test_group_size_control_offers_the_divisors_and_is_live_only_per_group():
 
 @pytest.mark.parametrize(("dim", "panel"), [(0, "per-channel rows"), (1, "per-channel columns")])
 def test_per_channel_with_dim_picks_rows_or_columns(dim, panel):
-    explorer = widgets.explore_granularity(torch.randn(4, 8), "per-channel", dim=dim)
+    explorer = l3b.explore_granularity(torch.randn(4, 8), "per-channel", dim=dim)
     assert explorer.controls["granularity"].value == panel
 
 
 def test_finer_granularity_lowers_the_error_of_the_default_weights():
-    explorer = widgets.explore_granularity()
+    explorer = l3b.explore_granularity()
     errors = {}
     for granularity in ("per-tensor", "per-channel rows", "per-group"):
         explorer.controls["granularity"].value = granularity
@@ -324,7 +320,7 @@ def test_finer_granularity_lowers_the_error_of_the_default_weights():
 def test_granularity_bad_arguments(kwargs, error):
     kwargs.setdefault("tensor", torch.randn(4, 8))
     with pytest.raises(error):
-        widgets.explore_granularity(**kwargs)
+        l3b.explore_granularity(**kwargs)
 
 
 @pytest.mark.parametrize("name", BUILDERS)
@@ -333,7 +329,7 @@ def test_every_snapshot_is_readable_at_100_percent(name):
 
 
 def test_explore_clipping_shows_the_library_split_of_the_error():
-    explorer = widgets.explore_clipping(bits=4, clip_ratio=0.5, outlier_strength=8)
+    explorer = l5a.explore_clipping(bits=4, clip_ratio=0.5, outlier_strength=8)
     values = data.layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=8).flatten()
     scale = 0.5 * float(values.abs().max()) / 7
     rounding, clipping = helper.rounding_and_clipping_error(values, scale, 0, torch.int4)
@@ -345,7 +341,7 @@ def test_explore_clipping_shows_the_library_split_of_the_error():
 
 
 def test_explore_clipping_draws_the_lopsided_clip_and_never_searches_on_a_change(monkeypatch):
-    explorer = widgets.explore_clipping(bits=2, clip_ratio=0.5, outlier_strength=4)
+    explorer = l5a.explore_clipping(bits=2, clip_ratio=0.5, outlier_strength=4)
     plot, scale = explorer._view.plot, explorer.readout["scale"]
     # 2 bits: levels -2s .. s, so values clip above s = alpha and below -2s = -2 alpha
     assert explorer.readout["lowest_level"] == -2 * explorer.readout["alpha"] == -2 * scale
@@ -361,7 +357,7 @@ def test_explore_clipping_draws_the_lopsided_clip_and_never_searches_on_a_change
 
 
 def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr():
-    explorer = widgets.explore_clipping(bits=4, clip_ratio=1.0, outlier_strength=1)
+    explorer = l5a.explore_clipping(bits=4, clip_ratio=1.0, outlier_strength=1)
     assert explorer.readout["clipping_mse"] == 0 and explorer.readout["clipped"] == 0
     calm = float(explorer.readout["sqnr_db"])
     explorer.controls["outlier_strength"].value = 16
@@ -369,7 +365,7 @@ def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr
     explorer.controls["clip_ratio"].value = float(explorer.readout["best_clip_ratio"])
     assert float(explorer.readout["sqnr_db"]) == float(explorer.readout["sqnr_db_at_best"])
     with pytest.raises(ValueError, match="bits"):
-        widgets.explore_clipping(bits=1)
+        l5a.explore_clipping(bits=1)
 
 
 # --- L6-C: number formats ------------------------------------------------------------------------
@@ -377,20 +373,20 @@ def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr
 
 @pytest.fixture(scope="module")
 def formats_explorer():
-    return widgets.explore_number_formats({"normal": data.seeded_normal(80, 64, 256)})
+    return l6c.explore_number_formats({"normal": data.seeded_normal(80, 64, 256)})
 
 
 def test_number_formats_readout_is_helpers_error_and_storage(formats_explorer):
-    from course import formats
+    from course.lessons import l6c
 
     values = data.seeded_normal(80, 64, 256)
     assert set(formats_explorer.controls) == {"fmt", "block_size", "data"}
     for name, block in (("NF4", 64), ("MXFP4", 32), ("int4", 128), ("MXFP8 E5M2", 16)):
         formats_explorer.controls["fmt"].value = name
         formats_explorer.controls["block_size"].value = block
-        restored = formats.round_trip(values, name, block).restored
+        restored = l6c.round_trip(values, name, block).restored
         assert formats_explorer.readout["mse"] == helper.quantization_error(values, restored)
-        bits = formats.bits_per_weight(name, block, values.numel())
+        bits = l6c.bits_per_weight(name, block, values.numel())
         assert formats_explorer.readout["bits_per_weight"] == round(bits, 4)
     formats_explorer.controls["fmt"].value = "MXFP4"
     formats_explorer.controls["block_size"].value = 32
@@ -403,15 +399,13 @@ def test_number_formats_count_as_saturated_only_values_clamped_by_over_half_a_st
 ):
     """int's fp16 scale puts a block's largest value a hair past its top level: rounded to it,
     not saturated; MXFP4's floor scale puts values up to 8 X, past 7 X they saturate to 6 X."""
-    from course import formats
-
     values = data.seeded_normal(80, 64, 256)
     formats_explorer.controls["block_size"].value = 32
     formats_explorer.controls["fmt"].value = "int4"
-    assert bool((formats.round_trip(values, "int4", 32).scaled.abs() > 7).any())
+    assert bool((l6c.round_trip(values, "int4", 32).scaled.abs() > 7).any())
     assert formats_explorer.readout["saturated"] == 0
     formats_explorer.controls["fmt"].value = "MXFP4"
-    scaled = formats.round_trip(values, "MXFP4", 32).scaled
+    scaled = l6c.round_trip(values, "MXFP4", 32).scaled
     assert formats_explorer.readout["saturated"] == int((scaled.abs() > 7).sum()) > 0
 
 
@@ -423,7 +417,7 @@ def test_number_formats_first_slider_is_the_block_size_and_changes_the_text(form
 
 
 def test_number_formats_default_data_and_snapshot():
-    explorer = widgets.explore_number_formats()
+    explorer = l6c.explore_number_formats()
     assert list(explorer.controls["data"].options) == ["normal", "heavy-tailed", "digits weights"]
     assert explorer.readout["format"] == "NF4" and explorer.readout["bits_per_weight"] == 4.127
     assert png(explorer.snapshot()) == png(explorer.snapshot())
@@ -441,11 +435,11 @@ def test_number_formats_default_data_and_snapshot():
 )
 def test_number_formats_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
-        widgets.explore_number_formats(**{"datasets": {"x": torch.ones(2, 256)}, **kwargs})
+        l6c.explore_number_formats(**{"datasets": {"x": torch.ones(2, 256)}, **kwargs})
 
 
 def test_number_formats_takes_one_tensor_too():
-    explorer = widgets.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
+    explorer = l6c.explore_number_formats(data.seeded_normal(89, 4, 256), "MXFP4", 32)
     assert list(explorer.controls["data"].options) == ["tensor"]
     assert explorer.readout["bits_per_weight"] == 4.25
 
@@ -458,7 +452,7 @@ def test_explore_torchao_convention_names_each_error_and_never_runs_torchao_on_a
 ):
     from course import torchao_bridge
 
-    explorer = widgets.explore_torchao_convention(bits=4)
+    explorer = l5b.explore_torchao_convention(bits=4)
     assert (
         explorer.labels["mse"] == "MSE, helper" and explorer.labels["mse_torchao"] == "MSE, torchao"
     )

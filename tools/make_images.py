@@ -1,4 +1,4 @@
-"""Generate the lessons' figures: every ``course.figures.figure_<name>()`` becomes
+"""Generate the lessons' figures: every ``figures.figure_<name>()`` (tools/figures.py) becomes
 ``images/<name>.png``.
 
     python tools/make_images.py            # into images/
@@ -17,14 +17,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from course import figures  # after choosing the backend
+import figures
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 DPI = 100
 
 
 def figure_functions() -> dict[str, object]:
-    """``{name: function}`` for every ``course.figures.figure_<name>``."""
+    """``{name: function}`` for every ``figures.figure_<name>``."""
     return {
         name.removeprefix("figure_"): getattr(figures, name)
         for name in sorted(dir(figures))

@@ -31,11 +31,11 @@ from pathlib import Path
 import torch
 
 import helper
-from course import language_model as lm
+from course import language_model, texts
 
 EVAL_MODULES = ("fnmatch.py", "fractions.py", "queue.py", "sched.py", "textwrap.py")
 CALIBRATION_MODULES = ("bisect.py", "colorsys.py", "glob.py", "shlex.py")
-MANIFEST = lm.DATA_DIR / "stdlib_files.json"
+MANIFEST = texts.DATA_DIR / "stdlib_files.json"
 
 
 def split_of(name: str) -> str:
@@ -78,7 +78,7 @@ def build_texts(stdlib: Path, data_dir: Path) -> dict[str, bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "stdlib_files.json").write_text(json.dumps(manifest, indent=1) + "\n")
     for split, text in texts.items():
-        path = data_dir / lm.TEXT_FILES[split].name
+        path = data_dir / texts.TEXT_FILES[split].name
         path.write_bytes(lzma.compress(bytes(text), preset=9) if path.suffix == ".xz" else text)
     return {split: bytes(text) for split, text in texts.items()}
 
@@ -94,15 +94,15 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
 def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    config = lm.ModelConfig(
+    config = language_model.ModelConfig(
         context_length=args.context_length,
         d_model=args.d_model,
         n_heads=args.n_heads,
         n_layers=args.n_layers,
     )
-    model = lm.ByteTransformer(config)
-    train_ids = helper.byte_ids(lm.read_text("train"))
-    eval_ids = helper.byte_ids(lm.read_text("eval"))
+    model = language_model.ByteTransformer(config)
+    train_ids = helper.byte_ids(texts.read_text("train"))
+    eval_ids = helper.byte_ids(texts.read_text("eval"))
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -162,8 +162,8 @@ def train(args: argparse.Namespace) -> dict:
         "torch": torch.__version__,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out / lm.WEIGHTS_FILE.name)
-    (args.out / lm.SETTINGS_FILE.name).write_text(json.dumps(report, indent=1) + "\n")
+    torch.save(model.state_dict(), args.out / language_model.WEIGHTS_FILE.name)
+    (args.out / language_model.SETTINGS_FILE.name).write_text(json.dumps(report, indent=1) + "\n")
     return report
 
 
@@ -173,13 +173,15 @@ def main(argv: list[str] | None = None) -> dict | None:
         "--texts-only", action="store_true", help="rebuild data/'s texts, no training"
     )
     parser.add_argument("--stdlib", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
-    parser.add_argument("--out", type=Path, default=lm.DATA_DIR, help="where the weights go")
+    parser.add_argument("--out", type=Path, default=texts.DATA_DIR, help="where the weights go")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--context-length", type=int, default=lm.ModelConfig.context_length)
-    parser.add_argument("--d-model", type=int, default=lm.ModelConfig.d_model)
-    parser.add_argument("--n-heads", type=int, default=lm.ModelConfig.n_heads)
-    parser.add_argument("--n-layers", type=int, default=lm.ModelConfig.n_layers)
+    parser.add_argument(
+        "--context-length", type=int, default=language_model.ModelConfig.context_length
+    )
+    parser.add_argument("--d-model", type=int, default=language_model.ModelConfig.d_model)
+    parser.add_argument("--n-heads", type=int, default=language_model.ModelConfig.n_heads)
+    parser.add_argument("--n-layers", type=int, default=language_model.ModelConfig.n_layers)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=150)
     parser.add_argument("--weight-decay", type=float, default=0.1)
@@ -189,10 +191,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     if args.texts_only:
-        build_texts(args.stdlib, lm.DATA_DIR)
+        build_texts(args.stdlib, texts.DATA_DIR)
         return None
-    if not all(path.exists() for path in lm.TEXT_FILES.values()):
-        build_texts(args.stdlib, lm.DATA_DIR)
+    if not all(path.exists() for path in texts.TEXT_FILES.values()):
+        build_texts(args.stdlib, texts.DATA_DIR)
     return train(args)
 
 

@@ -1,22 +1,73 @@
-"""A ``Plot`` drawn live: the one matplotlib figure of an explorer, re-rendered to PNG bytes in
-a few milliseconds when a control moves, by laying its frame from kept layers (``LivePlot``).
-``course.explorer`` shows it; ``png_bytes`` is the one PNG encoder of the widgets' pictures."""
+"""Live drawing: ``Plot`` and ``PlotData``, the base classes of every plot a widget redraws in
+place (a lesson declares its own), ``steady_limits``, and ``LivePlot``: a live plot's figure,
+its frame laid from kept layers (background, axes, texts, legend) and sent as PNG.
+"""
 
 from __future__ import annotations
 
 import io
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from course.live_plots import Plot, PlotData
+
+def steady_limits(low: float, high: float, bins: int = 6) -> tuple[float, float]:
+    """``[low, high]`` widened to the nearest multiples of a round step (1, 2, 2.5 or 5 times a
+    power of ten, about ``(high - low) / bins``): as a slider moves the data a little, the axis
+    keeps its limits and its ticks, so the live view has no tick label to redraw
+    (``live_view.LivePlot``) and the eye a steady scale to read."""
+    ticks = MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return float(ticks[ticks <= low].max()), float(ticks[ticks >= high].min())
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """The record a ``Plot`` draws: each plot subclasses it with the fields it reads."""
+
+
+class Plot:
+    """One matplotlib axes of an explorer: ``__init__`` makes the artists, ``update`` moves them.
+
+    The live view keeps one instance on one figure and re-renders it to PNG; the snapshot makes
+    a fresh instance on its own axes, so both draw the same picture. ``Data`` is the record
+    ``update`` takes.
+    """
+
+    Data: ClassVar[type[PlotData]] = PlotData
+
+    figsize = (6.4, 2.8)
+    # Fixed margins (left, bottom, right, top) of the live figure: no layout engine per change.
+    margins = (0.1, 0.2, 0.97, 0.85)
+    # Points between the top of the axes and the title's baseline (see ``set_title``).
+    title_pad = 6.0
+
+    def __init__(self, ax) -> None:
+        self.ax = ax
+        ax.tick_params(labelsize=9)
+
+    def update(self, data: PlotData) -> None:
+        """Move the artists to show ``data``."""
+        raise NotImplementedError
+
+    def set_title(self, text: str) -> None:
+        """Title the axes ``title_pad`` points above their top. A fixed place, where matplotlib
+        would otherwise measure the top axis' labels on every draw to find one."""
+        self.ax.set_title(text, fontsize=10, y=1.0, pad=self.title_pad)
+
+    def background_key(self) -> tuple:
+        """What, besides the axes' limits and scales, the secondary axes' ticks and labels depend
+        on: the live view redraws them only when this or a limit changes (``LivePlot``)."""
+        return ()
+
 
 # Dots per inch of the live plot's PNG: as the snapshot, so text is as large in both.
 _LIVE_DPI = 100

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import helper
-from course import language_model
+from course import language_model, texts
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -191,7 +191,7 @@ def small_model():
     torch.manual_seed(0)
     config = language_model.ModelConfig(d_model=64, n_layers=2, context_length=32)
     model = language_model.ByteTransformer(config).eval()
-    text = language_model.encode(language_model.read_text("calibration"))
+    text = texts.encode(texts.read_text("calibration"))
     return model, text[: 8 * 32].view(8, 32)
 
 
@@ -281,7 +281,7 @@ def course_model():
     except FileNotFoundError:
         torch.manual_seed(0)
         model = language_model.ByteTransformer().eval()
-    text = language_model.encode(language_model.read_text("calibration"))
+    text = texts.encode(texts.read_text("calibration"))
     windows = text[: 16 * model.context_length].view(16, model.context_length)
     return model, linear_inputs(model, windows)
 

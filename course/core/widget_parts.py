@@ -1,9 +1,5 @@
-"""What the lessons' widgets share, on top of the framework of ``course.explorer``: a tensor's
-round trip through quantization (``round_trip``), its error readout and matrices, the check of a
-widget's matrix, and the bits, granularity and group-size controls of L3-B to L4-C.
-
-``course.widgets`` and ``course.model_widgets`` build on it; the framework itself knows nothing
-of quantization.
+"""What the lessons' widgets share: ``round_trip`` (a ``RoundTrip`` record), ``error_readout`` and
+``ERROR_LABELS``, ``round_trip_matrices``, ``check_matrix``, the granularity controls.
 """
 
 from __future__ import annotations
@@ -16,8 +12,8 @@ import numpy as np
 import torch
 
 import helper
-from course.explorer import STYLE, Matrix, int_slider
-from course.plots import GRANULARITY_PANELS, as_matrix
+from course.core.explorer import STYLE, Matrix, int_slider
+from course.core.plotting import GRANULARITY_PANELS, as_matrix
 from helper import Mode
 
 # The labels of the numbers ``error_readout`` gives, for the widgets that show them.

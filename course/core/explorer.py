@@ -1,17 +1,6 @@
-"""The widget framework behind every ``explore_*`` widget: an ``Explorer`` shows its controls,
-the numbers (``readout``), the matrices and at most one plot of what it computes, and redraws
-them in a few milliseconds when a control moves.
-
-Each ``explore_*`` builder (``course.widgets``, ``course.model_widgets``) gives an ``Explorer``
-its controls (ipywidgets), the labels of its numbers, and a compute function that turns the
-controls' values into a ``View``: the readout, the matrices to show, and the record its plot
-draws (the frozen dataclass ``Data`` that the plot class declares in ``course.live_plots``).
-The pieces the lessons' widgets share (a tensor's round trip, its error readout, granularity
-controls) are in ``course.widget_parts``: this module knows nothing of quantization. The matrices are HTML tables with coloured cells
-(inline PNG heatmaps for large tensors); the plot is ONE matplotlib figure whose artists are
-updated in place (``course.live_plots``) and whose frame is laid from kept layers and sent as
-PNG bytes (``course.live_view``): no figure is created per change.
-``Explorer.snapshot()`` draws the same view as a static matplotlib figure for the lessons.
+"""The widget framework: ``Explorer``, ``View``, ``Matrix``, its sliders and buttons, its HTML
+tables and heatmaps. Nothing of quantization: a lesson gives it controls, a compute function
+and a ``Plot``.
 """
 
 from __future__ import annotations
@@ -29,15 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from course.live_plots import Plot, PlotData
-from course.live_view import LivePlot, png_bytes
-from course.plots import (
-    MAX_ANNOTATED_CELLS,
-    block_ids,
-    format_number,
-    heatmap,
-    is_light,
-)
+from course.core.live_view import LivePlot, Plot, PlotData, png_bytes
+from course.core.plotting import MAX_ANNOTATED_CELLS, block_ids, format_number, heatmap, is_light
 
 # Matrices with at most this many cells are shown as tables with their values written in.
 _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS
@@ -189,7 +171,7 @@ class Explorer(widgets.VBox):
     ``controls`` maps a name to an ipywidgets control; on every change of a control's value,
     ``sync(controls)`` (optional) adjusts dependent controls, then ``compute(**values)`` returns
     the ``View`` that is shown. ``View.plot`` is the record ``plot_class.Data`` declares (a
-    frozen dataclass of ``course.live_plots``), or None without a plot. ``labels`` names the
+    frozen dataclass a lesson module declares), or None without a plot. ``labels`` names the
     readout's keys in the numbers panel (a key without a label is shown with spaces for
     underscores): each widget declares its own, beside it. ``readout`` holds the numbers shown;
     ``snapshot()`` returns a static matplotlib Figure of the current view.

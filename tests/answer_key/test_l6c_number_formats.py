@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import helper
+from answer_key import l6c_number_formats
 from course import data
 from course import torchao_bridge as ao
 
@@ -123,7 +124,7 @@ def test_nf4_levels_are_normal_quantiles_and_torchaos_table():
     assert helper.NF4_LEVELS[7] == 0 and helper.NF4_LEVELS.abs().max() == 1
     assert (helper.NF4_LEVELS < 0).sum() == 7 and (helper.NF4_LEVELS > 0).sum() == 8
     # The unrounded quantiles: the table to 4 decimals; the 7th sits on a rounding boundary.
-    exact = helper._nf4_levels(decimals=12)
+    exact = l6c_number_formats._nf4_levels(decimals=12)
     assert (exact - helper.NF4_LEVELS.double()).abs().max() < 5e-5
     assert abs(float(exact[6]) + 0.09105) < 1e-7
 

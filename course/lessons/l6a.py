@@ -1,0 +1,389 @@
+"""L6-A, quantize a language model: a setting (``Setting``) and its measured ``Result``, bits per
+byte against bytes, layer sensitivity, channel ranges, the widget, and the checker of the
+exercise on the whole model (it measures the learner's choice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+import helper
+from course.core.checker import Verdict
+from course.core.explorer import STYLE, Explorer, View, buttons
+from course.core.live_view import Plot, PlotData
+from course.core.plotting import (
+    BLUE,
+    DARK_GREY,
+    FP32,
+    GPTQ,
+    GREEN,
+    ORANGE,
+    PER_CHANNEL,
+    PER_GROUP,
+    PER_TENSOR,
+    RTN,
+)
+from course.core.widget_parts import group_size_slider
+from course.language_model import LAYER_KINDS, generate, linear_names, load
+
+# Re-exported for this lesson's notebook, which imports only its own lesson module.
+from course.lessons.l5a import (
+    MinMaxObserver,  # noqa: F401
+    calibrate,  # noqa: F401
+    layer_inputs,  # noqa: F401
+    quantize_activations,
+)
+from course.texts import read_text
+from helper import Granularity
+
+
+@dataclass(frozen=True)
+class BitsPerByteBarsData(PlotData):
+    """Bits per byte of the fp32 model, round-to-nearest and GPTQ, and the axis' end."""
+
+    fp32: float
+    rtn: float
+    gptq: float
+    xmax: float
+    title: str
+
+
+class BitsPerByteBars(Plot):
+    """Lesson L6-B: bits per byte of the fp32 model, round-to-nearest and GPTQ, three bars."""
+
+    Data = BitsPerByteBarsData
+
+    figsize = (6.4, 2.4)
+    margins = (0.25, 0.2, 0.95, 0.86)
+    names = ("fp32", "round to nearest", "GPTQ")
+
+    def __init__(self, ax) -> None:
+        super().__init__(ax)
+        self.bars = ax.barh([2, 1, 0], [0, 0, 0], color=[FP32, RTN, GPTQ])
+        self.labels = [ax.text(0, y, "", va="center", fontsize=9) for y in (2, 1, 0)]
+        ax.set_yticks([2, 1, 0], self.names)
+        ax.set_xlabel("bits per byte on held-out text (lower is better)", fontsize=10)
+
+    def update(self, data: BitsPerByteBarsData) -> None:
+        values = (data.fp32, data.rtn, data.gptq)
+        for bar, label, value in zip(self.bars, self.labels, values):
+            bar.set_width(value)
+            label.set_position((value, bar.get_y() + bar.get_height() / 2))
+            label.set_text(f" {value:.3f}")
+        self.ax.set_xlim(0, data.xmax)
+        self.set_title(data.title)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How the weights are quantized: ``bits`` (None: float32) and the block sharing a scale."""
+
+    bits: int | None = None
+    granularity: helper.Granularity = "per-channel"
+    group_size: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.bits is None:
+            return "fp32"
+        block = f"group {self.group_size}" if self.granularity == "per-group" else self.granularity
+        return f"{self.bits}-bit {block}"
+
+    def apply(self, model: nn.Module) -> nn.Module:
+        """``model`` with its linear layers quantized this way (a copy; fp32 gives ``model``)."""
+        if self.bits is None:
+            return model
+        return helper.quantize_model(model, self.bits, self.granularity, self.group_size)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A model measured: its setting, bits per byte on a text, and its real bytes."""
+
+    setting: Setting
+    bits_per_byte: float
+    bytes: int
+
+    def __repr__(self) -> str:
+        return f"{self.setting.label}: {self.bits_per_byte:.4f} bits per byte, {self.bytes:,} bytes"
+
+
+def measure(model: nn.Module, setting: Setting, text: bytes) -> Result:
+    """Quantize ``model`` as ``setting`` says, then its bits per byte on ``text`` and its bytes."""
+    quantized = setting.apply(model)
+    return Result(setting, helper.bits_per_byte(quantized, text), helper.model_bytes(quantized))
+
+
+# Lesson L6-A: each granularity a ring, its colour the granularity's and its size the block's
+# (the larger the block sharing a scale, the larger the ring), so that settings of the same size
+# and loss, as every 8-bit one, show as concentric rings rather than hiding each other.
+_GRANULARITY_RINGS = {
+    ("per-tensor", None): (PER_TENSOR, 17),
+    ("per-channel", None): (PER_CHANNEL, 13.5),
+    ("per-group", 128): (PER_GROUP, 10.5),
+    ("per-group", 64): (PER_GROUP, 7.5),
+    ("per-group", 32): (PER_GROUP, 4.5),
+}
+
+
+def plot_bits_per_byte_vs_bytes(results: Sequence[Result], fp32: Result):
+    """The language model's bits per byte against its real bytes, one ring per setting.
+
+    The colour is the granularity (per-tensor, per-channel, per-group) and the ring's size the
+    block that shares a scale (a tensor, a row, a group of 128, 64 or 32); each bit width is
+    written beside its rings; fp32 is a star. The y axis is logarithmic, so that 2 bits fit
+    beside 8.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    for result in results:
+        setting = result.setting
+        colour, size = _GRANULARITY_RINGS[(setting.granularity, setting.group_size)]
+        x = result.bytes / 2**20
+        ax.plot(x, result.bits_per_byte, "o", color=colour, mfc="none", mew=1.8, ms=size)
+    ax.plot(fp32.bytes / 2**20, fp32.bits_per_byte, "*", color=FP32, ms=15)
+    ax.annotate(
+        "fp32", (fp32.bytes / 2**20, fp32.bits_per_byte), (0, 12), "data", "offset points",
+        ha="center", fontsize=10,
+    )  # fmt: skip
+    for bits in sorted({r.setting.bits for r in results}):
+        points = [r for r in results if r.setting.bits == bits]
+        right = max(r.bytes for r in points) / 2**20
+        middle = float(np.exp(np.median([np.log(r.bits_per_byte) for r in points])))
+        ax.annotate(
+            f"{bits}-bit", (right, middle), (14, 0), "data", "offset points", va="center",
+            fontsize=10, fontweight="bold",
+        )  # fmt: skip
+    handles = [
+        plt.Line2D(
+            [], [], ls="", marker="o", mfc="none", mew=1.8, ms=min(size, 12), color=colour,
+            label=granularity if group is None else f"group {group}",
+        )
+        for (granularity, group), (colour, size) in _GRANULARITY_RINGS.items()
+    ]  # fmt: skip
+    ax.legend(handles=handles, fontsize=9, loc="upper right", title="scale per", title_fontsize=9)
+    ax.set_yscale("log")
+    ticks = [1.5, 1.7, 2, 2.5, 3, 4, 6, 8]  # the 8- and 4-bit rings sit between 1.7 and 2
+    low, high = ax.get_ylim()
+    ax.set_yticks(
+        [t for t in ticks if low <= t <= high], [f"{t:g}" for t in ticks if low <= t <= high]
+    )
+    ax.yaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlim(0, fp32.bytes / 2**20 * 1.08)
+    ax.set(xlabel="model size (MiB, measured from its tensors)", ylabel="bits per byte (held out)")
+    ax.set_title("The language model, weights quantized: loss against real size", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_layer_sensitivity(losses: dict[int, dict[str, float]], fp32_bits_per_byte: float):
+    """How much each kind of layer costs when it alone is quantized: bars of the bits per byte
+    lost (over fp32) per kind (``losses[bits][kind]``), one colour per bit width."""
+    fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
+    kinds = list(LAYER_KINDS)
+    width = 0.8 / len(losses)
+    for i, ((bits, loss), colour) in enumerate(zip(losses.items(), (ORANGE, GREEN))):
+        x = np.arange(len(kinds)) + (i - (len(losses) - 1) / 2) * width
+        values = [loss[kind] - fp32_bits_per_byte for kind in kinds]
+        bars = ax.bar(x, values, width, color=colour, label=f"{bits}-bit, that kind alone")
+        ax.bar_label(bars, fmt="%.3f", fontsize=9, padding=2)
+    ax.set_xticks(range(len(kinds)), [LAYER_KINDS[kind] for kind in kinds], fontsize=10)
+    ax.set_ylabel("bits per byte lost")
+    ax.margins(y=0.15)
+    ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(
+        "Which layers are sensitive: one kind quantized at a time (per channel)", fontsize=11
+    )
+    ax.grid(True, axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_channel_ranges(absmax: torch.Tensor, layer: str):
+    """One layer's input, channel by channel: the largest magnitude each channel reaches on the
+    calibration text, with the median over channels as a dashed line."""
+    fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")
+    values = absmax.detach().double().numpy()
+    ax.bar(np.arange(len(values)), values, width=1.0, color=BLUE)
+    median = float(np.median(values))
+    ax.axhline(median, color=DARK_GREY, ls="--", lw=1.5, label=f"median {median:.3g}")
+    ax.set(xlabel="input channel", ylabel="max |x| over the calibration text")
+    ax.set_xlim(-1, len(values))
+    ax.legend(fontsize=9, loc="upper right")
+    ax.set_title(f"The input of {layer}: each channel's largest magnitude", fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+# The exercise's budget: between 2 bits everywhere (616,448 bytes) and 4 bits (919,552), where
+# which layers keep their bits decides whether the model still writes Python.
+BUDGET = 768_000
+# What the exercise allows above the fp32 model's bits per byte on the text it is scored on.
+MAX_LOSS = 0.5
+
+
+def check_bits_under_budget(
+    bits_per_layer: dict[str, int] | None,
+    model: torch.nn.Module,
+    text: bytes,
+    budget: int = BUDGET,
+    max_loss: float = MAX_LOSS,
+    granularity: helper.Granularity = "per-group",
+    group_size: int | None = 32,
+) -> Verdict:
+    """L6-A "Your turn": a bit width for every linear layer of ``model`` (a dict from layer name
+    to a Python int, 2 to 8) whose quantized model takes at most ``budget`` bytes
+    (``helper.model_bytes``) and loses less than ``max_loss`` bits per byte against fp32 on
+    ``text``: text the learner did not tune on, so that a choice fitted to the noise of one
+    sample does not pass by luck. Every layer is quantized ``granularity`` (``group_size``)."""
+    if bits_per_layer is None:
+        return Verdict(
+            "not done yet", "Not done yet: fill in bits_per_layer and run this cell again."
+        )
+    names = linear_names(model)
+    if not isinstance(bits_per_layer, dict):
+        return Verdict(
+            "error", f"bits_per_layer should be a dict, got {type(bits_per_layer).__name__}"
+        )
+    missing = [name for name in names if name not in bits_per_layer]
+    unknown = [name for name in bits_per_layer if name not in names]
+    bad = {
+        n: b
+        for n, b in bits_per_layer.items()
+        if type(b) is not int or b not in range(2, 9)  # not 4.0, np.int64(4), torch.tensor(4)
+    }
+    for problem, found in (
+        ("has no width for", missing),
+        ("names layers the model does not have:", unknown),
+        ("has widths that are not ints from 2 to 8:", bad),
+    ):
+        if found:
+            return Verdict("error", f"bits_per_layer {problem} {found}")
+    mixed = helper.quantize_model(model, bits_per_layer, granularity, group_size)
+    used = helper.model_bytes(mixed)
+    if used > budget:
+        return Verdict(
+            "mismatch",
+            f"Over budget: your model takes {used:,} bytes, {used - budget:,} more than "
+            f"{budget:,} (3 bits cost what 8 do in this course: an int8 container each).",
+        )
+    fp32, score = helper.bits_per_byte(model, text), helper.bits_per_byte(mixed, text)
+    if score - fp32 >= max_loss:
+        return Verdict(
+            "mismatch",
+            f"Within budget ({used:,} of {budget:,} bytes), but on {len(text):,} bytes you did "
+            f"not tune on it scores {score:.4f} bits per byte, {score - fp32:.4f} above fp32's "
+            f"{fp32:.4f}: not less than {max_loss}.",
+        )
+    return Verdict(
+        "pass",
+        f"Well done: {score:.4f} bits per byte on {len(text):,} bytes you did not tune on, "
+        f"{score - fp32:.4f} above fp32's {fp32:.4f}, in {used:,} bytes of a {budget:,}-byte "
+        "budget.",
+    )
+
+
+# The W8A8 choice of explore_language_model: int8 weights per channel and int8 activations,
+# dynamic per token (lesson L5-A's ``quantize_activations``).
+_W8A8 = "W8A8, activations per token"
+
+
+def explore_language_model(
+    model: torch.nn.Module | None = None,
+    text: bytes | None = None,
+    bits: int = 4,
+    granularity: Granularity = "per-group",
+    group_size: int = 32,
+    prompt: str = "def ",
+    n_bytes: int = 32,
+) -> Explorer:
+    """L6-A: the language model with its linear layers quantized (``helper.quantize_model``) to
+    ``bits`` per tensor, per channel or per group, or W8A8: its bits per byte on ``text``, its
+    real bytes, and what it writes (greedy) after ``prompt``. Every setting is computed when the
+    widget is built, so a change of control only looks the answer up. ``model=None`` loads the
+    course's model, ``text=None`` takes the first 2,048 bytes of its held-out text."""
+    model = load() if model is None else model
+    text = read_text("eval")[:2048] if text is None else text
+    helper.check_int(bits, "bits", (2, 3, 4, 8), "2, 3, 4 or 8")
+    helper.check_int(group_size, "group_size", (32, 64, 128), "32, 64 or 128")
+    fp32_bits = helper.bits_per_byte(model, text)
+
+    def measured(quantized: torch.nn.Module, stored: torch.nn.Module | None = None) -> dict:
+        written = generate(quantized, prompt, n_bytes)
+        return {
+            "bits_per_byte": helper.bits_per_byte(quantized, text),
+            "fp32_bits_per_byte": fp32_bits,
+            "model_bytes": helper.model_bytes(quantized if stored is None else stored),
+            "fp32_bytes": helper.model_bytes(model),
+            "writes": written.replace("\n", "\N{DOWNWARDS ARROW WITH CORNER LEFTWARDS}"),
+        }
+
+    table = {
+        (b, g, size): measured(Setting(b, g, size).apply(model))
+        for b in (8, 4, 3, 2)
+        for g, sizes in (
+            ("per-tensor", [None]),
+            ("per-channel", [None]),
+            ("per-group", [128, 64, 32]),
+        )
+        for size in sizes
+    }
+    # W8A8's layers hold their int8 weights dequantized, to compute in float: its bytes are
+    # those of the same weights stored in int8 per channel (activations are not stored).
+    table[_W8A8] = measured(
+        quantize_activations(model, torch.int8), Setting(8, "per-channel").apply(model)
+    )
+    controls = {
+        "model": buttons("quantize", ["weights only", _W8A8], "weights only"),
+        "bits": widgets.SelectionSlider(
+            options=[2, 3, 4, 8],
+            value=bits,
+            description="bits",
+            continuous_update=True,
+            style=STYLE,
+        ),
+        "granularity": widgets.Dropdown(
+            options=["per-tensor", "per-channel", "per-group"],
+            value=granularity,
+            description="scale per",
+            style=STYLE,
+        ),
+        "group_size": group_size_slider([32, 64, 128], group_size),
+    }
+
+    def sync(controls: dict) -> None:
+        weights_only = controls["model"].value == "weights only"
+        controls["bits"].disabled = controls["granularity"].disabled = not weights_only
+        controls["group_size"].disabled = (
+            not weights_only or controls["granularity"].value != "per-group"
+        )
+
+    def compute(model: str, bits: int, granularity: str, group_size: int) -> View:
+        if model == _W8A8:
+            return View(table[_W8A8], [])
+        return View(
+            table[(bits, granularity, group_size if granularity == "per-group" else None)], []
+        )
+
+    return Explorer(
+        f"The language model, quantized: bits per byte on {len(text):,} held-out bytes, and what "
+        "it writes",
+        controls,
+        compute,
+        sync=sync,
+        labels={
+            "bits_per_byte": "bits per byte",
+            "fp32_bits_per_byte": "bits per byte, fp32",
+            "model_bytes": "model bytes",
+            "fp32_bytes": "model bytes, fp32",
+            "writes": f"writes after {prompt!r}",
+        },
+    )
