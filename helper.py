@@ -124,6 +124,7 @@ from answer_key.l6a_language_model import (
     byte_windows,
     channel_absmax,
     outlier_ratio,
+    window_bits,
 )
 from answer_key.l6b_gptq import (
     gptq_quantize,
@@ -238,6 +239,7 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "byte_ids",
     "byte_windows",
     "bits_per_byte",
+    "window_bits",
     "channel_absmax",
     "outlier_ratio",
     # L6-B

@@ -123,8 +123,10 @@ class QuantizedLinear(torch.nn.Module):
         return dequantize_blocks(self.int_weight(), self.scale.float(), 0, self.block_size)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """``y = input W'^T + b``, with ``W'`` dequantized on the fly."""
-        return torch.nn.functional.linear(input, self.dequantized_weight(), self.bias)
+        """``y = input W'^T + b``, with ``W'`` dequantized on the fly (in the input's float type:
+        ``s q`` is exact in float32, and so in float64)."""
+        bias = None if self.bias is None else self.bias.to(input.dtype)
+        return torch.nn.functional.linear(input, self.dequantized_weight().to(input.dtype), bias)
 
     @property
     def storage_bytes(self) -> int:

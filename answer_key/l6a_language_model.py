@@ -41,6 +41,35 @@ def byte_windows(data: object, length: int) -> torch.Tensor:
     return ids[: n * length].view(n, length)
 
 
+def window_bits(
+    model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 64
+) -> torch.Tensor:
+    """Each window's bits per byte, float64, shape ``(n,)``: window ``(x_0, ..., x_L)`` (a row of
+    ``windows``, ``L <= model.context_length``) is read up to ``x_{L-1}`` and scored on the next
+    byte at each position,
+
+        bits_i = -(1 / L) sum_t log2 p(x_{t+1} | x_0 .. x_t).
+
+    Each byte's loss is summed in float64 in a fixed order, so the result does not depend on
+    how a CPU orders a float32 sum. Comparing two models window by window gives the noise of
+    their difference (``paired_difference``).
+    """
+    ids = windows if isinstance(windows, torch.Tensor) else None
+    if ids is None or ids.dim() != 2 or ids.dtype.is_floating_point:
+        raise TypeError("windows must be a 2-D integer tensor of byte values (n, length + 1)")
+    context = check_positive_int(getattr(model, "context_length", None), "model.context_length")
+    if not 2 <= ids.shape[1] <= context + 1:
+        raise ValueError(f"windows must be 2 to {context + 1} bytes long, got {ids.shape[1]}")
+    check_positive_int(batch_size, "batch_size")
+    ids = byte_ids(ids.reshape(-1), "windows").view(ids.shape)
+    with torch.no_grad():
+        logits = torch.cat([model(batch) for batch in ids[:, :-1].split(batch_size)])
+        nats = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="none"
+        )
+    return nats.double().view(ids.shape[0], -1).mean(dim=1) / math.log(2)
+
+
 def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) -> float:
     """The model's mean cross-entropy over ``data``, in bits per byte.
 
@@ -49,30 +78,24 @@ def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) ->
     The bytes are cut into windows of ``model.context_length`` (the last one may be shorter):
     window ``i`` reads ``x[iT : iT + T]`` and is scored on the next byte at each position, so
     every byte but the first is predicted exactly once (N = len(data) - 1), batched, with no
-    loop over bytes. A model that knows nothing scores 8 bits per byte (256 equally likely
-    bytes); 2 means it has narrowed each next byte to about 2^2 = 4 equally likely choices.
+    loop over bytes (``window_bits``; the mean is taken in float64). A model that knows nothing
+    scores 8 bits per byte (256 equally likely bytes); 2 means it has narrowed each next byte
+    to about 2^2 = 4 equally likely choices.
     """
     ids = byte_ids(data)
     if ids.numel() < 2:
         raise ValueError("data must hold at least 2 bytes: the first has nothing to predict it")
-    check_positive_int(batch_size, "batch_size")
     context = check_positive_int(getattr(model, "context_length", None), "model.context_length")
+    check_positive_int(batch_size, "batch_size")
     n_full = (ids.numel() - 1) // context
-    inputs, targets = ids[:-1], ids[1:]
-    pieces = [(inputs[: n_full * context].view(n_full, context), targets[: n_full * context])]
-    if n_full * context < inputs.numel():  # the shorter last window
-        pieces.append((inputs[n_full * context :][None], targets[n_full * context :]))
-    total_nats = torch.zeros((), dtype=torch.float64)
-    with torch.no_grad():
-        for windows, target in pieces:
-            if windows.numel() == 0:
-                continue
-            logits = torch.cat([model(batch) for batch in windows.split(batch_size)])
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), target, reduction="sum"
-            )
-            total_nats += loss.double()
-    return float(total_nats / targets.numel() / math.log(2))
+    total = torch.zeros((), dtype=torch.float64)
+    if n_full:  # window i is x[iT : iT + T + 1]: read its first T bytes, score its last T
+        full = ids[: n_full * context + 1].unfold(0, context + 1, context)
+        total += window_bits(model, full, batch_size).sum() * context
+    tail = ids[n_full * context :]
+    if tail.numel() > 1:  # the shorter last window
+        total += window_bits(model, tail[None], batch_size)[0] * (tail.numel() - 1)
+    return float(total / (ids.numel() - 1))
 
 
 def channel_absmax(x: torch.Tensor) -> torch.Tensor:

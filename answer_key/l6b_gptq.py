@@ -18,7 +18,6 @@ from answer_key.basics import (
     q_range,
     storage_dtype,
 )
-from answer_key.l2_linear_I import _work_dtype
 from answer_key.l3_linear_II import block_size_for, quantize_blocks
 from answer_key.l4b_packing import PACKABLE_BITS, pack_weights
 from answer_key.l4c_quantize_a_network import QuantizedLinear, convert_linears
@@ -33,11 +32,13 @@ def hessian_from_inputs(x: torch.Tensor) -> torch.Tensor:
 
     ``x`` is shaped ``(..., in_features)`` (every leading axis counts as samples). For a change
     ``ΔW`` of the weights, the mean over the inputs of the squared output error is
-    ``(1 / n) Σ ‖ΔW x‖² = ½ tr(ΔW H ΔWᵀ)`` (``layer_objective``). Computed in float32 (float64
-    stays float64); ``(in_features, in_features)``, symmetric, positive semi-definite.
+    ``(1 / n) Σ ‖ΔW x‖² = ½ tr(ΔW H ΔWᵀ)`` (``layer_objective``). Computed in float64, whatever
+    the inputs' type: a sum of thousands of float32 products comes out in the last bits as the
+    CPU orders it, and GPTQ's rounding, a chain of decisions, would pass such a difference on.
+    ``(in_features, in_features)``, symmetric, positive semi-definite.
     """
     x = check_float_tensor(x, "x")
-    rows = x.detach().reshape(-1, x.shape[-1]).to(_work_dtype(x))
+    rows = x.detach().reshape(-1, x.shape[-1]).to(torch.float64)
     hessian = (rows.T @ rows).mul_(2 / rows.shape[0])
     if not math.isfinite(hessian.diagonal().sum().item()):  # NaN and inf reach the diagonal
         raise ValueError("x contains NaN or infinite values")
@@ -151,12 +152,15 @@ def gptq_quantize_model(
     reaches it, gets its Hessian ``H = 2 XᵀX / n`` from the inputs it receives, is quantized by
     ``gptq_quantize``, and hands the quantized layer's outputs on. So the layers are quantized
     in the order they run, each on the inputs that the already-quantized earlier layers
-    produce. The model itself is unchanged; ``convert_linears`` makes both copies.
+    produce. The pass runs in float64, so every ``H`` is the same bits on every CPU and for any
+    number of threads, and so are GPTQ's integers. The model itself is unchanged;
+    ``convert_linears`` makes both copies.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     options = (bits, granularity, group_size, block_size, damp)
     working = convert_linears(model, lambda _, linear: _QuantizeOnFirstCall(linear, options))
+    working.double()
     with torch.no_grad():
         working(calibration)
     stand_ins = {n: m for n, m in working.named_modules() if isinstance(m, _QuantizeOnFirstCall)}

@@ -8,7 +8,12 @@ import math
 
 import torch
 
-from answer_key.basics import _check_tensor_dtype, check_divides, check_float_tensor
+from answer_key.basics import (
+    _check_tensor_dtype,
+    check_divides,
+    check_float_tensor,
+    check_positive_int,
+)
 
 # --- L6-C: number formats: FP8, FP4, NF4 and MX against the integers -----------------------------
 
@@ -154,14 +159,30 @@ def nf4_quantize(
 
 
 def nf4_dequantize(
-    codes: torch.Tensor, q_scales: torch.Tensor, factors: torch.Tensor, mean: torch.Tensor
+    codes: torch.Tensor,
+    q_scales: torch.Tensor,
+    factors: torch.Tensor,
+    mean: torch.Tensor,
+    block_size: int = 64,
+    scaler_block_size: int = 256,
 ) -> torch.Tensor:
     """Undo ``nf4_quantize``: ``r' = NF4_LEVELS[code] * (q_scale / factor + m)``, float32 of the
-    codes' shape (the block sizes follow from the counts of codes, scales and factors)."""
+    codes' shape: one q_scale per ``block_size`` codes, one factor per ``scaler_block_size``
+    q_scales (``nf4_quantize``'s block sizes)."""
     _check_tensor_dtype(codes, "codes", torch.uint8, " (from nf4_quantize)")
     _check_tensor_dtype(q_scales, "q_scales", torch.int8, " (from nf4_quantize)")
-    if q_scales.numel() == 0 or codes.numel() % q_scales.numel() or q_scales.numel() % len(factors):
-        raise ValueError("codes, q_scales and factors do not come from one nf4_quantize")
+    check_positive_int(block_size, "block_size")
+    check_positive_int(scaler_block_size, "scaler_block_size")
+    if (
+        q_scales.numel() == 0
+        or codes.numel() != q_scales.numel() * block_size
+        or q_scales.numel() != len(factors) * scaler_block_size
+    ):
+        raise ValueError(
+            f"codes, q_scales and factors do not come from one nf4_quantize with blocks of "
+            f"{block_size} and {scaler_block_size}: {codes.numel()} codes, {q_scales.numel()} "
+            f"q_scales, {len(factors)} factors"
+        )
     scales = (q_scales.reshape(len(factors), -1) / factors[:, None]).reshape(-1) + mean
     values = NF4_LEVELS[codes.reshape(q_scales.numel(), -1).long()] * scales[:, None]
     return values.reshape(codes.shape)
@@ -170,6 +191,8 @@ def nf4_dequantize(
 def nf4_bits_per_weight(block_size: int = 64, scaler_block_size: int = 256) -> float:
     """NF4's storage per weight: ``4 + 8 / block_size + 32 / (block_size * scaler_block_size)``
     (a 4-bit code, an int8 scale per block, a float32 factor per block of scales): 4.127."""
+    check_positive_int(block_size, "block_size")
+    check_positive_int(scaler_block_size, "scaler_block_size")
     return 4 + 8 / block_size + 32 / (block_size * scaler_block_size)
 
 
@@ -202,7 +225,8 @@ def mx_quantize(
 
 
 def mx_dequantize(elements: torch.Tensor, scale_codes: torch.Tensor) -> torch.Tensor:
-    """Undo ``mx_quantize``: ``r' = element * 2**(code - 127)`` per block, float32."""
+    """Undo ``mx_quantize``: ``r' = element * 2**(code - 127)`` per block, float32. The code 255
+    is E8M0's NaN (a block whose max was NaN): its 32 values come back NaN, as the spec says."""
     elements = check_float_tensor(elements, "elements")
     _check_tensor_dtype(scale_codes, "scale_codes", torch.uint8, " (E8M0 codes)")
     if (
@@ -211,7 +235,8 @@ def mx_dequantize(elements: torch.Tensor, scale_codes: torch.Tensor) -> torch.Te
         or elements.shape[-1] % scale_codes.shape[-1]
     ):
         raise ValueError("elements and scale_codes do not come from one mx_quantize")
-    scale = torch.exp2(scale_codes.float() - E8M0_BIAS)[..., None]
+    scale = torch.exp2(scale_codes.float() - E8M0_BIAS)
+    scale = torch.where(scale_codes == 255, torch.nan, scale)[..., None]
     blocks = elements.float().reshape(*scale_codes.shape, -1)
     return (blocks * scale).reshape(elements.shape)
 

@@ -10,6 +10,7 @@ and an output head. Every projection is an ``nn.Linear`` (``linear_names`` lists
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -206,6 +207,13 @@ def load(
             f"{weights} does not fit the model that {settings} describes ({config}): {rebuild}"
         ) from error
     return model.float().eval()
+
+
+def in_float64(model: nn.Module) -> nn.Module:
+    """A float64 copy of ``model`` (quantized layers included: they compute in their input's
+    type). Its outputs are the same bits on every CPU to within float64's rounding, about 1e-16:
+    float32's, about 1e-7, would move chaotic steps such as rounding activations to int8."""
+    return copy.deepcopy(model).double()
 
 
 @torch.no_grad()

@@ -57,8 +57,9 @@ def encode(text: str | bytes) -> torch.Tensor:
 
 
 def decode(ids: torch.Tensor) -> str:
-    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'."""
-    return bytes(ids.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+    """Bytes back to text; a byte sequence that is not valid UTF-8 shows as '\ufffd'. ``ids`` is
+    a 1-D integer tensor of byte values 0-255 (an id past 255 is a ValueError, not wrapped)."""
+    return bytes(helper.byte_ids(ids, "ids").tolist()).decode("utf-8", errors="replace")
 
 
 def read_text(split: Split) -> bytes:
@@ -72,3 +73,19 @@ def read_text(split: Split) -> bytes:
             " or rebuild the texts with `python tools/train_language_model.py --texts-only`"
         )
     return lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+
+
+# How many windows of the evaluation text lessons L6-B and L6-C score on: 128 of 129 bytes
+# (16 KB), spread evenly over all five held-out modules rather than the first few KB of one.
+EVAL_WINDOWS = 128
+
+
+def evaluation_windows(n: int, context_length: int) -> torch.Tensor:
+    """``n`` windows of ``context_length + 1`` bytes spread evenly over the evaluation text, as
+    ``helper.window_bits`` scores them: ``(n, context_length + 1)`` (each window reads its
+    first ``context_length`` bytes and is scored on its last ``context_length``)."""
+    helper.check_positive_int(n, "n")
+    every = helper.byte_windows(read_text("eval"), context_length + 1)
+    if n > len(every):
+        raise ValueError(f"the evaluation text holds {len(every)} windows, not {n}")
+    return every[torch.linspace(0, len(every) - 1, n, dtype=torch.float64).round().long()]

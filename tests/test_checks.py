@@ -343,6 +343,25 @@ def test_the_straight_through_reference_is_the_answer_key_s_backward():
         assert torch.equal(x.grad, straight_through_backward(grad_output, x.detach(), *rest))
 
 
+def error_feedback_without_clamp(weight_row, factor, scale, bits):  # wrong: rounds off the grid
+    return error_feedback(weight_row, factor, scale, bits=16)
+
+
+def error_feedback_in_place(weight_row, factor, scale, bits):  # wrong: changes its argument
+    q = error_feedback(weight_row, factor, scale, bits)
+    weight_row.copy_(weight_row * 0)
+    return q
+
+
+def test_error_feedback_checker_names_the_case_of_a_missing_clamp_and_of_a_changed_row():
+    verdict = l6b.check_error_feedback(error_feedback_without_clamp)
+    assert verdict.status == "mismatch" and "must be clamped to -2..1" in verdict.message
+    verdict = l6b.check_error_feedback(error_feedback_in_place)
+    assert verdict.status == "mismatch" and verdict.message.startswith(
+        "error_feedback changed weight_row on input 1 of 5, uncorrelated inputs"
+    )
+
+
 # Every checker: (checker, the name it reports, right answers, wrong answers).
 CHECKERS = [
     (l2a.check_mean_absolute_error, "mean_absolute_error", [mae_right], [mae_wrong, mae_tensor]),
@@ -395,7 +414,11 @@ CHECKERS = [
         l6b.check_error_feedback,
         "error_feedback",
         [error_feedback],
-        [error_feedback_without_dividing, error_feedback_rounding_only],
+        [
+            error_feedback_without_dividing,
+            error_feedback_rounding_only,
+            error_feedback_without_clamp,
+        ],
     ),
     (
         l7b.check_straight_through_backward,
@@ -675,4 +698,4 @@ def test_the_error_feedback_reference_is_helpers_gptq_on_one_row():
 
 def test_the_error_feedback_checker_names_the_failing_case():
     verdict = l6b.check_error_feedback(error_feedback_rounding_only)
-    assert "differs on input 2 of 4, 4 bits, correlated inputs:" in verdict.message
+    assert "differs on input 2 of 5, 4 bits, correlated inputs:" in verdict.message

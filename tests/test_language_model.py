@@ -82,6 +82,10 @@ def test_encode_and_decode_are_utf8_bytes():
     assert texts.decode(ids[1:]) == "\ufffd = 1"
     with pytest.raises(TypeError, match="str or bytes"):
         texts.encode(3)
+    with pytest.raises(ValueError, match="ids must hold byte values 0 to 255"):
+        texts.decode(torch.tensor([104, 300]))  # 300 would wrap to 44, a comma
+    with pytest.raises(TypeError, match="ids must be bytes or a 1-D integer tensor"):
+        texts.decode(torch.tensor([104.0]))
 
 
 def test_the_texts_are_cut_by_module_as_the_manifest_says():
@@ -233,3 +237,13 @@ def test_a_cache_cannot_grow_past_the_context(model):
         model(ids, layers)
         with pytest.raises(ValueError, match="1 <= time <= 0"):
             model(ids[:, :1], layers)
+
+
+def test_a_float64_copy_scores_as_the_model_does_and_leaves_it_alone(model):
+    text = texts.read_text("eval")[:1024]
+    quantized = helper.quantize_model(model, 4, "per-group", 32)
+    exact = language_model.in_float64(quantized)
+    assert next(model.parameters()).dtype == torch.float32
+    assert helper.bits_per_byte(exact, text) == pytest.approx(
+        helper.bits_per_byte(quantized, text), abs=1e-5
+    )

@@ -142,6 +142,8 @@ def test_explore_language_model_looks_up_what_helper_measures(small_language_mod
     assert explorer.controls["bits"].disabled and explorer.controls["granularity"].disabled
     w8a8 = l5a.quantize_activations(model, torch.int8)
     assert explorer.readout["bits_per_byte"] == helper.bits_per_byte(w8a8, text)
+    int8_weights = l6a.Setting(8, "per-channel").apply(model)
+    assert explorer.readout["model_bytes"] == helper.model_bytes(int8_weights)  # not fp32's
 
 
 def test_explore_language_model_refuses_settings_it_has_not_computed(small_language_model):
@@ -169,6 +171,7 @@ def gptq_rows():
                         "windows": windows,
                         "rtn": rtn,
                         "gptq": rtn - 0.05 - windows / 320,
+                        "gain_se": 0.01,
                         "rtn_error": 0.1 * loss,
                         "gptq_error": 0.05 * loss,
                     }
@@ -183,6 +186,7 @@ def test_explore_gptq_looks_each_setting_up():
     assert explorer.readout["round_to_nearest"] == 2.5
     assert explorer.readout["GPTQ"] == pytest.approx(2.35)
     assert explorer.readout["loss_won_back"] == "30%"
+    assert explorer.readout["GPTQ_gain"] == "0.1500 ± 0.0100"
     explorer.controls["windows"].value = 4
     explorer.controls["bits"].value = 2
     explorer.controls["setting"].value = "groups of 32"
@@ -197,3 +201,10 @@ def test_explore_gptq_needs_rows_and_fp32():
         l6b.explore_gptq([], 2.0)
     with pytest.raises(ValueError, match="fp32"):
         l6b.explore_gptq(gptq_rows())
+
+
+def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
+    rows = [row for row in gptq_rows() if row["windows"] == 32]
+    explorer = l6b.explore_gptq(rows, 2.0)
+    assert set(explorer.controls) == {"bits", "setting"}
+    assert explorer.readout["GPTQ"] == pytest.approx(2.35)

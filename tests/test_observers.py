@@ -159,3 +159,12 @@ def test_w8a8_keeps_the_accuracy_and_sqnr_follows_the_bits(trained):
     sqnr4 = l5a.activation_sqnr(static4, model, digits.x_test)
     assert 20 < sqnr8 - sqnr4 < 28  # about 6 dB per bit
     assert l5a.activation_sqnr(dynamic, model, digits.x_test) > sqnr8
+
+
+def test_activation_quantized_layers_compute_in_their_inputs_float_type():
+    linear = torch.nn.Linear(8, 4).double()
+    x = torch.randn(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for observed in (None, l5a.calibrate(linear, [x], l5a.MinMaxObserver)):
+        layer = l5a.quantize_activations(linear, torch.int8, observed)
+        assert layer(x).dtype == torch.float64
+        assert layer.float()(x.float()).dtype == torch.float32

@@ -399,6 +399,21 @@ def test_number_formats_readout_is_helpers_error_and_storage(formats_explorer):
     assert formats_explorer.readout["levels"] == 15
 
 
+def test_number_formats_count_as_saturated_only_values_clamped_by_over_half_a_step(
+    formats_explorer,
+):
+    """int's fp16 scale puts a block's largest value a hair past its top level: rounded to it,
+    not saturated; MXFP4's floor scale puts values up to 8 X, past 7 X they saturate to 6 X."""
+    values = data.seeded_normal(80, 64, 256)
+    formats_explorer.controls["block_size"].value = 32
+    formats_explorer.controls["fmt"].value = "int4"
+    assert bool((l6c.round_trip(values, "int4", 32).scaled.abs() > 7).any())
+    assert formats_explorer.readout["saturated"] == 0
+    formats_explorer.controls["fmt"].value = "MXFP4"
+    scaled = l6c.round_trip(values, "MXFP4", 32).scaled
+    assert formats_explorer.readout["saturated"] == int((scaled.abs() > 7).sum()) > 0
+
+
 def test_number_formats_first_slider_is_the_block_size_and_changes_the_text(formats_explorer):
     slider, before = first_slider(formats_explorer), texts(formats_explorer)
     assert slider is formats_explorer.controls["block_size"] and slider.continuous_update

@@ -273,7 +273,12 @@ class ActivationQuantizedLinear(torch.nn.Module):
         self.static = None if observer is None else observer.scale_and_zero_point()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(self.fake_quantize(x), self.weight, self.bias)
+        """In the input's float type (float64 in lesson L6-A, where the rounding of the
+        activations must come out the same on every CPU)."""
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return torch.nn.functional.linear(
+            self.fake_quantize(x).to(x.dtype), self.weight.to(x.dtype), bias
+        )
 
     def fake_quantize(self, x: torch.Tensor) -> torch.Tensor:
         """``s_x (q_x - z_x)``: the input as this layer quantizes it, back in float."""

@@ -18,9 +18,9 @@ from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons, int_slider
 from course.core.plotting import FP32, GPTQ, RTN
 from course.core.timing import one_thread
-from course.language_model import load
+from course.language_model import in_float64, load
 from course.lessons.l6a import BitsPerByteBars, BitsPerByteBarsData
-from course.texts import read_text
+from course.texts import EVAL_WINDOWS, evaluation_windows, read_text
 from helper import Granularity
 
 
@@ -37,32 +37,45 @@ def _error_feedback_reference(
     return q
 
 
+def _error_feedback_case(
+    generator: torch.Generator, bits: int, correlated: bool
+) -> tuple[torch.Tensor, torch.Tensor, float, int]:
+    """One ``(weight_row, factor, scale, bits)``: 16 weights, and ``factor`` the upper Cholesky
+    factor of the damped inverse Hessian of 200 inputs, correlated or not (``H = I``)."""
+    row = torch.randn(16, generator=generator, dtype=torch.float64)
+    if correlated:
+        x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
+        hessian = helper.hessian_from_inputs(
+            x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
+        )
+    else:
+        hessian = torch.eye(16, dtype=torch.float64)
+    damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
+    factor = torch.linalg.cholesky(
+        torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
+    )
+    scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
+    return row, factor, scale, bits
+
+
 def error_feedback_cases() -> tuple[list[tuple], list[str]]:
     """The checker's inputs ``(weight_row, factor, scale, bits)`` and their names: ``factor`` is
-    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale."""
-    cases, labels = [], []
+    the upper Cholesky factor of the damped inverse Hessian, ``scale`` the row's fp16 scale.
+    The last case's updates push six weights past the 2-bit grid: without the clamp, they
+    round to 2 or -3."""
     generator = torch.Generator().manual_seed(61)
-    for bits, correlated, label in (
-        (4, False, "uncorrelated inputs, H = I: nothing to push, plain rounding"),
-        (4, True, "4 bits, correlated inputs"),
-        (3, True, "3 bits, correlated inputs"),
-        (2, True, "2 bits: large errors, and updated weights pushed past the grid (clamped)"),
-    ):
-        row = torch.randn(16, generator=generator, dtype=torch.float64)
-        if correlated:
-            x = torch.randn(200, 16, generator=generator, dtype=torch.float64) + 0.5
-            hessian = helper.hessian_from_inputs(
-                x @ torch.randn(16, 16, generator=generator, dtype=torch.float64)
-            )
-        else:
-            hessian = torch.eye(16, dtype=torch.float64)
-        damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(16, dtype=torch.float64)
-        factor = torch.linalg.cholesky(
-            torch.cholesky_inverse(torch.linalg.cholesky(damped)), upper=True
-        )
-        scale = float(helper.quantize_weight_symmetric(row[None].float(), bits)[1])
-        cases.append((row, factor, scale, bits))
-        labels.append(label)
+    cases = [
+        _error_feedback_case(generator, bits, correlated)
+        for bits, correlated in ((4, False), (4, True), (3, True), (2, True))
+    ]
+    cases.append(_error_feedback_case(torch.Generator().manual_seed(65), 2, True))
+    labels = [
+        "uncorrelated inputs, H = I: nothing to push, plain rounding",
+        "4 bits, correlated inputs",
+        "3 bits, correlated inputs",
+        "2 bits: large errors to push",
+        "2 bits, updated weights pushed past the grid: they must be clamped to -2..1",
+    ]
     return cases, labels
 
 
@@ -70,11 +83,24 @@ def check_error_feedback(learner_function: Callable) -> Verdict:
     """L6-B "Your turn": ``learner_function(weight_row, factor, scale, bits)`` quantizes one
     weight row as GPTQ does and returns its integers (int8): for each ``j`` in order,
     ``q_j = clamp(round(w_j / s))``, then ``e = (w_j - s q_j) / U_jj`` and
-    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``)."""
+    ``w_k -= e U_jk`` for every ``k > j`` (``factor`` is ``U``). It must leave ``weight_row``
+    unchanged (work on a copy): every case is run again to check that."""
     cases, labels = error_feedback_cases()
-    return check_exercise(
+    verdict = check_exercise(
         learner_function, _error_feedback_reference, cases, "error_feedback", labels
     )
+    if verdict.status != "pass":
+        return verdict
+    for number, (args, label) in enumerate(zip(error_feedback_cases()[0], labels), start=1):
+        row = args[0].clone()
+        learner_function(row, *args[1:])
+        if not torch.equal(row, args[0]):
+            return Verdict(
+                "mismatch",
+                f"error_feedback changed weight_row on input {number} of {len(cases)}, {label}: "
+                "leave it unchanged and work on a copy (weight_row.clone()).",
+            )
+    return verdict
 
 
 # The granularities the lesson compares, by the names its tables use.
@@ -105,9 +131,11 @@ def layer_hessians(
     model: torch.nn.Module, batch: torch.Tensor, names: Collection[str] | None = None
 ) -> dict[str, torch.Tensor]:
     """``H = 2 XᵀX / n`` of every ``nn.Linear`` of ``model`` (or of those in ``names``), by
-    name, from the inputs it gets on ``model(batch)`` (captured with forward hooks). With
-    ``names``, the pass stops once each of them has its inputs."""
+    name, from the inputs it gets on ``model(batch)`` (captured with forward hooks), run in
+    float64 on a copy (as ``helper.gptq_quantize_model`` runs it): the same bits on every CPU.
+    With ``names``, the pass stops once each of them has its inputs."""
     hessians: dict[str, torch.Tensor] = {}
+    model = in_float64(model)
     layers = {
         name: module
         for name, module in model.named_modules()
@@ -168,17 +196,19 @@ def won_back(fp32: float, rtn: float, gptq: float) -> float:
 
 def compare(
     model: torch.nn.Module,
-    eval_bytes: bytes,
+    eval_windows: torch.Tensor,
     bits: Sequence[int] = (4, 3, 2),
     settings: Sequence[str] = tuple(SETTINGS),
     windows: Sequence[int] = (32,),
     damp: float = 0.01,
 ) -> list[dict]:
     """One row per (bits, setting, number of calibration windows): bits per byte on
-    ``eval_bytes`` of round-to-nearest (``"rtn"``) and of GPTQ (``"gptq"``), and both methods'
-    ``output_error`` (``"rtn_error"``, ``"gptq_error"``) against Hessians from the fp32
-    model on the most calibration windows. Round-to-nearest needs no calibration: it is run
-    once per (bits, setting)."""
+    ``eval_windows`` (``evaluation_windows``) of round-to-nearest (``"rtn"``) and of GPTQ
+    (``"gptq"``), each window's own (``"rtn_windows"``, ``"gptq_windows"``: ``window_bits``),
+    the standard error of GPTQ's gain ``rtn - gptq`` window by window (``"gain_se"``:
+    ``helper.paired_difference``), and both methods' ``output_error`` (``"rtn_error"``,
+    ``"gptq_error"``) against Hessians from the fp32 model on the most calibration windows.
+    Round-to-nearest needs no calibration: it is run once per (bits, setting)."""
     context = model.context_length
     hessians = layer_hessians(model, calibration_windows(max(windows), context))
     rows = []
@@ -186,20 +216,24 @@ def compare(
         for setting in settings:
             granularity, group_size = SETTINGS[setting]
             rtn = helper.quantize_model(model, n_bits, granularity, group_size)
-            rtn_bpb = helper.bits_per_byte(rtn, eval_bytes)
+            rtn_bits = helper.window_bits(rtn, eval_windows)
             rtn_error = output_error(model, rtn, hessians)
             for n in windows:
                 calibration = calibration_windows(n, context)
                 gptq = helper.gptq_quantize_model(
                     model, calibration, n_bits, granularity, group_size, damp=damp
                 )
+                gptq_bits = helper.window_bits(gptq, eval_windows)
                 rows.append(
                     {
                         "bits": n_bits,
                         "setting": setting,
                         "windows": n,
-                        "rtn": rtn_bpb,
-                        "gptq": helper.bits_per_byte(gptq, eval_bytes),
+                        "rtn": float(rtn_bits.mean()),
+                        "gptq": float(gptq_bits.mean()),
+                        "rtn_windows": rtn_bits,
+                        "gptq_windows": gptq_bits,
+                        "gain_se": helper.paired_difference(rtn_bits, gptq_bits)[1],
                         "rtn_error": rtn_error,
                         "gptq_error": output_error(model, gptq, hessians),
                     }
@@ -247,7 +281,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     bits per byte on held-out text, for each bit width, granularity and calibration size of
     ``rows`` (``compare``'s rows; ``fp32``: the fp32 model's bits per byte). Every
     setting is computed beforehand, so a change only looks it up. ``rows=None`` runs a small
-    grid on the trained model (4 KB of evaluation text), which takes a while."""
+    grid on the trained model (``evaluation_windows``), which takes a while."""
     if rows is None:
         rows, fp32 = _default_gptq_runs()
     if not rows or fp32 is None:
@@ -261,21 +295,23 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     controls = {
         "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
         "setting": buttons("scales", settings, settings[0]),
-        "windows": widgets.SelectionSlider(
+    }
+    if len(windows) > 1:  # one calibration size: nothing to choose
+        controls["windows"] = widgets.SelectionSlider(
             options=windows,
             value=windows[-1],
             description="calibration windows",
             continuous_update=True,
             style=STYLE,
-        ),
-    }
+        )
 
-    def compute(bits: int, setting: str, windows: int) -> View:
+    def compute(bits: int, setting: str, windows: int = windows[-1]) -> View:
         row = table[bits, setting, windows]
         readout = {
             "fp32_bits_per_byte": fp32,
             "round_to_nearest": row["rtn"],
             "GPTQ": row["gptq"],
+            "GPTQ_gain": f"{row['rtn'] - row['gptq']:.4f} ± {row['gain_se']:.4f}",
             "loss_won_back": f"{won_back(fp32, row['rtn'], row['gptq']):.0%}",
             "output_error_RTN": f"{row['rtn_error']:.2%}",
             "output_error_GPTQ": f"{row['gptq_error']:.2%}",
@@ -298,5 +334,6 @@ def _default_gptq_runs() -> tuple[list[dict], float]:
     with one_thread():
         with torch.random.fork_rng():
             model = load()
-        text = read_text("eval")[:4096]
-        return compare(model, text, windows=(4, 32)), helper.bits_per_byte(model, text)
+        eval_windows = evaluation_windows(EVAL_WINDOWS, model.context_length)
+        rows = compare(model, eval_windows, windows=(4, 32))
+        return rows, float(helper.window_bits(model, eval_windows).mean())

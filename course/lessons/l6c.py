@@ -176,8 +176,9 @@ def round_trip(tensor: torch.Tensor, name: str, block_size: int | None = None) -
         levels = torch.arange(-q_max, q_max + 1, dtype=torch.float32)
     elif spec.kind == "nf4":
         helper.check_divides(tensor.numel(), block, "block_size", "the number of values")
-        quantized = helper.nf4_quantize(tensor, block, scaler_block_size(tensor.numel() // block))
-        restored = helper.nf4_dequantize(*quantized)
+        scalers = scaler_block_size(tensor.numel() // block)
+        quantized = helper.nf4_quantize(tensor, block, scalers)
+        restored = helper.nf4_dequantize(*quantized, block, scalers)
         per_value = _per_value(tensor.reshape(-1, block).abs().amax(dim=1), tensor.shape, block)
         levels = helper.NF4_LEVELS
     else:
@@ -456,6 +457,11 @@ def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
     """The explorer's view of ``tensor`` in format ``name`` with blocks of ``block`` values."""
     trip = round_trip(tensor, name, block)
     largest = float(trip.levels.abs().max())
+    # Saturated: past an end level by more than half the last step, so clamped to it with a
+    # larger error than rounding inside the grid can make. (An int format's fp16 scale puts a
+    # block's largest value a hair past its top level: that value is rounded, not saturated.)
+    ends = trip.levels.sort().values
+    low, high = ends[0] - (ends[1] - ends[0]) / 2, ends[-1] + (ends[-1] - ends[-2]) / 2
     codes = helper.quantize_to_levels(trip.scaled, trip.levels)
     used = torch.bincount(codes.flatten(), minlength=trip.levels.numel()) > 0
     bits = bits_per_weight(name, block, tensor.numel())
@@ -465,7 +471,7 @@ def _format_view(tensor: torch.Tensor, name: str, block: int) -> View:
         "bits_per_weight": round(bits, 4),
         "levels": trip.levels.numel(),
         "levels_used": int(used.sum()),
-        "saturated": int((trip.scaled.abs() > largest).sum()),
+        "saturated": int(((trip.scaled < low) | (trip.scaled > high)).sum()),
         "mse": helper.quantization_error(tensor, trip.restored),
         "sqnr_db": f"{sqnr:.1f}",
     }

@@ -63,6 +63,19 @@ def test_l6a_bits_per_byte_rejects_what_it_cannot_score():
         helper.bits_per_byte(UniformBytes(), b"abc", batch_size=0)
 
 
+def test_l6a_window_bits_scores_each_window_and_bits_per_byte_is_their_mean():
+    text = bytes(range(0, 250, 3))[:81]  # 80 predicted bytes: 10 windows of 8
+    windows = torch.tensor(list(text))[:81].unfold(0, 9, 8)
+    assert helper.window_bits(Oracle(text), windows).abs().max() < 1e-6
+    uniform = helper.window_bits(UniformBytes(), windows)
+    assert uniform.dtype == torch.float64 and uniform.shape == (10,)
+    assert torch.allclose(uniform, torch.full((10,), 8.0, dtype=torch.float64))
+    with pytest.raises(TypeError, match="windows must be a 2-D integer tensor"):
+        helper.window_bits(UniformBytes(), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="windows must be 2 to 17 bytes long"):
+        helper.window_bits(UniformBytes(), torch.zeros(3, 18, dtype=torch.long))
+
+
 def test_l6a_byte_windows_cut_consecutive_windows_and_drop_the_tail():
     windows = helper.byte_windows(bytes(range(10)), 3)
     assert torch.equal(windows, torch.arange(9).view(3, 3))

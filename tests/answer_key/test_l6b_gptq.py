@@ -122,7 +122,7 @@ def test_hessian_from_inputs_is_2_xtx_over_n_for_any_leading_axes():
     x = torch.randn(3, 5, 8, dtype=torch.float64)
     rows = x.reshape(15, 8)
     assert torch.allclose(helper.hessian_from_inputs(x), 2 * rows.T @ rows / 15)
-    assert helper.hessian_from_inputs(x.float()).dtype == torch.float32
+    assert helper.hessian_from_inputs(x.float()).dtype == torch.float64  # whatever x is
 
 
 def test_dead_inputs_get_weight_zero_and_the_hessian_is_left_alone():
@@ -300,3 +300,19 @@ def test_lower_layer_objective_than_rtn_on_every_layer_of_the_language_model(cou
             for p in (rtn, gptq)
         ]
         assert objectives[1] < objectives[0], name
+
+
+def test_gptq_quantize_model_gives_the_same_integers_on_1_and_2_threads(small_model):
+    """The calibration pass and every H are float64: a float32 sum, ordered as the threads
+    split it, would move GPTQ's chain of rounding decisions."""
+    model, windows = small_model
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            quantized = helper.gptq_quantize_model(model, windows, 3, "per-group", 32)
+            results.append([m.int_weight() for m in quantized.modules() if hasattr(m, "bits")])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(*results))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import helper
 from answer_key import l6c_number_formats
+from course import data
 from course import torchao_bridge as ao
 
 FLOAT8 = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
@@ -233,3 +234,20 @@ def test_quantize_to_levels_gives_a_nearest_level(levels, values):
     index = helper.quantize_to_levels(values, levels)
     distance = (values[:, None].double() - levels.double()).abs()
     assert torch.equal(distance.gather(1, index[:, None])[:, 0], distance.min(dim=1).values)
+
+
+def test_nf4_dequantize_refuses_scales_of_other_blocks_and_bits_per_weight_checks_its_sizes():
+    codes, q_scales, factors, mean = helper.nf4_quantize(data.seeded_normal(5, 128, 256))
+    with pytest.raises(ValueError, match="do not come from one nf4_quantize with blocks of 64"):
+        helper.nf4_dequantize(codes, q_scales[:256], factors[:1], mean)  # blocks of 128
+    with pytest.raises(ValueError, match="block_size"):
+        helper.nf4_bits_per_weight(0)
+    with pytest.raises(ValueError, match="scaler_block_size"):
+        helper.nf4_bits_per_weight(64, 2.5)
+
+
+def test_mx_dequantize_gives_nan_for_e8m0s_nan_code():
+    elements = torch.ones(2, 32)
+    codes = torch.tensor([[127], [255]], dtype=torch.uint8)
+    restored = helper.mx_dequantize(elements, codes)
+    assert torch.equal(restored[0], torch.ones(32)) and bool(restored[1].isnan().all())
