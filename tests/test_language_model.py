@@ -244,6 +244,8 @@ def test_a_float64_copy_scores_as_the_model_does_and_leaves_it_alone(model):
     quantized = helper.quantize_model(model, 4, "per-group", 32)
     exact = language_model.in_float64(quantized)
     assert next(model.parameters()).dtype == torch.float32
+    layer, copied = (each.get_submodule("blocks.2.mlp.down") for each in (quantized, exact))
+    assert torch.equal(copied.dequantized_weight(), layer.dequantized_weight().double())
     assert helper.bits_per_byte(exact, text) == pytest.approx(
         helper.bits_per_byte(quantized, text), abs=1e-5
     )

@@ -129,10 +129,11 @@ def train(args: argparse.Namespace) -> dict:
 
 def compare_only() -> None:
     torch.set_num_threads(1)
-    text = read_text("eval")
-    rows = l7b.compare(lm.load(), lm.load("qat"), text)
-    scored = (len(text) - 1) // lm.ModelConfig.context_length * lm.ModelConfig.context_length
-    l7b.save_comparison(rows, scored)  # the bytes of the full windows that window_bits scores
+    model = lm.load()
+    windows = helper.byte_windows(read_text("eval"), model.context_length + 1)
+    rows = l7b.compare(model, lm.load("qat"), windows)
+    # The bytes scored: each window of context_length + 1 bytes is scored on its last context_length.
+    l7b.save_comparison(rows, windows.shape[0] * model.context_length)
     for row in rows:
         print(row, flush=True)
 

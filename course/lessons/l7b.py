@@ -3,15 +3,15 @@
 
 Every number the lesson prints is computed in float64 from data that is the same bits on every
 machine (the shipped weights and texts), so that no printed digit depends on the order in which a
-CPU adds float32 numbers: ``float64_copy`` turns a (quantized) model into a float64 one that
-computes with exactly its weights, and ``window_bits`` scores it window by window. The comparison
-over every setting (``compare``, with GPTQ) takes minutes: ``tools/train_qat.py --compare-only``
-runs it and stores it in ``data/qat_comparison.json``, which the lesson and its widget read.
+CPU adds float32 numbers: ``language_model.in_float64`` turns a (quantized) model into a float64
+one that computes with exactly its weights, and ``helper.window_bits`` scores it window by window,
+as lessons L6-A and L6-B do. The comparison over every setting (``compare``, with GPTQ) takes
+minutes: ``tools/train_qat.py --compare-only`` runs it and stores it in
+``data/qat_comparison.json``, which the lesson and its widget read.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ import torch
 import helper
 from course import torchao_bridge as ao
 from course.core.checker import Verdict, check_exercise
-from course.language_model import generate
+from course.language_model import generate, in_float64, linear_names
 from course.lessons import l6b
 from course.lessons.l6b import relative_output_error  # re-exported: the lesson prints it
 from course.texts import DATA_DIR, read_text
@@ -35,45 +35,7 @@ PROMPT = "    for i in range("
 LAYER, WINDOWS = "blocks.0.mlp.up", 32
 
 
-# --- Scoring a model in float64, window by window ------------------------------------------------
-
-
-def float64_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """A float64 copy of ``model`` that computes with exactly its weights: each
-    ``QuantizedLinear`` becomes an ``nn.Linear`` holding its dequantized weights ``s q`` (exact
-    in float64). Its scores then hold to the last printed digit on every machine."""
-    copied = copy.deepcopy(model)
-    for name, module in list(copied.named_modules()):
-        if isinstance(module, helper.QuantizedLinear):
-            dense = torch.nn.Linear(
-                module.in_features, module.out_features, module.bias is not None
-            )
-            with torch.no_grad():
-                dense.weight.copy_(module.dequantized_weight())
-                if module.bias is not None:
-                    dense.bias.copy_(module.bias)
-            parent, _, child = name.rpartition(".")
-            setattr(copied.get_submodule(parent), child, dense)
-    return copied.double().eval()
-
-
-def window_bits(model: torch.nn.Module, text: bytes, batch_size: int = 32) -> torch.Tensor:
-    """Bits per byte of each full window of ``model.context_length`` bytes of ``text`` (float64,
-    one per window): window ``i`` predicts bytes ``iT + 1 .. iT + T`` from those before them in
-    it, as ``helper.bits_per_byte`` cuts them. Their mean is the bits per byte of those bytes."""
-    ids = helper.byte_ids(text, "text")
-    context = model.context_length
-    n = (len(ids) - 1) // context
-    if n < 2:
-        raise ValueError(f"text must hold at least 2 windows of {context} bytes and one more")
-    inputs, targets = ids[: n * context].view(n, context), ids[1 : n * context + 1].view(n, context)
-    parts = []
-    with torch.no_grad():
-        for x, y in zip(inputs.split(batch_size), targets.split(batch_size)):
-            logits = model(x).double()
-            nats = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")
-            parts.append(nats.mean(dim=1) / np.log(2))
-    return torch.cat(parts)
+# --- The noise of a comparison -------------------------------------------------------------------
 
 
 class Paired(NamedTuple):
@@ -114,7 +76,7 @@ def layer_hessians(model: torch.nn.Module, name: str = LAYER) -> tuple[torch.Ten
     calibration text, and on as many of the evaluation text (held out): lesson L6-B's
     ``layer_hessians`` of a float64 copy of ``model``."""
     context = model.context_length
-    copied = float64_copy(model)
+    copied = in_float64(model)
     texts = [l6b.calibration_windows(WINDOWS, context)]
     texts.append(helper.byte_windows(read_text("eval"), context)[:WINDOWS])
     return tuple(l6b.layer_hessians(copied, x, [name])[name] for x in texts)
@@ -193,10 +155,10 @@ def scaled_weights(model: torch.nn.Module, bits: int = 3) -> torch.Tensor:
     """Every linear weight of ``model`` divided by its own per-channel scale (the one
     ``quantize_model(model, bits, "per-channel")`` stores): the grid's levels are the integers."""
     parts = []
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear):
-            _, scale = helper.quantize_weight_symmetric(module.weight.detach(), bits)
-            parts.append((module.weight.detach().double() / scale.double()).flatten())
+    for name in linear_names(model):
+        weight = model.get_submodule(name).weight.detach()
+        _, scale = helper.quantize_weight_symmetric(weight, bits)
+        parts.append((weight.double() / scale.double()).flatten())
     return torch.cat(parts)
 
 
@@ -242,30 +204,30 @@ def writes(model: torch.nn.Module, n_bytes: int = 40) -> str:
 def compare(
     model: torch.nn.Module,
     qat_model: torch.nn.Module,
-    text: bytes,
+    windows: torch.Tensor,
     bits: tuple[int, ...] = (2, 3, 4),
     scales: tuple[str, ...] = ("per-channel", "groups of 32"),
-    windows: int = WINDOWS,
+    calibration: int = WINDOWS,
 ) -> list[Row]:
-    """One ``Row`` per bit width and scales (names of lesson L6-B's ``SETTINGS``), scored on every
-    full window of ``text`` by ``window_bits``. GPTQ is calibrated as in lesson L6-B, on
-    ``windows`` windows of the calibration text. Minutes: ``tools/train_qat.py --compare-only``
-    runs it."""
-    calibration = l6b.calibration_windows(windows, model.context_length)
-    fp32_model = float64_copy(model)
-    fp32, fp32_writes = window_bits(fp32_model, text), writes(fp32_model)
+    """One ``Row`` per bit width and scales (names of lesson L6-B's ``SETTINGS``), each model
+    scored in float64 on ``windows`` (``helper.byte_windows(text, context_length + 1)``) by
+    ``helper.window_bits``. GPTQ is calibrated as in lesson L6-B, on ``calibration`` windows of
+    the calibration text. Minutes: ``tools/train_qat.py --compare-only`` runs it."""
+    calibration_windows = l6b.calibration_windows(calibration, model.context_length)
+    fp32_model = in_float64(model)
+    fp32, fp32_writes = helper.window_bits(fp32_model, windows), writes(fp32_model)
     rows = []
     for n_bits in bits:
         for name in scales:
             granularity, group_size = l6b.SETTINGS[name]
             models = [
-                float64_copy(quantize(model, n_bits, granularity, group_size))
-                for quantize in (helper.quantize_model, _gptq(calibration))
+                in_float64(quantize(model, n_bits, granularity, group_size))
+                for quantize in (helper.quantize_model, _gptq(calibration_windows))
             ]
             models.append(
-                float64_copy(helper.quantize_model(qat_model, n_bits, granularity, group_size))
+                in_float64(helper.quantize_model(qat_model, n_bits, granularity, group_size))
             )
-            rtn, gptq, qat = (window_bits(each, text) for each in models)
+            rtn, gptq, qat = (helper.window_bits(each, windows) for each in models)
             rows.append(
                 Row(
                     n_bits,

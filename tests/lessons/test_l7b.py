@@ -1,4 +1,4 @@
-"""Lesson L7-B's module (course/lessons/l7b.py and l7b_plots.py): scoring in float64, the QAT run
+"""Lesson L7-B's module (course/lessons/l7b.py and l7b_plots.py): the noise of a comparison, the QAT run
 on one layer, the stored comparison (recomputed), the widget and the plots (its checker is
 in test_checks.py)."""
 
@@ -28,30 +28,6 @@ def stored():
     return l7b.load_comparison()
 
 
-def test_a_float64_copy_computes_with_exactly_the_quantized_weights(model):
-    quantized = helper.quantize_model(model, 3, "per-channel")
-    copied = l7b.float64_copy(quantized)
-    layer, dense = (
-        quantized.get_submodule("blocks.2.mlp.down"),
-        copied.get_submodule("blocks.2.mlp.down"),
-    )
-    assert dense.weight.dtype == torch.float64
-    assert torch.equal(dense.weight, layer.dequantized_weight().double())
-    ids = helper.byte_windows(texts.read_text("eval")[:256], 64)
-    with torch.no_grad():
-        assert torch.allclose(copied(ids), quantized(ids).double(), atol=1e-4)
-    assert isinstance(quantized.get_submodule("head"), helper.QuantizedLinear)  # left as it was
-
-
-def test_window_bits_average_to_bits_per_byte(model):
-    text = texts.read_text("eval")[: 8 * model.context_length + 1]
-    per_window = l7b.window_bits(l7b.float64_copy(model), text)
-    assert per_window.shape == (8,) and per_window.dtype == torch.float64
-    assert float(per_window.mean()) == pytest.approx(helper.bits_per_byte(model, text), abs=1e-5)
-    with pytest.raises(ValueError, match="at least 2 windows"):
-        l7b.window_bits(model, text[:100])
-
-
 def test_paired_is_the_mean_difference_and_its_standard_error():
     a, b = torch.tensor([2.0, 3.0, 4.0, 7.0]), torch.tensor([1.0, 1.0, 1.0, 1.0])
     result = l7b.paired(a, b)
@@ -65,7 +41,7 @@ def test_the_layer_s_hessians_are_float64_and_from_two_texts(model):
     assert all(h.dtype == torch.float64 for h in hessians)
     assert not torch.equal(*hessians)  # calibration and held-out inputs
     windows = l6b.calibration_windows(l7b.WINDOWS, model.context_length)
-    full = l6b.layer_hessians(l7b.float64_copy(model), windows)[l7b.LAYER]
+    full = l6b.layer_hessians(language_model.in_float64(model), windows)[l7b.LAYER]
     assert torch.equal(hessians[0], full)
 
 
@@ -103,7 +79,8 @@ def test_torchao_fake_quantize_is_helper_s_like_torchao(model):
 
 def test_the_stored_comparison_holds_every_setting_and_round_trips(stored, tmp_path):
     rows, eval_bytes = stored
-    assert eval_bytes == (len(texts.read_text("eval")) - 1) // 128 * 128
+    windows = helper.byte_windows(texts.read_text("eval"), 129)
+    assert eval_bytes == windows.shape[0] * 128
     assert {(row.bits, row.scales) for row in rows} == {
         (bits, scales) for bits in (2, 3, 4) for scales in ("per-channel", "groups of 32")
     }
@@ -124,16 +101,18 @@ def test_the_stored_3_bit_scores_are_what_the_shipped_models_score(model, qat_mo
     """Round-to-nearest and QAT, recomputed on the whole evaluation text (GPTQ's calibration
     pass is left out: it takes minutes)."""
     row = next(row for row in stored[0] if (row.bits, row.scales) == (3, "per-channel"))
-    text = texts.read_text("eval")
+    windows = helper.byte_windows(texts.read_text("eval"), model.context_length + 1)
     for name, source in {"rtn": model, "qat": qat_model}.items():  # fp32's: the same in every row
-        quantized = helper.quantize_model(source, 3, "per-channel")
-        score = float(l7b.window_bits(l7b.float64_copy(quantized), text).mean())
+        quantized = language_model.in_float64(helper.quantize_model(source, 3, "per-channel"))
+        score = float(helper.window_bits(quantized, windows).mean())
         assert score == pytest.approx(getattr(row, name), abs=1e-9), name
 
 
 def test_compare_runs_on_a_short_text(model, qat_model):
-    text = texts.read_text("eval")[: 2 * model.context_length + 1]
-    (row,) = l7b.compare(model, qat_model, text, bits=(3,), scales=("per-channel",), windows=2)
+    windows = helper.byte_windows(texts.read_text("eval"), model.context_length + 1)[:2]
+    (row,) = l7b.compare(
+        model, qat_model, windows, bits=(3,), scales=("per-channel",), calibration=2
+    )
     assert row.bits == 3 and row.scales == "per-channel"
     assert row.fp32 < row.qat < row.rtn
     assert row.qat_minus_rtn.mean == pytest.approx(row.qat - row.rtn)
