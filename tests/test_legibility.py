@@ -666,8 +666,8 @@ _L6A_KIND_LOSSES = {
 # Lesson L6-B's table (32 calibration windows), as it prints it.
 _L6B_FP32 = 1.5317
 _L6B_ROWS = [
-    {"bits": bits, "setting": setting, "windows": 32, "rtn": rtn, "gptq": gptq,
-     "gain_se": 0.002, "rtn_error": rtn_error, "gptq_error": gptq_error}
+    l6b.Comparison(bits, setting, 32, rtn, gptq, torch.full((2,), rtn), torch.full((2,), gptq),
+                   0.002, rtn_error, gptq_error)
     for bits, setting, rtn, gptq, rtn_error, gptq_error in [
         (4, "per-channel", 1.571, 1.554, 0.0066, 0.0026),
         (4, "groups of 128", 1.581, 1.553, 0.0058, 0.0023),
@@ -867,7 +867,7 @@ def _language_model_widget():
 
 
 def _gptq_widget():
-    rows = _L6B_ROWS + [{**row, "windows": 4, "gptq": row["gptq"] * 1.01} for row in _L6B_ROWS]
+    rows = _L6B_ROWS + [row._replace(windows=4, gptq=row.gptq * 1.01) for row in _L6B_ROWS]
     return l6b.explore_gptq(rows, _L6B_FP32)
 
 

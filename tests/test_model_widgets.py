@@ -164,17 +164,20 @@ def gptq_rows():
         ):
             for windows in (4, 32):
                 rtn = 2.0 + loss - finer
+                gptq = rtn - 0.05 - windows / 320
                 rows.append(
-                    {
-                        "bits": bits,
-                        "setting": setting,
-                        "windows": windows,
-                        "rtn": rtn,
-                        "gptq": rtn - 0.05 - windows / 320,
-                        "gain_se": 0.01,
-                        "rtn_error": 0.1 * loss,
-                        "gptq_error": 0.05 * loss,
-                    }
+                    l6b.Comparison(
+                        bits,
+                        setting,
+                        windows,
+                        rtn,
+                        gptq,
+                        torch.full((4,), rtn, dtype=torch.float64),
+                        torch.full((4,), gptq, dtype=torch.float64),
+                        0.01,
+                        0.1 * loss,
+                        0.05 * loss,
+                    )
                 )
     return rows
 
@@ -204,7 +207,7 @@ def test_explore_gptq_needs_rows_and_fp32():
 
 
 def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
-    rows = [row for row in gptq_rows() if row["windows"] == 32]
+    rows = [row for row in gptq_rows() if row.windows == 32]
     explorer = l6b.explore_gptq(rows, 2.0)
     assert set(explorer.controls) == {"bits", "setting"}
     assert explorer.readout["GPTQ"] == pytest.approx(2.35)
