@@ -189,6 +189,19 @@ def output_error(
     return sum(ratios) / len(ratios)
 
 
+def reference_grid_rtn(model: torch.nn.Module, bits: int) -> torch.nn.Module:
+    """A float copy of ``model`` with every linear layer's weight rounded to nearest on the grid
+    of GPTQ's reference code, per output channel: ``s = max|w| / (q_max + ½)`` and the levels
+    ``-q_max - 1 .. q_max`` (``helper.fake_quantize_like_torchao``: torchao's symmetric grid is
+    the same), float32 scales. The weights are stored dequantized, so its bytes are fp32's."""
+    copy = in_float64(model).float()  # a deep copy, back in float32
+    with torch.no_grad():
+        for module in copy.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(helper.fake_quantize_like_torchao(module.weight, bits))
+    return copy
+
+
 def won_back(fp32: float, rtn: float, gptq: float) -> float:
     """The share of round-to-nearest's loss that GPTQ wins back: ``(rtn - gptq) / (rtn - fp32)``
     (1: all of it, 0: none, below 0: GPTQ is worse)."""
