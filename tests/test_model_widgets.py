@@ -186,15 +186,15 @@ def test_explore_gptq_looks_each_setting_up():
     explorer = l6b.explore_gptq(gptq_rows(), 2.0)
     assert set(explorer.controls) == {"bits", "setting", "windows"}
     assert explorer.values() == {"bits": 3, "setting": "per-channel", "windows": 32}
-    assert explorer.readout["round_to_nearest"] == 2.5
-    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
+    assert explorer.readout["round_to_nearest"] == "2.5000"
+    assert explorer.readout["GPTQ"] == "2.3500"
     assert explorer.readout["loss_won_back"] == "30%"
     assert explorer.readout["GPTQ_gain"] == "0.1500 ± 0.0100"
     explorer.controls["windows"].value = 4
     explorer.controls["bits"].value = 2
     explorer.controls["setting"].value = "groups of 32"
-    assert explorer.readout["round_to_nearest"] == pytest.approx(4.9)
-    assert explorer.readout["GPTQ"] == pytest.approx(4.9 - 0.05 - 4 / 320)
+    assert explorer.readout["round_to_nearest"] == "4.9000"
+    assert explorer.readout["GPTQ"] == f"{4.9 - 0.05 - 4 / 320:.4f}"
     assert explorer.readout["output_error_RTN"] == "30.00%"
     assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
 
@@ -210,4 +210,4 @@ def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
     rows = [row for row in gptq_rows() if row.windows == 32]
     explorer = l6b.explore_gptq(rows, 2.0)
     assert set(explorer.controls) == {"bits", "setting"}
-    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
+    assert explorer.readout["GPTQ"] == "2.3500"

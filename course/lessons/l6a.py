@@ -255,7 +255,7 @@ def plot_layer_sensitivity(costs: dict[int, dict[str, Cost]]):
         values = [by_kind[kind].lost for kind in kinds]
         noise = [by_kind[kind].noise for kind in kinds]
         bars = ax.bar(
-            x, values, width, yerr=noise, capsize=3, color=colour, ecolor=DARK_GREY,
+            x, values, width, yerr=noise, color=colour, ecolor=DARK_GREY,
             label=f"{bits}-bit, that kind alone (± one standard error)",
         )  # fmt: skip
         ax.bar_label(bars, [f"{c.lost:.3f}" for c in by_kind.values()], fontsize=9, padding=4)

@@ -340,9 +340,9 @@ def explore_gptq(rows: Sequence[Comparison] | None = None, fp32: float | None = 
     def compute(bits: int, setting: str, windows: int = windows[-1]) -> View:
         row = table[bits, setting, windows]
         readout = {
-            "fp32_bits_per_byte": fp32,
-            "round_to_nearest": row.rtn,
-            "GPTQ": row.gptq,
+            "fp32_bits_per_byte": f"{fp32:.4f}",  # four decimals each, as the gain's
+            "round_to_nearest": f"{row.rtn:.4f}",
+            "GPTQ": f"{row.gptq:.4f}",
             "GPTQ_gain": f"{row.gain:.4f} ± {row.gain_se:.4f}",
             "loss_won_back": f"{won_back(fp32, row.rtn, row.gptq):.0%}",
             "output_error_RTN": f"{row.rtn_error:.2%}",
