@@ -211,3 +211,17 @@ def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
     explorer = l6b.explore_gptq(rows, 2.0)
     assert set(explorer.controls) == {"bits", "setting"}
     assert explorer.readout["GPTQ"] == "2.3500"
+
+
+def test_reference_grid_rtn_rounds_every_linear_weight_on_the_reference_grid(
+    small_language_model,
+):
+    before = {n: p.clone() for n, p in small_language_model.state_dict().items()}
+    rounded = l6b.reference_grid_rtn(small_language_model, 3)
+    for name, module in small_language_model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            expected = helper.fake_quantize_like_torchao(module.weight.detach(), 3)
+            assert torch.equal(rounded.get_submodule(name).weight, expected)
+            assert len(expected.unique()) <= 8 * module.weight.shape[0]  # 8 levels a row
+    assert all(torch.equal(p, before[n]) for n, p in small_language_model.state_dict().items())
+    assert rounded.token_embedding.weight.dtype == torch.float32
