@@ -123,6 +123,7 @@ from answer_key.l6a_language_model import (
     byte_ids,
     byte_windows,
     channel_absmax,
+    logit_bits,
     outlier_ratio,
     window_bits,
 )
@@ -240,6 +241,7 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "byte_windows",
     "bits_per_byte",
     "window_bits",
+    "logit_bits",
     "channel_absmax",
     "outlier_ratio",
     # L6-B

@@ -64,10 +64,30 @@ def window_bits(
     ids = byte_ids(ids.reshape(-1), "windows").view(ids.shape)
     with torch.no_grad():
         logits = torch.cat([model(batch) for batch in ids[:, :-1].split(batch_size)])
-        nats = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="none"
+    return logit_bits(logits, ids[:, 1:])
+
+
+def logit_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Each window's bits per byte from a model's ``logits`` ``(n, L, 256)`` and the bytes that
+    came next, ``targets`` ``(n, L)``: ``window_bits`` once the model has run,
+
+        bits_i = -(1 / L) sum_t log2 softmax(logits_{i,t})[targets_{i,t}],
+
+    each byte's loss in float32, their mean over the window in float64.
+    """
+    logits = check_float_tensor(logits, "logits")
+    if not isinstance(targets, torch.Tensor) or targets.dtype.is_floating_point:
+        raise TypeError("targets must be an integer tensor of byte values (n, L)")
+    if logits.dim() != 3 or targets.shape != logits.shape[:2]:
+        raise ValueError(
+            f"logits must be (n, L, classes) and targets (n, L), got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
         )
-    return nats.double().view(ids.shape[0], -1).mean(dim=1) / math.log(2)
+    with torch.no_grad():
+        nats = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), reduction="none"
+        )
+    return nats.double().view(targets.shape).mean(dim=1) / math.log(2)
 
 
 def bits_per_byte(model: torch.nn.Module, data: object, batch_size: int = 64) -> float:

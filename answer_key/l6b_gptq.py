@@ -74,6 +74,7 @@ def gptq_quantize(
     block_size: int = 128,
     damp: float = 0.01,
     scale_dtype: torch.dtype = torch.float16,
+    grid: str = "course",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GPTQ (Frantar et al., 2023): ``(q, scale)`` as ``quantize_weight_symmetric`` returns them,
     chosen to make the layer's output error ``½ tr(ΔW H ΔWᵀ)`` small, not the weights' error.
@@ -90,7 +91,10 @@ def gptq_quantize(
     ``block_size`` columns at a time (``W_rest -= E U_block,rest``); a block also ends where a
     group begins, so that every ``block_size`` gives the result of ``block_size=1``.
 
-    Scales, symmetric (``s = max|w| / q_max`` rounded to ``scale_dtype``): per channel (or per
+    Scales, symmetric, rounded to ``scale_dtype``: ``grid="course"``, ``s = max|w| / q_max``
+    (the levels ``-q_max .. q_max`` reach ``max|w|``); ``grid="reference"``, the grid of the
+    authors' code, ``s = max|w| / (q_max + ½)`` (all ``2^b`` levels ``-q_max - 1 .. q_max``
+    used, a finer step, the largest weight clamped by half a step). Per channel (or per
     tensor), from the whole rows before the first column; per group, from the group's weights
     as every earlier column has updated them, when its first column is reached. Inputs that
     are always 0 (``H_jj = 0``) get weight 0. With ``H = I`` nothing is pushed: round-to-nearest.
@@ -103,6 +107,8 @@ def gptq_quantize(
     block_size = check_positive_int(block_size, "block_size")
     if isinstance(damp, bool) or not isinstance(damp, (int, float)) or not damp > 0:
         raise ValueError(f"damp must be a number > 0 (a fraction of mean(diag H)), got {damp!r}")
+    if grid not in ("course", "reference"):
+        raise ValueError(f"grid must be 'course' or 'reference', got {grid!r}")
     block = block_size_for(weight.shape, granularity, dim=0, group_size=group_size)
     rows, columns = weight.shape
     # Held transposed, (columns, rows): column j of W is the contiguous row work[j].
@@ -121,8 +127,12 @@ def gptq_quantize(
     for start, stop in zip(starts, [*starts[1:], columns]):
         if start % width == 0:  # a new scale: from the weights as updated so far
             part = work[start : start + width].T.float()
+            reach = None  # course: s = max|w| / q_max; reference: the range that gives
+            if grid == "reference":  # s = max|w| / (q_max + 1/2) under the course's rule
+                top = part.abs().reshape(-1, block[0], width).amax(dim=(1, 2))
+                reach = (-top * (q_max / (q_max + 0.5)), top * (q_max / (q_max + 0.5)))
             _, group_scale, _ = quantize_blocks(
-                part, (block[0], width), dtype, "symmetric", scale_dtype
+                part, (block[0], width), dtype, "symmetric", scale_dtype, reach
             )
             scale[:, start // width] = group_scale.reshape(-1)
             row_scale = scale[:, start // width].double().repeat_interleave(block[0])
@@ -144,6 +154,7 @@ def gptq_quantize_model(
     group_size: int | None = None,
     block_size: int = 128,
     damp: float = 0.01,
+    grid: str = "course",
 ) -> torch.nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` a ``QuantizedLinear`` holding GPTQ's weights.
 
@@ -153,12 +164,13 @@ def gptq_quantize_model(
     ``gptq_quantize``, and hands the quantized layer's outputs on. So the layers are quantized
     in the order they run, each on the inputs that the already-quantized earlier layers
     produce. The pass runs in float64, so every ``H`` is the same bits on every CPU and for any
-    number of threads, and so are GPTQ's integers. The model itself is unchanged;
+    number of threads, and so are GPTQ's integers (``grid``: as ``gptq_quantize``'s). The model
+    itself is unchanged;
     ``convert_linears`` makes both copies.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    options = (bits, granularity, group_size, block_size, damp)
+    options = (bits, granularity, group_size, block_size, damp, torch.float16, grid)
     working = convert_linears(model, lambda _, linear: _QuantizeOnFirstCall(linear, options))
     working.double()
     with torch.no_grad():

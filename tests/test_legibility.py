@@ -62,7 +62,7 @@ from course.lessons import (
     l7b,
     l7b_plots,
 )
-from course.lessons.l6a import Result, Setting
+from course.lessons.l6a import Cost, Result, Setting
 
 # Two boxes overlap when they share more than this many pixels in both directions.
 TOLERANCE = 1.5
@@ -655,19 +655,34 @@ _L6A_RESULTS = [
     for bits, row in _L6A_TABLE.items()
     for (granularity, size), (value, size_in_bytes) in zip(_L6A_GRANULARITIES, row)
 ]
-_L6A_KIND_LOSSES = {
-    bits: {kind: _L6A_FP32.bits_per_byte + lost for kind, lost in losses.items()}
-    for bits, losses in {
-        3: {"qkv": 0.079, "out": 0.022, "up": 0.107, "down": 0.082, "head": 0.05},
-        2: {"qkv": 1.895, "out": 0.406, "up": 1.811, "down": 1.207, "head": 0.748},
-    }.items()
-}
+_L6A_KIND_COSTS = {
+    3: {"qkv": Cost(0.077, 0.006), "out": Cost(0.027, 0.004), "up": Cost(0.103, 0.008),
+        "down": Cost(0.088, 0.007), "head": Cost(0.050, 0.006)},
+    2: {"qkv": Cost(1.897, 0.062), "out": Cost(0.428, 0.016), "up": Cost(1.788, 0.058),
+        "down": Cost(1.224, 0.052), "head": Cost(0.747, 0.024)},
+}  # fmt: skip
+# And each layer alone at 2 bits, in groups of 32 (block by block: qkv, out, up, down; head).
+_L6A_LAYER_COSTS = dict(
+    zip(
+        [f"blocks.{b}.{k}" for b in range(6) for k in ("attn.qkv", "attn.out", "mlp.up", "mlp.down")]
+        + ["head"],
+        [Cost(*pair) for pair in [
+            (0.600, 0.031), (0.136, 0.010), (0.343, 0.014), (0.314, 0.013),
+            (0.032, 0.004), (0.008, 0.003), (0.100, 0.009), (0.040, 0.004),
+            (0.024, 0.003), (0.012, 0.001), (0.091, 0.006), (0.017, 0.003),
+            (0.030, 0.005), (0.012, 0.002), (0.072, 0.007), (0.012, 0.003),
+            (0.078, 0.006), (0.010, 0.002), (0.047, 0.006), (0.005, 0.002),
+            (0.034, 0.004), (0.008, 0.002), (0.057, 0.005), (0.002, 0.002),
+            (0.356, 0.015),
+        ]],
+    )
+)  # fmt: skip
 
 # Lesson L6-B's table (32 calibration windows), as it prints it.
 _L6B_FP32 = 1.5317
 _L6B_ROWS = [
-    {"bits": bits, "setting": setting, "windows": 32, "rtn": rtn, "gptq": gptq,
-     "gain_se": 0.002, "rtn_error": rtn_error, "gptq_error": gptq_error}
+    l6b.Comparison(bits, setting, 32, rtn, gptq, torch.full((2,), rtn), torch.full((2,), gptq),
+                   0.002, rtn_error, gptq_error)
     for bits, setting, rtn, gptq, rtn_error, gptq_error in [
         (4, "per-channel", 1.571, 1.554, 0.0066, 0.0026),
         (4, "groups of 128", 1.581, 1.553, 0.0058, 0.0023),
@@ -782,9 +797,8 @@ PLOTS = {
     "L5-B accuracy and size": lambda: l5b.plot_accuracy_and_size(_L5B_ROWS),
     # L6-A, L6-B, L6-C (their tables as the lessons print them)
     "L6-A bits per byte vs bytes": lambda: l6a.plot_bits_per_byte_vs_bytes(_L6A_RESULTS, _L6A_FP32),
-    "L6-A layer sensitivity": lambda: l6a.plot_layer_sensitivity(
-        _L6A_KIND_LOSSES, _L6A_FP32.bits_per_byte
-    ),
+    "L6-A layer sensitivity": lambda: l6a.plot_layer_sensitivity(_L6A_KIND_COSTS),
+    "L6-A each layer at 2 bits": lambda: l6a.plot_layer_costs(_L6A_LAYER_COSTS),
     "L6-B GPTQ": lambda: l6b.plot_gptq_bits_per_byte(_L6B_ROWS, _L6B_FP32),
     "L6-C format errors": lambda: l6c.plot_format_errors(_L6C_ROWS),
     # L7-A (fixed timings: a quiet machine's, as conftest.l7a_timings makes them)
@@ -867,7 +881,7 @@ def _language_model_widget():
 
 
 def _gptq_widget():
-    rows = _L6B_ROWS + [{**row, "windows": 4, "gptq": row["gptq"] * 1.01} for row in _L6B_ROWS]
+    rows = _L6B_ROWS + [row._replace(windows=4, gptq=row.gptq * 1.01) for row in _L6B_ROWS]
     return l6b.explore_gptq(rows, _L6B_FP32)
 
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from conftest import assert_readable
+from matplotlib.container import BarContainer
 
 from course.core import plotting
 from course.language_model import LAYER_KINDS
@@ -101,22 +102,39 @@ def _language_model_results():
     return results, Result(Setting(), 1.8, 5_087_232)
 
 
-def test_bits_per_byte_plot_marks_each_granularity_and_labels_each_bit_column():
+def test_bits_per_byte_plot_has_a_panel_per_bit_width_and_a_labelled_bar_per_setting():
     results, fp32 = _language_model_results()
     fig = l6a.plot_bits_per_byte_vs_bytes(results, fp32)
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts == ["fp32", "2-bit", "3-bit", "4-bit", "8-bit"]
-    assert len(fig.axes[0].lines) == len(results) + 1
-    assert {h.get_label() for h in fig.axes[0].get_legend().legend_handles} >= {
-        "per-tensor", "per-channel", "group 32"
-    }  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == ["8 bits", "4 bits", "3 bits", "2 bits"]
+    for ax, bits in zip(fig.axes, (8, 4, 3, 2)):
+        lost = [r.bits_per_byte - fp32.bits_per_byte for r in results if r.setting.bits == bits]
+        assert [p.get_height() for p in ax.patches] == pytest.approx(lost)
+        assert [t.get_text() for t in ax.texts] == [f"{value:+.3f}" for value in lost]
+        assert ax.get_xticklabels()[0].get_text().startswith("tensor\n")
 
 
-def test_sensitivity_bars_are_the_loss_over_fp32():
-    losses = {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}
-    fig = l6a.plot_layer_sensitivity(losses, 1.75)
+def _kind_costs():
+    return {
+        3: {kind: l6a.Cost(0.25, 0.01) for kind in LAYER_KINDS},
+        2: {kind: l6a.Cost(0.75, 0.03) for kind in LAYER_KINDS},
+    }
+
+
+def test_sensitivity_bars_are_the_loss_over_fp32_with_its_noise():
+    fig = l6a.plot_layer_sensitivity(_kind_costs())
     heights = sorted({round(p.get_height(), 6) for p in fig.axes[0].patches})
     assert heights == [0.25, 0.75]
+    bars = [c for c in fig.axes[0].containers if isinstance(c, BarContainer)]
+    assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
+
+
+def test_layer_costs_plot_a_row_per_layer_with_its_noise():
+    costs = {f"blocks.{b}.mlp.down": l6a.Cost(0.1 / (b + 1), 0.002) for b in range(6)}
+    costs["head"] = l6a.Cost(-0.001, 0.002)  # below the axis' floor: drawn at 0.001
+    fig = l6a.plot_layer_costs(costs)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == list(costs)  # the first at the top
+    assert [t.get_text() for t in fig.axes[0].texts][-1] == "-0.001 ± 0.002"
 
 
 def _every_plot():
@@ -130,7 +148,17 @@ def _every_plot():
         "digits": lambda: l4c.plot_digits(torch.rand(10, 64), list("0123456789")),
         "gptq_bits_per_byte": lambda: l6b.plot_gptq_bits_per_byte(
             [
-                {"bits": bits, "setting": setting, "rtn": 2 + loss, "gptq": 2 + loss / 2}
+                l6b.Comparison(
+                    bits,
+                    setting,
+                    32,
+                    2 + loss,
+                    2 + loss / 2,
+                    *(torch.ones(2),) * 2,
+                    0.01,
+                    0.1,
+                    0.05,
+                )
                 for bits, loss in ((4, 0.05), (3, 0.4), (2, 4.2))
                 for setting in ("per-channel", "groups of 128", "groups of 32")
             ],
@@ -142,8 +170,9 @@ def _every_plot():
             {"sqnr": 21.0, "accuracy": 0.96},
         ),
         "bits_per_byte": lambda: l6a.plot_bits_per_byte_vs_bytes(results, fp32),
-        "sensitivity": lambda: l6a.plot_layer_sensitivity(
-            {3: dict.fromkeys(LAYER_KINDS, 2.0), 2: dict.fromkeys(LAYER_KINDS, 2.5)}, 1.75
+        "sensitivity": lambda: l6a.plot_layer_sensitivity(_kind_costs()),
+        "layer_costs": lambda: l6a.plot_layer_costs(
+            {f"blocks.{b}.{k}": l6a.Cost(0.3 / (b + 1), 0.01) for b in range(6) for k in "ab"}
         ),
         "channel_ranges": lambda: l6a.plot_channel_ranges(
             torch.rand(128) + torch.eye(128)[5] * 20, "blocks.3.mlp.down"

@@ -164,17 +164,20 @@ def gptq_rows():
         ):
             for windows in (4, 32):
                 rtn = 2.0 + loss - finer
+                gptq = rtn - 0.05 - windows / 320
                 rows.append(
-                    {
-                        "bits": bits,
-                        "setting": setting,
-                        "windows": windows,
-                        "rtn": rtn,
-                        "gptq": rtn - 0.05 - windows / 320,
-                        "gain_se": 0.01,
-                        "rtn_error": 0.1 * loss,
-                        "gptq_error": 0.05 * loss,
-                    }
+                    l6b.Comparison(
+                        bits,
+                        setting,
+                        windows,
+                        rtn,
+                        gptq,
+                        torch.full((4,), rtn, dtype=torch.float64),
+                        torch.full((4,), gptq, dtype=torch.float64),
+                        0.01,
+                        0.1 * loss,
+                        0.05 * loss,
+                    )
                 )
     return rows
 
@@ -183,15 +186,15 @@ def test_explore_gptq_looks_each_setting_up():
     explorer = l6b.explore_gptq(gptq_rows(), 2.0)
     assert set(explorer.controls) == {"bits", "setting", "windows"}
     assert explorer.values() == {"bits": 3, "setting": "per-channel", "windows": 32}
-    assert explorer.readout["round_to_nearest"] == 2.5
-    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
+    assert explorer.readout["round_to_nearest"] == "2.5000"
+    assert explorer.readout["GPTQ"] == "2.3500"
     assert explorer.readout["loss_won_back"] == "30%"
     assert explorer.readout["GPTQ_gain"] == "0.1500 ± 0.0100"
     explorer.controls["windows"].value = 4
     explorer.controls["bits"].value = 2
     explorer.controls["setting"].value = "groups of 32"
-    assert explorer.readout["round_to_nearest"] == pytest.approx(4.9)
-    assert explorer.readout["GPTQ"] == pytest.approx(4.9 - 0.05 - 4 / 320)
+    assert explorer.readout["round_to_nearest"] == "4.9000"
+    assert explorer.readout["GPTQ"] == f"{4.9 - 0.05 - 4 / 320:.4f}"
     assert explorer.readout["output_error_RTN"] == "30.00%"
     assert isinstance(explorer.snapshot(), matplotlib.figure.Figure)
 
@@ -204,7 +207,21 @@ def test_explore_gptq_needs_rows_and_fp32():
 
 
 def test_explore_gptq_shows_no_windows_control_for_one_calibration_size():
-    rows = [row for row in gptq_rows() if row["windows"] == 32]
+    rows = [row for row in gptq_rows() if row.windows == 32]
     explorer = l6b.explore_gptq(rows, 2.0)
     assert set(explorer.controls) == {"bits", "setting"}
-    assert explorer.readout["GPTQ"] == pytest.approx(2.35)
+    assert explorer.readout["GPTQ"] == "2.3500"
+
+
+def test_reference_grid_rtn_rounds_every_linear_weight_on_the_reference_grid(
+    small_language_model,
+):
+    before = {n: p.clone() for n, p in small_language_model.state_dict().items()}
+    rounded = l6b.reference_grid_rtn(small_language_model, 3)
+    for name, module in small_language_model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            expected = helper.fake_quantize_like_torchao(module.weight.detach(), 3)
+            assert torch.equal(rounded.get_submodule(name).weight, expected)
+            assert len(expected.unique()) <= 8 * module.weight.shape[0]  # 8 levels a row
+    assert all(torch.equal(p, before[n]) for n, p in small_language_model.state_dict().items())
+    assert rounded.token_embedding.weight.dtype == torch.float32

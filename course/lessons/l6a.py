@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -126,87 +127,178 @@ def measure(model: nn.Module, setting: Setting, text: bytes) -> Result:
     return Result(setting, helper.bits_per_byte(quantized, text), helper.model_bytes(quantized))
 
 
-# Lesson L6-A: each granularity a ring, its colour the granularity's and its size the block's
-# (the larger the block sharing a scale, the larger the ring), so that settings of the same size
-# and loss, as every 8-bit one, show as concentric rings rather than hiding each other.
-_GRANULARITY_RINGS = {
-    ("per-tensor", None): (PER_TENSOR, 17),
-    ("per-channel", None): (PER_CHANNEL, 13.5),
-    ("per-group", 128): (PER_GROUP, 10.5),
-    ("per-group", 64): (PER_GROUP, 7.5),
-    ("per-group", 32): (PER_GROUP, 4.5),
+# Lesson L6-A: each granularity's colour and its short name under its bar.
+_GRANULARITY_BARS = {
+    ("per-tensor", None): (PER_TENSOR, "tensor"),
+    ("per-channel", None): (PER_CHANNEL, "channel"),
+    ("per-group", 128): (PER_GROUP, "group 128"),
+    ("per-group", 64): (PER_GROUP, "group 64"),
+    ("per-group", 32): (PER_GROUP, "group 32"),
 }
 
 
 def plot_bits_per_byte_vs_bytes(results: Sequence[Result], fp32: Result):
-    """The language model's bits per byte against its real bytes, one ring per setting.
-
-    The colour is the granularity (per-tensor, per-channel, per-group) and the ring's size the
-    block that shares a scale (a tensor, a row, a group of 128, 64 or 32); each bit width is
-    written beside its rings; fp32 is a star. The y axis is logarithmic, so that 2 bits fit
-    beside 8.
-    """
-    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
-    for result in results:
-        setting = result.setting
-        colour, size = _GRANULARITY_RINGS[(setting.granularity, setting.group_size)]
-        x = result.bytes / 2**20
-        ax.plot(x, result.bits_per_byte, "o", color=colour, mfc="none", mew=1.8, ms=size)
-    ax.plot(fp32.bytes / 2**20, fp32.bits_per_byte, "*", color=FP32, ms=15)
-    ax.annotate(
-        "fp32", (fp32.bytes / 2**20, fp32.bits_per_byte), (0, 12), "data", "offset points",
-        ha="center", fontsize=10,
-    )  # fmt: skip
-    for bits in sorted({r.setting.bits for r in results}):
-        points = [r for r in results if r.setting.bits == bits]
-        right = max(r.bytes for r in points) / 2**20
-        middle = float(np.exp(np.median([np.log(r.bits_per_byte) for r in points])))
-        ax.annotate(
-            f"{bits}-bit", (right, middle), (14, 0), "data", "offset points", va="center",
-            fontsize=10, fontweight="bold",
-        )  # fmt: skip
-    handles = [
-        plt.Line2D(
-            [], [], ls="", marker="o", mfc="none", mew=1.8, ms=min(size, 12), color=colour,
-            label=granularity if group is None else f"group {group}",
+    """What each setting costs and what it saves: one panel per bit width, one bar per
+    granularity (its colour: per tensor, per channel, per group), the bar the bits per byte
+    lost over fp32, written above it, and under it the model's real size in MiB and how many
+    times smaller than fp32 it is. Each panel has its own scale, starting at 0 (at least
+    0.05 bits per byte high, so that a loss of nothing looks like nothing)."""
+    bit_widths = sorted({r.setting.bits for r in results}, reverse=True)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.2), layout="constrained", squeeze=False)
+    for ax, bits in zip(axes.flat, bit_widths):
+        panel = [r for r in results if r.setting.bits == bits]
+        lost = [r.bits_per_byte - fp32.bits_per_byte for r in panel]
+        keys = [(r.setting.granularity, r.setting.group_size) for r in panel]
+        colours = [_GRANULARITY_BARS[key][0] for key in keys]
+        ax.bar(range(len(panel)), lost, 0.7, color=colours)
+        for x, value in enumerate(lost):  # above the bar, or above 0 for a loss below 0
+            ax.annotate(
+                f"{value:+.3f}", (x, max(value, 0.0)), (0, 2), textcoords="offset points",
+                ha="center", va="bottom", fontsize=9,
+            )  # fmt: skip
+        ax.set_xticks(
+            range(len(panel)),
+            [
+                f"{_GRANULARITY_BARS[key][1]}\n{r.bytes / 2**20:.2f} MiB\n{fp32.bytes / r.bytes:.2f}x"
+                for key, r in zip(keys, panel)
+            ],
+            fontsize=9,
         )
-        for (granularity, group), (colour, size) in _GRANULARITY_RINGS.items()
-    ]  # fmt: skip
-    ax.legend(handles=handles, fontsize=9, loc="upper right", title="scale per", title_fontsize=9)
-    ax.set_yscale("log")
-    ticks = [1.5, 1.7, 2, 2.5, 3, 4, 6, 8]  # the 8- and 4-bit rings sit between 1.7 and 2
-    low, high = ax.get_ylim()
-    ax.set_yticks(
-        [t for t in ticks if low <= t <= high], [f"{t:g}" for t in ticks if low <= t <= high]
+        ax.set_ylim(min(0.0, *lost), 1.2 * max(0.05, *lost))
+        ax.axhline(0, color=DARK_GREY, lw=0.8)
+        ax.set_title(f"{bits} bits", fontsize=11)
+        ax.tick_params(axis="y", labelsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("bits per byte lost over fp32", fontsize=10)
+    for ax in axes.flat[len(bit_widths) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"The language model, weights quantized: bits per byte lost over fp32 "
+        f"({fp32.bits_per_byte:.3f}, {fp32.bytes / 2**20:.2f} MiB), and the size (under each bar)",
+        fontsize=11,
     )
-    ax.yaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlim(0, fp32.bytes / 2**20 * 1.08)
-    ax.set(xlabel="model size (MiB, measured from its tensors)", ylabel="bits per byte (held out)")
-    ax.set_title("The language model, weights quantized: loss against real size", fontsize=11)
-    ax.grid(True, alpha=0.3)
     plt.close(fig)
     return fig
 
 
-def plot_layer_sensitivity(losses: dict[int, dict[str, float]], fp32_bits_per_byte: float):
+class Cost(NamedTuple):
+    """What quantizing some layers adds to the model's bits per byte, window by window against
+    fp32 (``helper.paired_difference``): the mean ``lost`` and its standard error ``noise``."""
+
+    lost: float
+    noise: float
+
+    def __repr__(self) -> str:
+        return f"{self.lost:+.3f} ± {self.noise:.3f}"
+
+
+def kind_costs(
+    model: nn.Module, windows: torch.Tensor, bits: int, granularity: Granularity = "per-channel"
+) -> dict[str, Cost]:
+    """Each kind of layer (``LAYER_KINDS``) quantized alone to ``bits``, the other layers left in
+    float32: its ``Cost`` over fp32 on ``windows`` (``helper.window_bits``), by kind."""
+    fp32 = helper.window_bits(model, windows)
+    costs = {}
+    for kind in LAYER_KINDS:
+        layers = dict.fromkeys(linear_names(model, kind), bits)
+        quantized = helper.quantize_model(model, layers, granularity)
+        costs[kind] = Cost(*helper.paired_difference(helper.window_bits(quantized, windows), fp32))
+    return costs
+
+
+def _block_inputs(model: nn.Module, ids: torch.Tensor) -> list[torch.Tensor]:
+    """The residual stream entering each block of ``model``, then the final norm, on ``ids``."""
+    positions = torch.arange(ids.shape[1])
+    x = model.token_embedding(ids) + model.position_embedding(positions)
+    inputs = [x]
+    for block in model.blocks:
+        inputs.append(x := block(x))
+    return inputs
+
+
+def layer_costs(
+    model: nn.Module,
+    windows: torch.Tensor,
+    bits: int = 2,
+    granularity: Granularity = "per-group",
+    group_size: int | None = 32,
+) -> dict[str, Cost]:
+    """Each linear layer quantized alone to ``bits``: its ``Cost`` over fp32 on ``windows``, by
+    layer name. The same numbers as ``helper.window_bits`` of each model, but faster: the
+    layers before the quantized one are the fp32 model's, so the residual stream entering
+    each block is computed once and only the blocks from the quantized layer's on are run."""
+    with torch.no_grad():
+        inputs = _block_inputs(model, windows[:, :-1])
+        fp32 = helper.logit_bits(model.head(model.norm(inputs[-1])), windows[:, 1:])
+        costs = {}
+        for name in linear_names(model):
+            quantized = helper.quantize_model(model, {name: bits}, granularity, group_size)
+            first = int(name.split(".")[1]) if name.startswith("blocks.") else len(model.blocks)
+            x = inputs[first]
+            for block in quantized.blocks[first:]:
+                x = block(x)
+            bits_each = helper.logit_bits(quantized.head(quantized.norm(x)), windows[:, 1:])
+            costs[name] = Cost(*helper.paired_difference(bits_each, fp32))
+    return costs
+
+
+def plot_layer_sensitivity(costs: dict[int, dict[str, Cost]]):
     """How much each kind of layer costs when it alone is quantized: bars of the bits per byte
-    lost (over fp32) per kind (``losses[bits][kind]``), one colour per bit width."""
+    lost over fp32 per kind (``costs[bits][kind]``, ``kind_costs``), one colour per bit width,
+    each with its noise (± one standard error) as an error bar."""
     fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
     kinds = list(LAYER_KINDS)
-    width = 0.8 / len(losses)
-    for i, ((bits, loss), colour) in enumerate(zip(losses.items(), (ORANGE, GREEN))):
-        x = np.arange(len(kinds)) + (i - (len(losses) - 1) / 2) * width
-        values = [loss[kind] - fp32_bits_per_byte for kind in kinds]
-        bars = ax.bar(x, values, width, color=colour, label=f"{bits}-bit, that kind alone")
-        ax.bar_label(bars, fmt="%.3f", fontsize=9, padding=2)
+    width = 0.8 / len(costs)
+    for i, ((bits, by_kind), colour) in enumerate(zip(costs.items(), (ORANGE, GREEN))):
+        x = np.arange(len(kinds)) + (i - (len(costs) - 1) / 2) * width
+        values = [by_kind[kind].lost for kind in kinds]
+        noise = [by_kind[kind].noise for kind in kinds]
+        bars = ax.bar(
+            x, values, width, yerr=noise, color=colour, ecolor=DARK_GREY,
+            label=f"{bits}-bit, that kind alone (± one standard error)",
+        )  # fmt: skip
+        ax.bar_label(bars, [f"{c.lost:.3f}" for c in by_kind.values()], fontsize=9, padding=4)
     ax.set_xticks(range(len(kinds)), [LAYER_KINDS[kind] for kind in kinds], fontsize=10)
-    ax.set_ylabel("bits per byte lost")
+    ax.set_ylabel("bits per byte lost over fp32")
     ax.margins(y=0.15)
     ax.legend(fontsize=9, loc="upper right")
     ax.set_title(
         "Which layers are sensitive: one kind quantized at a time (per channel)", fontsize=11
     )
     ax.grid(True, axis="y", alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+def plot_layer_costs(costs: dict[str, Cost], bits: int = 2):
+    """Each linear layer quantized alone (``layer_costs``): the bits per byte it loses over
+    fp32 with its noise (± one standard error), one row per layer in the model's order, on a
+    logarithmic axis (the costs span three orders of magnitude), in the colour of ``bits``
+    in ``plot_layer_sensitivity``. A loss below 0.001 is drawn at 0.001."""
+    names = list(costs)
+    fig, ax = plt.subplots(figsize=(9, 7.2), layout="constrained")
+    rows = np.arange(len(names))[::-1]  # the first layer on top
+    for row, name in zip(rows, names):
+        cost = costs[name]
+        x = max(cost.lost, 1e-3)
+        ax.errorbar(
+            x, row, xerr=[[min(cost.noise, x - 1e-3)], [cost.noise]], fmt="o", ms=6,
+            color=GREEN, capsize=3,
+        )  # fmt: skip
+        ax.annotate(
+            repr(cost), (x + cost.noise, row), (6, 0), textcoords="offset points", va="center",
+            fontsize=9,
+        )  # fmt: skip
+    ax.set_yticks(rows, names, fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-3, 3)
+    ax.set_xlabel(f"bits per byte lost over fp32, that layer alone at {bits} bits (log axis)")
+    ax.set_title(
+        f"Each linear layer alone at {bits} bits, the others in float32 (± one standard error)",
+        fontsize=11,
+    )
+    ax.grid(True, axis="x", alpha=0.3)
     plt.close(fig)
     return fig
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Sequence
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -188,10 +189,47 @@ def output_error(
     return sum(ratios) / len(ratios)
 
 
+def reference_grid_rtn(model: torch.nn.Module, bits: int) -> torch.nn.Module:
+    """A float copy of ``model`` with every linear layer's weight rounded to nearest on the grid
+    of GPTQ's reference code, per output channel: ``s = max|w| / (q_max + ½)`` and the levels
+    ``-q_max - 1 .. q_max`` (``helper.fake_quantize_like_torchao``: torchao's symmetric grid is
+    the same), float32 scales. The weights are stored dequantized, so its bytes are fp32's."""
+    copy = in_float64(model).float()  # a deep copy, back in float32
+    with torch.no_grad():
+        for module in copy.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(helper.fake_quantize_like_torchao(module.weight, bits))
+    return copy
+
+
 def won_back(fp32: float, rtn: float, gptq: float) -> float:
     """The share of round-to-nearest's loss that GPTQ wins back: ``(rtn - gptq) / (rtn - fp32)``
     (1: all of it, 0: none, below 0: GPTQ is worse)."""
     return (rtn - gptq) / (rtn - fp32)
+
+
+class Comparison(NamedTuple):
+    """One row of ``compare``: a bit width, a setting (a key of ``SETTINGS``) and a number of
+    calibration windows; the bits per byte of round-to-nearest (``rtn``) and GPTQ (``gptq``)
+    on the evaluation windows, each window's own (``window_bits``), the standard error of
+    GPTQ's gain ``rtn - gptq`` window by window (``helper.paired_difference``), and both
+    methods' ``output_error``."""
+
+    bits: int
+    setting: str
+    windows: int
+    rtn: float
+    gptq: float
+    rtn_windows: torch.Tensor
+    gptq_windows: torch.Tensor
+    gain_se: float
+    rtn_error: float
+    gptq_error: float
+
+    @property
+    def gain(self) -> float:
+        """GPTQ's gain: round-to-nearest's bits per byte less GPTQ's."""
+        return self.rtn - self.gptq
 
 
 def compare(
@@ -201,14 +239,11 @@ def compare(
     settings: Sequence[str] = tuple(SETTINGS),
     windows: Sequence[int] = (32,),
     damp: float = 0.01,
-) -> list[dict]:
-    """One row per (bits, setting, number of calibration windows): bits per byte on
-    ``eval_windows`` (``evaluation_windows``) of round-to-nearest (``"rtn"``) and of GPTQ
-    (``"gptq"``), each window's own (``"rtn_windows"``, ``"gptq_windows"``: ``window_bits``),
-    the standard error of GPTQ's gain ``rtn - gptq`` window by window (``"gain_se"``:
-    ``helper.paired_difference``), and both methods' ``output_error`` (``"rtn_error"``,
-    ``"gptq_error"``) against Hessians from the fp32 model on the most calibration windows.
-    Round-to-nearest needs no calibration: it is run once per (bits, setting)."""
+) -> list[Comparison]:
+    """One ``Comparison`` per (bits, setting, number of calibration windows): round-to-nearest
+    against GPTQ on ``eval_windows`` (``evaluation_windows``), the output errors against
+    Hessians from the fp32 model on the most calibration windows. Round-to-nearest needs no
+    calibration: it is run once per (bits, setting)."""
     context = model.context_length
     hessians = layer_hessians(model, calibration_windows(max(windows), context))
     rows = []
@@ -225,46 +260,43 @@ def compare(
                 )
                 gptq_bits = helper.window_bits(gptq, eval_windows)
                 rows.append(
-                    {
-                        "bits": n_bits,
-                        "setting": setting,
-                        "windows": n,
-                        "rtn": float(rtn_bits.mean()),
-                        "gptq": float(gptq_bits.mean()),
-                        "rtn_windows": rtn_bits,
-                        "gptq_windows": gptq_bits,
-                        "gain_se": helper.paired_difference(rtn_bits, gptq_bits)[1],
-                        "rtn_error": rtn_error,
-                        "gptq_error": output_error(model, gptq, hessians),
-                    }
+                    Comparison(
+                        n_bits,
+                        setting,
+                        n,
+                        float(rtn_bits.mean()),
+                        float(gptq_bits.mean()),
+                        rtn_bits,
+                        gptq_bits,
+                        helper.paired_difference(rtn_bits, gptq_bits)[1],
+                        rtn_error,
+                        output_error(model, gptq, hessians),
+                    )
                 )
     return rows
 
 
-def plot_gptq_bits_per_byte(rows: Sequence[dict], fp32: float):
+def plot_gptq_bits_per_byte(rows: Sequence[Comparison], fp32: float):
     """Bits per byte of round-to-nearest and GPTQ, one panel per bit width, a pair of bars per
-    setting (rows: dicts with ``bits``, ``setting``, ``rtn`` and ``gptq``), the fp32 model's as
+    setting (``compare``'s rows), the fp32 model's as
     a dashed line, the legend under the panels. Each panel has its own scale, starting at 0.
     Returns the Figure."""
-    bit_widths = list(dict.fromkeys(row["bits"] for row in rows))
+    bit_widths = list(dict.fromkeys(row.bits for row in rows))
     fig, axes = plt.subplots(1, len(bit_widths), figsize=(10, 3.8), squeeze=False)
     fig.set_layout_engine("constrained")
     for ax, bits in zip(axes[0], bit_widths):
-        panel = [row for row in rows if row["bits"] == bits]
+        panel = [row for row in rows if row.bits == bits]
         x = np.arange(len(panel))
-        for offset, key, colour, label in (
-            (-0.2, "rtn", RTN, "round to nearest"),
-            (0.2, "gptq", GPTQ, "GPTQ"),
+        for offset, values, colour, label in (
+            (-0.2, [row.rtn for row in panel], RTN, "round to nearest"),
+            (0.2, [row.gptq for row in panel], GPTQ, "GPTQ"),
         ):
-            values = [row[key] for row in panel]
             ax.bar(x + offset, values, 0.4, color=colour, label=label)
             for xi, value in zip(x + offset, values):
                 ax.text(xi, value, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
         ax.axhline(fp32, color=FP32, ls="--", lw=1.5, label=f"fp32 ({fp32:.3f})")
-        ax.set_xticks(
-            x, [row["setting"].replace("groups of ", "group ") for row in panel], fontsize=9
-        )
-        ax.set_ylim(0, 1.15 * max(max(row["rtn"], row["gptq"]) for row in panel))
+        ax.set_xticks(x, [row.setting.replace("groups of ", "group ") for row in panel], fontsize=9)
+        ax.set_ylim(0, 1.15 * max(max(row.rtn, row.gptq) for row in panel))
         ax.set_title(f"{bits} bits", fontsize=11)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("bits per byte (lower is better)")
@@ -276,7 +308,7 @@ def plot_gptq_bits_per_byte(rows: Sequence[dict], fp32: float):
     return fig
 
 
-def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> Explorer:
+def explore_gptq(rows: Sequence[Comparison] | None = None, fp32: float | None = None) -> Explorer:
     """L6-B: the course's language model with its weights rounded to nearest and by GPTQ, in
     bits per byte on held-out text, for each bit width, granularity and calibration size of
     ``rows`` (``compare``'s rows; ``fp32``: the fp32 model's bits per byte). Every
@@ -286,11 +318,11 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
         rows, fp32 = _default_gptq_runs()
     if not rows or fp32 is None:
         raise ValueError("rows must hold l6b.compare's rows, and fp32 the fp32 bits per byte")
-    table = {(row["bits"], row["setting"], row["windows"]): row for row in rows}
+    table = {(row.bits, row.setting, row.windows): row for row in rows}
     bits_options = sorted({key[0] for key in table})
     settings = list(dict.fromkeys(key[1] for key in table))
     windows = sorted({key[2] for key in table})
-    xmax = 1.12 * max(fp32, *(max(row["rtn"], row["gptq"]) for row in rows))
+    xmax = 1.12 * max(fp32, *(max(row.rtn, row.gptq) for row in rows))
     start = 3 if 3 in bits_options else bits_options[-1]
     controls = {
         "bits": int_slider("bits", start, bits_options[0], bits_options[-1]),
@@ -308,16 +340,16 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
     def compute(bits: int, setting: str, windows: int = windows[-1]) -> View:
         row = table[bits, setting, windows]
         readout = {
-            "fp32_bits_per_byte": fp32,
-            "round_to_nearest": row["rtn"],
-            "GPTQ": row["gptq"],
-            "GPTQ_gain": f"{row['rtn'] - row['gptq']:.4f} ± {row['gain_se']:.4f}",
-            "loss_won_back": f"{won_back(fp32, row['rtn'], row['gptq']):.0%}",
-            "output_error_RTN": f"{row['rtn_error']:.2%}",
-            "output_error_GPTQ": f"{row['gptq_error']:.2%}",
+            "fp32_bits_per_byte": f"{fp32:.4f}",  # four decimals each, as the gain's
+            "round_to_nearest": f"{row.rtn:.4f}",
+            "GPTQ": f"{row.gptq:.4f}",
+            "GPTQ_gain": f"{row.gain:.4f} ± {row.gain_se:.4f}",
+            "loss_won_back": f"{won_back(fp32, row.rtn, row.gptq):.0%}",
+            "output_error_RTN": f"{row.rtn_error:.2%}",
+            "output_error_GPTQ": f"{row.gptq_error:.2%}",
         }
         plot = BitsPerByteBarsData(
-            fp32, row["rtn"], row["gptq"], xmax, f"{bits}-bit, {setting}; GPTQ on {windows} windows"
+            fp32, row.rtn, row.gptq, xmax, f"{bits}-bit, {setting}; GPTQ on {windows} windows"
         )
         return View(readout, [], plot)
 
@@ -327,7 +359,7 @@ def explore_gptq(rows: list[dict] | None = None, fp32: float | None = None) -> E
 
 
 @functools.cache
-def _default_gptq_runs() -> tuple[list[dict], float]:
+def _default_gptq_runs() -> tuple[list[Comparison], float]:
     """``explore_gptq``'s runs without arguments: the trained model, the lesson's settings, on
     one thread as in the lesson (GPTQ's loop is thousands of small steps), leaving torch's
     global random state alone (building the model draws its initial weights)."""

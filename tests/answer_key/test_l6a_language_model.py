@@ -111,3 +111,23 @@ def test_l6a_quantize_model_with_bits_per_layer_leaves_the_others_float():
         helper.quantize_model(model, {"1": 4}, "per-channel")
     with pytest.raises(ValueError, match="bits"):
         helper.quantize_model(model, {"0": 9}, "per-channel")
+
+
+def test_l6a_logit_bits_is_window_bits_once_the_model_has_run():
+    generator = torch.Generator().manual_seed(5)
+    windows = torch.randint(0, 256, (6, 9), generator=generator)
+    model = UniformBytes()
+    logits = torch.randn(6, 8, 256, generator=generator)
+    model.forward = lambda ids: logits[: len(ids)]
+    assert torch.equal(
+        helper.logit_bits(logits, windows[:, 1:]), helper.window_bits(model, windows)
+    )
+    # a window whose next bytes all get probability 1/256 scores 8 bits per byte
+    assert helper.logit_bits(torch.zeros(1, 4, 256), windows[:1, 1:5]).item() == pytest.approx(8.0)
+
+
+def test_l6a_logit_bits_rejects_mismatched_shapes_and_float_targets():
+    with pytest.raises(ValueError, match="logits must be"):
+        helper.logit_bits(torch.zeros(2, 4, 256), torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(TypeError, match="targets must be an integer tensor"):
+        helper.logit_bits(torch.zeros(2, 4, 256), torch.zeros(2, 4))

@@ -74,6 +74,36 @@ def test_identity_hessian_is_round_to_nearest(bits, granularity, group_size):
 
 
 @pytest.mark.parametrize(("granularity", "group_size"), SETTINGS)
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_reference_grid_divides_the_largest_weight_by_q_max_plus_a_half(
+    bits, granularity, group_size
+):
+    """With H = I, grid="reference" is round-to-nearest on the reference code's grid: each
+    block's scale is max|w| / (q_max + 1/2), its levels -q_max - 1 .. q_max."""
+    weight, _ = random_layer(20 + bits)
+    q, scale = helper.gptq_quantize(
+        weight, torch.eye(64), bits, granularity, group_size, scale_dtype=torch.float32,
+        grid="reference",
+    )  # fmt: skip
+    q_max = 2 ** (bits - 1) - 1
+    block = (weight.shape[0], 64) if granularity == "per-tensor" else (1, group_size or 64)
+    top = weight.abs().reshape(-1, block[0], weight.shape[1] // block[1], block[1])
+    top = top.amax(dim=(1, 3)).reshape(scale.shape)
+    assert scale == pytest.approx(top / (q_max + 0.5), rel=1e-6)
+    restored = scale.repeat_interleave(block[0], 0).repeat_interleave(block[1], 1)
+    expected = (weight.double() / restored.double()).round().clamp(-q_max - 1, q_max)
+    expected = expected.to(torch.int8)  # divided in float64, as GPTQ divides
+    assert torch.equal(q, expected)
+    assert int(q.min()) >= -q_max - 1 and int(q.max()) == q_max  # the largest weight clamps
+
+
+def test_grid_must_be_course_or_reference():
+    weight, hessian = random_layer(8)
+    with pytest.raises(ValueError, match="grid must be 'course' or 'reference', got 'torchao'"):
+        helper.gptq_quantize(weight, hessian, 3, grid="torchao")
+
+
+@pytest.mark.parametrize(("granularity", "group_size"), SETTINGS)
 @pytest.mark.parametrize("block_size", [2, 5, 16, 24, 33, 64, 1000])
 def test_every_block_size_gives_the_result_of_one_column_at_a_time(
     block_size, granularity, group_size
