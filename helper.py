@@ -103,6 +103,8 @@ from answer_key.l4b_packing import (
 from answer_key.l4c_quantize_a_network import (
     QuantizedLinear,
     convert_linears,
+    layer_like,
+    linear_layers,
     model_bytes,
     quantize_model,
     quantize_weight_symmetric,
@@ -221,7 +223,9 @@ __all__ = [  # noqa: RUF022 (in lesson order, not alphabetical)
     "unpack_weights",
     "tensor_bytes",
     "quantize_weight_symmetric",
+    "layer_like",
     "QuantizedLinear",
+    "linear_layers",
     "convert_linears",
     "quantize_model",
     "model_bytes",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -290,27 +290,48 @@ class ActivationQuantizedLinear(torch.nn.Module):
         return helper.linear_dequantization(q, scale, zero_point)
 
 
-def _linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+class _AllSeen(Exception):
+    """Raised by ``watch_linear_inputs``' hooks once every layer asked for has seen its input."""
 
 
-def _run_watching(
+def watch_linear_inputs(
     model: torch.nn.Module,
     batches: Iterable[torch.Tensor],
     watch: Callable[[str, torch.Tensor], object],
+    names: Collection[str] | None = None,
 ) -> None:
-    """Run ``model`` on each batch, calling ``watch(name, input)`` before each linear layer."""
+    """Run ``model`` on each batch, calling ``watch(name, input)`` before each linear layer (of
+    ``helper.linear_layers``; only those in ``names`` if given, and then each batch's pass stops
+    once each of them has seen its input). The one capture of the layers' inputs: the
+    observers' calibration here, L6-B's Hessians."""
+    layers = {
+        name: layer
+        for name, layer in helper.linear_layers(model).items()
+        if names is None or name in names
+    }
+    seen: set[str] = set()
+
+    def hook(name: str, x: torch.Tensor) -> None:
+        watch(name, x)
+        seen.add(name)
+        if names is not None and len(seen) == len(layers):
+            raise _AllSeen
+
     hooks = [
-        layer.register_forward_pre_hook(lambda _, args, name=name: watch(name, args[0]))
-        for name, layer in _linears(model)
+        layer.register_forward_pre_hook(lambda _, args, name=name: hook(name, args[0]))
+        for name, layer in layers.items()
     ]
     try:
         with torch.no_grad():
             for batch in batches:
-                model(batch)
+                seen.clear()
+                try:
+                    model(batch)
+                except _AllSeen:
+                    pass
     finally:
-        for hook in hooks:
-            hook.remove()
+        for hook_handle in hooks:
+            hook_handle.remove()
 
 
 def calibrate(
@@ -320,8 +341,8 @@ def calibrate(
 ) -> dict[str, Observer]:
     """Run ``model`` on each batch and let a new observer (``make_observer()``) per linear layer
     watch that layer's input. Returns the observers by layer name; ``model`` is unchanged."""
-    observers = {name: make_observer() for name, _ in _linears(model)}
-    _run_watching(model, batches, lambda name, x: observers[name].update(x))
+    observers = {name: make_observer() for name in helper.linear_layers(model)}
+    watch_linear_inputs(model, batches, lambda name, x: observers[name].update(x))
     return observers
 
 
@@ -341,7 +362,7 @@ def quantize_activations(
 def layer_inputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The input of each linear layer of ``model`` when it runs on ``x``, by layer name."""
     seen: dict[str, torch.Tensor] = {}
-    _run_watching(model, [x], seen.__setitem__)
+    watch_linear_inputs(model, [x], seen.__setitem__)
     return seen
 
 
