@@ -18,15 +18,15 @@ def test_bits_per_weight_of_each_format():
         "MXFP8 E4M3": 8.25,
         "MXFP8 E5M2": 8.25,
     }
-    assert {name: l6c.bits_per_weight(name) for name in l6c.FORMATS} == expected
-    assert l6c.bits_per_weight("NF4", 64, numel=8192) == 4 + 8 / 64 + 32 / (64 * 128)
-    assert l6c.scaler_block_size(1024) == 256 and l6c.scaler_block_size(96) == 32
+    assert {name: helper.format_bits_per_weight(name) for name in helper.BLOCK_FORMATS} == expected
+    assert helper.format_bits_per_weight("NF4", 64, numel=8192) == 4 + 8 / 64 + 32 / (64 * 128)
+    assert helper.scaler_block_size(1024) == 256 and helper.scaler_block_size(96) == 32
 
 
-@pytest.mark.parametrize("name", list(l6c.FORMATS))
+@pytest.mark.parametrize("name", list(helper.BLOCK_FORMATS))
 def test_round_trip_is_helpers_and_scaled_values_fit_the_levels(name):
     values = data.seeded_normal(81, 32, 256)
-    trip = l6c.round_trip(values, name)
+    trip = helper.format_round_trip(values, name)
     assert trip.restored.shape == values.shape and trip.restored.dtype == torch.float32
     assert helper.quantization_error(values, trip.restored) < 0.02
     nearest = trip.levels[helper.quantize_to_levels(trip.scaled, trip.levels)]
@@ -40,9 +40,9 @@ def test_round_trip_is_helpers_and_scaled_values_fit_the_levels(name):
 def test_round_trip_of_mx_and_nf4_is_helpers():
     values = data.seeded_normal(82, 64, 256)
     mx = helper.mx_dequantize(*helper.mx_quantize(values, "e2m1", 32))
-    assert torch.equal(l6c.round_trip(values, "MXFP4").restored, mx)
+    assert torch.equal(helper.format_round_trip(values, "MXFP4").restored, mx)
     nf4 = helper.nf4_dequantize(*helper.nf4_quantize(values))
-    assert torch.equal(l6c.round_trip(values, "NF4").restored, nf4)
+    assert torch.equal(helper.format_round_trip(values, "NF4").restored, nf4)
 
 
 def test_error_table_rows_and_the_lessons_ranking():
@@ -58,7 +58,7 @@ def test_error_table_rows_and_the_lessons_ranking():
 
 def test_unknown_format_name():
     with pytest.raises(ValueError, match="format must be one of"):
-        l6c.round_trip(torch.ones(2, 32), "fp4")
+        helper.format_round_trip(torch.ones(2, 32), "fp4")
 
 
 def test_fp8_on_activations_summary():
@@ -81,7 +81,7 @@ def test_format_model_replaces_every_linear_weight_by_its_round_trip():
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 64))
     copied = l6c.format_model(model, "MXFP4")
     for index in (0, 2):
-        expected = l6c.round_trip(model[index].weight.detach(), "MXFP4").restored
+        expected = helper.format_round_trip(model[index].weight.detach(), "MXFP4").restored
         assert torch.equal(copied[index].weight, expected)
         assert torch.equal(copied[index].bias, model[index].bias)
     assert not torch.equal(copied[0].weight, model[0].weight)  # the original is untouched

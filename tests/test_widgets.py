@@ -382,16 +382,15 @@ def formats_explorer():
 
 
 def test_number_formats_readout_is_helpers_error_and_storage(formats_explorer):
-    from course.lessons import l6c
 
     values = data.seeded_normal(80, 64, 256)
     assert set(formats_explorer.controls) == {"fmt", "block_size", "data"}
     for name, block in (("NF4", 64), ("MXFP4", 32), ("int4", 128), ("MXFP8 E5M2", 16)):
         formats_explorer.controls["fmt"].value = name
         formats_explorer.controls["block_size"].value = block
-        restored = l6c.round_trip(values, name, block).restored
+        restored = helper.format_round_trip(values, name, block).restored
         assert formats_explorer.readout["mse"] == helper.quantization_error(values, restored)
-        bits = l6c.bits_per_weight(name, block, values.numel())
+        bits = helper.format_bits_per_weight(name, block, values.numel())
         assert formats_explorer.readout["bits_per_weight"] == round(bits, 4)
     formats_explorer.controls["fmt"].value = "MXFP4"
     formats_explorer.controls["block_size"].value = 32
@@ -407,10 +406,10 @@ def test_number_formats_count_as_saturated_only_values_clamped_by_over_half_a_st
     values = data.seeded_normal(80, 64, 256)
     formats_explorer.controls["block_size"].value = 32
     formats_explorer.controls["fmt"].value = "int4"
-    assert bool((l6c.round_trip(values, "int4", 32).scaled.abs() > 7).any())
+    assert bool((helper.format_round_trip(values, "int4", 32).scaled.abs() > 7).any())
     assert formats_explorer.readout["saturated"] == 0
     formats_explorer.controls["fmt"].value = "MXFP4"
-    scaled = l6c.round_trip(values, "MXFP4", 32).scaled
+    scaled = helper.format_round_trip(values, "MXFP4", 32).scaled
     assert formats_explorer.readout["saturated"] == int((scaled.abs() > 7).sum()) > 0
 
 
