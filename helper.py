@@ -115,6 +115,8 @@ from answer_key.l5a_calibration import (
     clip_scale,
     clip_sweep,
     clipped,
+    min_max_range,
+    moving_average_range,
     paired_difference,
     percentile_range,
     rounding_and_clipping_error,

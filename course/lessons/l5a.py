@@ -196,13 +196,11 @@ class Observer:
 
 
 class MinMaxObserver(Observer):
-    """The smallest and largest value of every batch seen."""
+    """The smallest and largest value of every batch seen (``helper.min_max_range``)."""
 
     def _update(self, x: torch.Tensor) -> None:
-        low, high = torch.aminmax(x)
-        if self.batches:
-            low, high = torch.minimum(low, self.low), torch.maximum(high, self.high)
-        self.low, self.high = low, high
+        previous = self.range() if self.batches else None
+        self.low, self.high = helper.min_max_range(x, previous)
 
     def range(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.low, self.high
@@ -210,7 +208,7 @@ class MinMaxObserver(Observer):
 
 class MovingAverageMinMaxObserver(MinMaxObserver):
     """The first batch's min and max, then ``m <- m + c (batch_min - m)`` for each later batch
-    (the same for the max), with ``c = averaging_constant``."""
+    (the same for the max), with ``c = averaging_constant`` (``helper.moving_average_range``)."""
 
     def __init__(
         self,
@@ -219,16 +217,12 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         averaging_constant: float = 0.01,
     ) -> None:
         super().__init__(dtype, mode)
-        if not 0 < averaging_constant <= 1:
-            raise ValueError(f"averaging_constant must lie in (0, 1], got {averaging_constant}")
+        helper.moving_average_range(torch.zeros(1), None, averaging_constant)  # a clear error
         self.averaging_constant = averaging_constant
 
     def _update(self, x: torch.Tensor) -> None:
-        low, high = torch.aminmax(x)
-        if self.batches:
-            c = self.averaging_constant
-            low, high = self.low + c * (low - self.low), self.high + c * (high - self.high)
-        self.low, self.high = low, high
+        previous = self.range() if self.batches else None
+        self.low, self.high = helper.moving_average_range(x, previous, self.averaging_constant)
 
 
 class PercentileObserver(Observer):
