@@ -17,11 +17,11 @@ import helper
 from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons, int_slider
 from course.core.plotting import FP32, GPTQ, RTN
-from course.core.timing import one_thread
 from course.language_model import in_float64, load
 from course.lessons.l5a import watch_linear_inputs
 from course.lessons.l6a import BitsPerByteBars, BitsPerByteBarsData
 from course.texts import EVAL_WINDOWS, evaluation_windows, read_text
+from course.timing import one_thread
 from helper import Granularity
 
 
