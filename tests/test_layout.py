@@ -160,13 +160,14 @@ def test_a_lesson_imports_only_earlier_lessons(lesson):
 
 
 @pytest.mark.parametrize("notebook", sorted(LESSONS))
-def test_each_notebook_imports_helper_and_its_own_lesson_module(notebook):
+def test_each_notebook_imports_helper_and_its_own_lesson_module_and_has_their_tests(notebook):
     path = ROOT / "notebooks" / f"{notebook}.ipynb"
     source = "\n".join(
         cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
     )
     lesson = LESSONS[notebook]
     assert (ROOT / "course" / "lessons" / f"{lesson}.py").exists()
+    assert (ROOT / "tests" / "lessons" / f"test_{lesson}.py").exists(), f"test_{lesson}.py"
     assert re.search(r"^import helper$", source, re.MULTILINE)
     assert re.search(
         rf"^from course\.lessons import {lesson}(, {lesson}_[a-z]+)*$", source, re.MULTILINE
