@@ -1,6 +1,7 @@
 """Lesson L6-C's number formats in helper: the float formats' levels, the nearest-level
 quantizer, NF4 and MX; matched bit for bit with torch's float8 casts and torchao 0.18's
-``to_nf4`` and ``MXTensor``, and the places where they differ, pinned."""
+``to_nf4`` and ``MXTensor``, and the places where they differ, pinned; the lesson's block formats
+side by side (each one's bits per weight and round trip)."""
 
 import math
 
