@@ -46,6 +46,24 @@ def quantize_weight_symmetric(
     return quantized, scale
 
 
+def layer_like(
+    cls: type[torch.nn.Module],
+    linear: torch.nn.Linear,
+    bits: int,
+    granularity: Granularity,
+    group_size: int | None,
+    scale_dtype: torch.dtype,
+) -> torch.nn.Module:
+    """A new ``cls`` layer (``QuantizedLinear``, ``QATLinear``) of ``linear``'s shape and bias
+    at this setting, its weights not yet set: what each ``from_linear`` starts from."""
+    if not isinstance(linear, torch.nn.Linear):
+        raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+    bias = linear.bias is not None
+    return cls(
+        linear.in_features, linear.out_features, bits, granularity, group_size, bias, scale_dtype
+    )
+
+
 class QuantizedLinear(torch.nn.Module):
     """A linear layer whose weights are stored quantized, symmetric (activations stay float).
 
@@ -92,17 +110,7 @@ class QuantizedLinear(torch.nn.Module):
         scale_dtype: torch.dtype = torch.float16,
     ) -> QuantizedLinear:
         """Quantize the weights of ``linear`` (``quantize_weight_symmetric``); keep its bias."""
-        if not isinstance(linear, torch.nn.Linear):
-            raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
-        layer = cls(
-            linear.in_features,
-            linear.out_features,
-            bits,
-            granularity,
-            group_size,
-            bias=linear.bias is not None,
-            scale_dtype=scale_dtype,
-        )
+        layer = layer_like(cls, linear, bits, granularity, group_size, scale_dtype)
         q, layer.scale = quantize_weight_symmetric(
             linear.weight.detach(), bits, granularity, group_size, scale_dtype
         )
@@ -142,6 +150,14 @@ class QuantizedLinear(torch.nn.Module):
         )
 
 
+def linear_layers(model: torch.nn.Module) -> dict[str, torch.nn.Linear]:
+    """Every ``nn.Linear`` of ``model``, by name (as ``model.named_modules()`` gives it), in
+    order; a bare linear layer is ``{"": model}``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+
+
 def convert_linears(
     model: torch.nn.Module, convert: Callable[[str, torch.nn.Linear], torch.nn.Module]
 ) -> torch.nn.Module:
@@ -149,15 +165,12 @@ def convert_linears(
 
     A bare linear layer gives ``convert("", model)``. The original model is left untouched.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(model, torch.nn.Linear):
+    if "" in linear_layers(model):  # a bare linear layer
         return convert("", model)
     copied = copy.deepcopy(model)
-    for name, module in list(copied.named_modules()):
-        if isinstance(module, torch.nn.Linear):
-            parent_name, _, child = name.rpartition(".")
-            setattr(copied.get_submodule(parent_name), child, convert(name, module))
+    for name, module in linear_layers(copied).items():
+        parent_name, _, child = name.rpartition(".")
+        setattr(copied.get_submodule(parent_name), child, convert(name, module))
     return copied
 
 
@@ -175,7 +188,7 @@ def quantize_model(
     each to its own width, and the others stay float (mixed precision, lesson L6-A).
     """
     if isinstance(bits, Mapping) and isinstance(model, torch.nn.Module):
-        names = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+        names = set(linear_layers(model))
         unknown = sorted(set(bits) - names)
         if unknown:
             raise ValueError(

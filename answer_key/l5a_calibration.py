@@ -203,3 +203,38 @@ def clip_sweep(
     ]
     rounding, clipping = (np.array(part) for part in zip(*parts))
     return {"ratios": ratios.numpy(), "rounding": rounding, "clipping": clipping}
+
+
+# --- L5-A: the observers' arithmetic: a range from the batches of activations seen -------------
+
+
+def min_max_range(
+    x: torch.Tensor, previous: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The min/max observer's range after the batch ``x``: ``r_min = min(r_min, min x)``,
+    ``r_max = max(r_max, max x)``, from the ``previous`` range (None: ``x``'s own min and max)."""
+    low, high = torch.aminmax(check_float_tensor(x, "x"))
+    if previous is None:
+        return low, high
+    return torch.minimum(low, previous[0]), torch.maximum(high, previous[1])
+
+
+def moving_average_range(
+    x: torch.Tensor,
+    previous: tuple[torch.Tensor, torch.Tensor] | None = None,
+    averaging_constant: float = 0.01,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The moving-average observer's range after the batch ``x``: ``m <- m + c (min x - m)``
+    for ``r_min`` (the same with ``max x`` for ``r_max``), ``c = averaging_constant`` in (0, 1],
+    from the ``previous`` range (None: ``x``'s own min and max, as the first batch gives)."""
+    if isinstance(averaging_constant, bool) or not isinstance(averaging_constant, (int, float)):
+        raise TypeError(
+            f"averaging_constant must be a number in (0, 1], got {averaging_constant!r}"
+        )
+    if not 0 < averaging_constant <= 1:
+        raise ValueError(f"averaging_constant must lie in (0, 1], got {averaging_constant}")
+    low, high = torch.aminmax(check_float_tensor(x, "x"))
+    if previous is None:
+        return low, high
+    c = averaging_constant
+    return previous[0] + c * (low - previous[0]), previous[1] + c * (high - previous[1])

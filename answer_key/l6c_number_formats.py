@@ -5,6 +5,7 @@ bits per weight.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -13,6 +14,14 @@ from answer_key.basics import (
     check_divides,
     check_float_tensor,
     check_positive_int,
+    integer_dtype,
+    q_range,
+)
+from answer_key.l3_linear_II import (
+    bits_per_weight,
+    block_size_for,
+    dequantize_blocks,
+    quantize_blocks,
 )
 
 # --- L6-C: number formats: FP8, FP4, NF4 and MX against the integers -----------------------------
@@ -239,6 +248,103 @@ def mx_dequantize(elements: torch.Tensor, scale_codes: torch.Tensor) -> torch.Te
     scale = torch.where(scale_codes == 255, torch.nan, scale)[..., None]
     blocks = elements.float().reshape(*scale_codes.shape, -1)
     return (blocks * scale).reshape(elements.shape)
+
+
+# --- L6-C: the formats side by side, each with one scale per block of a row --------------------
+
+
+class BlockFormat(NamedTuple):
+    """A block-scaled format: its element ``kind`` ("int", "nf4" or "mx"), the element (int
+    bits, or a float format of ``FLOAT_FORMATS``), and its default block size."""
+
+    kind: str
+    element: int | str
+    block_size: int
+
+
+# The lesson's formats, in the order its tables show them: 4-bit ones, then 8-bit ones.
+BLOCK_FORMATS = {
+    "int4": BlockFormat("int", 4, 32),
+    "NF4": BlockFormat("nf4", "nf4", 64),
+    "MXFP4": BlockFormat("mx", "e2m1", 32),
+    "int8": BlockFormat("int", 8, 32),
+    "MXFP8 E4M3": BlockFormat("mx", "e4m3", 32),
+    "MXFP8 E5M2": BlockFormat("mx", "e5m2", 32),
+}
+
+
+def scaler_block_size(n_blocks: int) -> int:
+    """NF4's block of scales: 256 as QLoRA, or the largest power of two that divides
+    ``n_blocks`` when 256 does not (a small layer)."""
+    return math.gcd(256, n_blocks)
+
+
+def block_format(name: str, block_size: int | None = None) -> tuple[BlockFormat, int]:
+    """The format named ``name`` in ``BLOCK_FORMATS`` and its block size (its default if None);
+    a ValueError listing the formats for any other name."""
+    if name not in BLOCK_FORMATS:
+        raise ValueError(f"format must be one of {list(BLOCK_FORMATS)}, got {name!r}")
+    spec = BLOCK_FORMATS[name]
+    return spec, spec.block_size if block_size is None else block_size
+
+
+def format_bits_per_weight(name: str, block_size: int | None = None, numel: int = 1 << 30) -> float:
+    """Real storage per weight of the format ``name`` (of ``BLOCK_FORMATS``) with blocks of
+    ``block_size`` (its default if None) in a tensor of ``numel`` values: int ``b + 16 / g``
+    (an fp16 scale), NF4 ``4 + 8 / g + 32 / (g * 256)``, MX ``element bits + 8 / g`` (E8M0)."""
+    spec, block = block_format(name, block_size)
+    if spec.kind == "int":
+        return bits_per_weight(spec.element, block, scale_bits=16)
+    if spec.kind == "nf4":
+        return nf4_bits_per_weight(block, scaler_block_size(numel // block))
+    return bits_per_weight(float_bits(spec.element), block, scale_bits=8)
+
+
+class FormatRoundTrip(NamedTuple):
+    """A tensor through a format: ``restored`` (float32, its shape), the values divided by
+    their block's scale (``scaled``: what the format rounds) and the format's ``levels`` on
+    that scale."""
+
+    restored: torch.Tensor
+    scaled: torch.Tensor
+    levels: torch.Tensor
+
+
+def format_round_trip(
+    tensor: torch.Tensor, name: str, block_size: int | None = None
+) -> FormatRoundTrip:
+    """``tensor`` (2-D, rows of a weight) quantized and dequantized in the format ``name``, with
+    one scale ``s`` per ``block_size`` consecutive values of a row: ``r' = s * level(r / s)``
+    (int: ``quantize_blocks`` with an fp16 scale; NF4: ``nf4_quantize``; MX: ``mx_quantize``)."""
+    spec, block = block_format(name, block_size)
+    tensor = tensor.float()
+    if spec.kind == "int":
+        block_shape = block_size_for(tensor.shape, "per-group", group_size=block)
+        dtype = integer_dtype(spec.element)
+        q, scale, _ = quantize_blocks(tensor, block_shape, dtype, "symmetric", torch.float16)
+        restored = dequantize_blocks(q, scale.float(), 0, block_shape)
+        per_value = _per_value(scale.float(), tensor.shape, block)
+        q_max = q_range(dtype)[1]
+        levels = torch.arange(-q_max, q_max + 1, dtype=torch.float32)
+    elif spec.kind == "nf4":
+        check_divides(tensor.numel(), block, "block_size", "the number of values")
+        scalers = scaler_block_size(tensor.numel() // block)
+        quantized = nf4_quantize(tensor, block, scalers)
+        restored = nf4_dequantize(*quantized, block, scalers)
+        per_value = _per_value(tensor.reshape(-1, block).abs().amax(dim=1), tensor.shape, block)
+        levels = NF4_LEVELS
+    else:
+        elements, codes = mx_quantize(tensor, spec.element, block)
+        restored = mx_dequantize(elements, codes)
+        per_value = _per_value(torch.exp2(codes.float() - E8M0_BIAS), tensor.shape, block)
+        levels = float_levels(spec.element)
+    scaled = torch.where(per_value > 0, tensor / per_value, 0.0)
+    return FormatRoundTrip(restored, scaled, levels)
+
+
+def _per_value(scale: torch.Tensor, shape: torch.Size, block: int) -> torch.Tensor:
+    """One scale per ``block`` consecutive values, repeated to each value (``shape``)."""
+    return scale.reshape(-1, 1).expand(-1, block).reshape(shape)
 
 
 # --- checks of this lesson's arguments -----------------------------------------------------------

@@ -35,6 +35,7 @@ from answer_key.l3_linear_II import block_size_for, expand_blocks
 from answer_key.l4c_quantize_a_network import (
     QuantizedLinear,
     convert_linears,
+    layer_like,
     quantize_weight_symmetric,
 )
 
@@ -209,17 +210,7 @@ class QATLinear(torch.nn.Linear):
         scale_dtype: torch.dtype = torch.float16,
     ) -> QATLinear:
         """A ``QATLinear`` holding a copy of ``linear``'s weight and bias."""
-        if not isinstance(linear, torch.nn.Linear):
-            raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
-        layer = cls(
-            linear.in_features,
-            linear.out_features,
-            bits,
-            granularity,
-            group_size,
-            bias=linear.bias is not None,
-            scale_dtype=scale_dtype,
-        )
+        layer = layer_like(cls, linear, bits, granularity, group_size, scale_dtype)
         with torch.no_grad():
             layer.weight.copy_(linear.weight)
             if linear.bias is not None:

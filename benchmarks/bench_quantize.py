@@ -20,7 +20,7 @@ import torch
 
 import helper
 from course import torchao_bridge
-from course.core.timing import run_times
+from course.timing import run_times
 
 SIDE = 4096
 GROUP = 32

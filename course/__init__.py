@@ -6,7 +6,8 @@
   plots, widget, checker and runs;
 - shared data and models: ``data`` (the worked example, seeded tensors, the digits), ``models``
   (the digits MLP), ``language_model`` (the byte-level transformer of lesson L6) and ``texts``
-  (its texts), ``torchao_bridge`` (the door to torchao).
+  (its texts), ``torchao_bridge`` (the door to torchao), ``timing`` (one torch thread, timed
+  calls: what the core and the shared modules both use).
 
 ``tests/test_layout.py`` holds the import rules.
 """

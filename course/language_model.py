@@ -278,8 +278,5 @@ def linear_names(model: nn.Module, kind: str | None = None) -> list[str]:
     """The names of ``model``'s linear layers, in order; only those of ``kind`` if given."""
     if kind is not None and kind not in LAYER_KINDS:
         raise ValueError(f"kind must be one of {list(LAYER_KINDS)}, got {kind!r}")
-    return [
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and kind in (None, name.rsplit(".", 1)[-1])
-    ]
+    names = helper.linear_layers(model)
+    return [name for name in names if kind in (None, name.rsplit(".", 1)[-1])]

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from course.data import Digits, load_digits_data
+from course.timing import one_thread
 
 
 def digits_mlp(seed: int = 0, hidden: Sequence[int] = (128, 64)) -> torch.nn.Sequential:
@@ -53,9 +54,7 @@ def train_digits_mlp(
     data = load_digits_data()
     model = digits_mlp(seed)
     velocity = [torch.zeros_like(p) for p in model.parameters()]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         for _ in range(steps):
             model.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(data.x_train), data.y_train)
@@ -64,8 +63,6 @@ def train_digits_mlp(
                 for parameter, v in zip(model.parameters(), velocity):
                     v.mul_(momentum).add_(parameter.grad)
                     parameter.sub_(lr * v)
-    finally:
-        torch.set_num_threads(threads)
     return model.eval(), data
 
 

@@ -55,7 +55,7 @@ LESSONS = {
 # importing only earlier lessons and the parts before it (l7b_plots imports l7b).
 LESSON_FILES = sorted(path.stem for path in (ROOT / "course" / "lessons").glob("l*.py"))
 # The shared modules of the course package: they import neither the core nor a lesson.
-SHARED = {"data", "models", "language_model", "texts", "torchao_bridge"}
+SHARED = {"data", "models", "language_model", "texts", "torchao_bridge", "timing"}
 # Third-party modules that the answer key may import: the maths needs nothing else.
 ANSWER_KEY_THIRD_PARTY = {"torch", "numpy"}
 # The longest a code file may grow before it is split by meaning; helper.py is a front page.
@@ -139,6 +139,8 @@ def test_the_core_imports_no_lesson_and_the_shared_modules_neither():
     for name in SHARED:
         path = ROOT / "course" / f"{name}.py"
         assert not ours(path, "course.lessons") and not ours(path, "course.core"), name
+        # a shared module imports only other shared modules of ours (timing: the one-thread runs)
+        assert ours(path, "course") <= SHARED, (name, sorted(ours(path, "course") - SHARED))
 
 
 def test_the_course_package_is_its_core_its_lessons_and_the_shared_modules():
@@ -158,13 +160,14 @@ def test_a_lesson_imports_only_earlier_lessons(lesson):
 
 
 @pytest.mark.parametrize("notebook", sorted(LESSONS))
-def test_each_notebook_imports_helper_and_its_own_lesson_module(notebook):
+def test_each_notebook_imports_helper_and_its_own_lesson_module_and_has_their_tests(notebook):
     path = ROOT / "notebooks" / f"{notebook}.ipynb"
     source = "\n".join(
         cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
     )
     lesson = LESSONS[notebook]
     assert (ROOT / "course" / "lessons" / f"{lesson}.py").exists()
+    assert (ROOT / "tests" / "lessons" / f"test_{lesson}.py").exists(), f"test_{lesson}.py"
     assert re.search(r"^import helper$", source, re.MULTILINE)
     assert re.search(
         rf"^from course\.lessons import {lesson}(, {lesson}_[a-z]+)*$", source, re.MULTILINE

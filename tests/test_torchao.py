@@ -148,36 +148,7 @@ def test_only_the_known_import_warnings_are_filtered():
     ]
 
 
-# --- L5-B "Your turn": torchao's asymmetric per-token activations, by hand ------------------------
-
-
-def asymmetric_per_token(x):
-    low = x.amin(dim=-1, keepdim=True).clamp(max=0)
-    high = x.amax(dim=-1, keepdim=True).clamp(min=0)
-    scale = ((high - low) / 255).clamp(min=torch.finfo(torch.float32).smallest_normal)
-    zero_point = (-128 - torch.round(low / scale)).clamp(-128, 127)
-    q = torch.clamp(torch.round(x * (1.0 / scale)) + zero_point, -128, 127)
-    return q.to(torch.int8), scale, zero_point.to(torch.int8)
-
-
-def asymmetric_per_token_not_widened(x):  # wrong: the row's own range, 0 not in it
-    low, high = x.amin(dim=-1, keepdim=True), x.amax(dim=-1, keepdim=True)
-    scale = ((high - low) / 255).clamp(min=torch.finfo(torch.float32).smallest_normal)
-    zero_point = (-128 - torch.round(low / scale)).clamp(-128, 127)
-    q = torch.clamp(torch.round(x * (1.0 / scale)) + zero_point, -128, 127)
-    return q.to(torch.int8), scale, zero_point.to(torch.int8)
-
-
-def asymmetric_per_token_divided(x):  # wrong: divides by the scale, as helper does
-    q, scale, zero_point = asymmetric_per_token(x)
-    q = torch.clamp(torch.round(x / scale) + zero_point, -128, 127)
-    return q.to(torch.int8), scale, zero_point
-
-
-def asymmetric_per_token_one_scale(x):  # wrong: one range for the whole tensor
-    flat = asymmetric_per_token(x.reshape(1, -1))
-    keep = (*x.shape[:-1], 1)
-    return flat[0].reshape(x.shape), flat[1].expand(keep), flat[2].expand(keep)
+# --- the bridge quantizes activations as torchao's W8A8 layer does ---------------------------------
 
 
 def test_the_bridge_quantizes_activations_as_torchao_s_layer_does():
@@ -189,25 +160,3 @@ def test_the_bridge_quantizes_activations_as_torchao_s_layer_does():
     assert scale.shape == zero_point.shape == (7, 3, 1)
     restored = (q.float() - zero_point.float()) * scale
     assert torch.equal(restored, intx._apply_int8_act_asym_per_token_quant_dequant(x))
-
-
-def test_asymmetric_per_token_checker_passes_a_right_answer_and_names_a_wrong_one():
-    from course.lessons import l5b
-
-    check = l5b.check_torchao_asymmetric_per_token
-    assert check(asymmetric_per_token).status == "pass"
-    expected = {
-        asymmetric_per_token_not_widened: "input 1 of 7, values in (0, 1): each row's range "
-        "widens down to 0, so its zero point is -128",
-        asymmetric_per_token_divided: "input 2 of 7, values halfway between two levels",
-        asymmetric_per_token_one_scale: "input 1 of 7, values in (0, 1)",
-    }
-    for wrong, named in expected.items():
-        verdict = check(wrong)
-        assert verdict.status == "mismatch" and named in verdict.message, verdict.message
-    assert check(lambda x: 1 / 0).status == "error"
-
-    def stub(x):
-        raise NotImplementedError
-
-    assert check(stub).message.startswith("Not done yet: fill in torchao_asymmetric_per_token")

@@ -19,7 +19,7 @@ import numpy as np
 
 from course.core.live_view import LivePlot, Plot, PlotData, png_bytes
 from course.core.plotting import MAX_ANNOTATED_CELLS, block_ids, format_number, heatmap, is_light
-from course.core.timing import one_thread
+from course.timing import one_thread
 
 # Matrices with at most this many cells are shown as tables with their values written in.
 _TABLE_MAX_CELLS = MAX_ANNOTATED_CELLS

@@ -137,7 +137,7 @@ class LivePlot:
       on every change (``draw_artist``).
     - The legend, drawn once and laid on top.
     The PNG is the one a full ``canvas.draw()`` makes, to within 2 of 255 in a colour channel
-    where antialiased edges are laid over others (``tests/test_explorer.py``).
+    where antialiased edges are laid over others (``tests/core/test_explorer.py``).
     """
 
     def __init__(self, plot_class: type[Plot]) -> None:

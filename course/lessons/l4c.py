@@ -198,7 +198,7 @@ def explore_trained_network(
     if model is None:
         model, data = trained_digits_mlp() if data is None else (trained_digits_mlp()[0], data)
     data = load_digits_data() if data is None else data
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    linears = list(helper.linear_layers(model).values())
     if not linears:
         raise ValueError("model has no nn.Linear layer to quantize")
     widths = [m.in_features for m in linears]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -196,13 +196,11 @@ class Observer:
 
 
 class MinMaxObserver(Observer):
-    """The smallest and largest value of every batch seen."""
+    """The smallest and largest value of every batch seen (``helper.min_max_range``)."""
 
     def _update(self, x: torch.Tensor) -> None:
-        low, high = torch.aminmax(x)
-        if self.batches:
-            low, high = torch.minimum(low, self.low), torch.maximum(high, self.high)
-        self.low, self.high = low, high
+        previous = self.range() if self.batches else None
+        self.low, self.high = helper.min_max_range(x, previous)
 
     def range(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.low, self.high
@@ -210,7 +208,7 @@ class MinMaxObserver(Observer):
 
 class MovingAverageMinMaxObserver(MinMaxObserver):
     """The first batch's min and max, then ``m <- m + c (batch_min - m)`` for each later batch
-    (the same for the max), with ``c = averaging_constant``."""
+    (the same for the max), with ``c = averaging_constant`` (``helper.moving_average_range``)."""
 
     def __init__(
         self,
@@ -219,16 +217,12 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         averaging_constant: float = 0.01,
     ) -> None:
         super().__init__(dtype, mode)
-        if not 0 < averaging_constant <= 1:
-            raise ValueError(f"averaging_constant must lie in (0, 1], got {averaging_constant}")
+        helper.moving_average_range(torch.zeros(1), None, averaging_constant)  # a clear error
         self.averaging_constant = averaging_constant
 
     def _update(self, x: torch.Tensor) -> None:
-        low, high = torch.aminmax(x)
-        if self.batches:
-            c = self.averaging_constant
-            low, high = self.low + c * (low - self.low), self.high + c * (high - self.high)
-        self.low, self.high = low, high
+        previous = self.range() if self.batches else None
+        self.low, self.high = helper.moving_average_range(x, previous, self.averaging_constant)
 
 
 class PercentileObserver(Observer):
@@ -290,27 +284,48 @@ class ActivationQuantizedLinear(torch.nn.Module):
         return helper.linear_dequantization(q, scale, zero_point)
 
 
-def _linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+class _AllSeen(Exception):
+    """Raised by ``watch_linear_inputs``' hooks once every layer asked for has seen its input."""
 
 
-def _run_watching(
+def watch_linear_inputs(
     model: torch.nn.Module,
     batches: Iterable[torch.Tensor],
     watch: Callable[[str, torch.Tensor], object],
+    names: Collection[str] | None = None,
 ) -> None:
-    """Run ``model`` on each batch, calling ``watch(name, input)`` before each linear layer."""
+    """Run ``model`` on each batch, calling ``watch(name, input)`` before each linear layer (of
+    ``helper.linear_layers``; only those in ``names`` if given, and then each batch's pass stops
+    once each of them has seen its input). The one capture of the layers' inputs: the
+    observers' calibration here, L6-B's Hessians."""
+    layers = {
+        name: layer
+        for name, layer in helper.linear_layers(model).items()
+        if names is None or name in names
+    }
+    seen: set[str] = set()
+
+    def hook(name: str, x: torch.Tensor) -> None:
+        watch(name, x)
+        seen.add(name)
+        if names is not None and len(seen) == len(layers):
+            raise _AllSeen
+
     hooks = [
-        layer.register_forward_pre_hook(lambda _, args, name=name: watch(name, args[0]))
-        for name, layer in _linears(model)
+        layer.register_forward_pre_hook(lambda _, args, name=name: hook(name, args[0]))
+        for name, layer in layers.items()
     ]
     try:
         with torch.no_grad():
             for batch in batches:
-                model(batch)
+                seen.clear()
+                try:
+                    model(batch)
+                except _AllSeen:
+                    pass
     finally:
-        for hook in hooks:
-            hook.remove()
+        for hook_handle in hooks:
+            hook_handle.remove()
 
 
 def calibrate(
@@ -320,8 +335,8 @@ def calibrate(
 ) -> dict[str, Observer]:
     """Run ``model`` on each batch and let a new observer (``make_observer()``) per linear layer
     watch that layer's input. Returns the observers by layer name; ``model`` is unchanged."""
-    observers = {name: make_observer() for name, _ in _linears(model)}
-    _run_watching(model, batches, lambda name, x: observers[name].update(x))
+    observers = {name: make_observer() for name in helper.linear_layers(model)}
+    watch_linear_inputs(model, batches, lambda name, x: observers[name].update(x))
     return observers
 
 
@@ -341,7 +356,7 @@ def quantize_activations(
 def layer_inputs(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The input of each linear layer of ``model`` when it runs on ``x``, by layer name."""
     seen: dict[str, torch.Tensor] = {}
-    _run_watching(model, [x], seen.__setitem__)
+    watch_linear_inputs(model, [x], seen.__setitem__)
     return seen
 
 

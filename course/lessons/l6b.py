@@ -18,10 +18,11 @@ import helper
 from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons, int_slider
 from course.core.plotting import FP32, GPTQ, RTN
-from course.core.timing import one_thread
 from course.language_model import in_float64, load
+from course.lessons.l5a import watch_linear_inputs
 from course.lessons.l6a import BitsPerByteBars, BitsPerByteBarsData
 from course.texts import EVAL_WINDOWS, evaluation_windows, read_text
+from course.timing import one_thread
 from helper import Granularity
 
 
@@ -124,42 +125,19 @@ def calibration_windows(n: int, context_length: int) -> torch.Tensor:
     return windows[:n]
 
 
-class _AllCaptured(Exception):
-    """Raised by ``layer_hessians``' hooks once every layer asked for has its inputs."""
-
-
 def layer_hessians(
     model: torch.nn.Module, batch: torch.Tensor, names: Collection[str] | None = None
 ) -> dict[str, torch.Tensor]:
     """``H = 2 XᵀX / n`` of every ``nn.Linear`` of ``model`` (or of those in ``names``), by
-    name, from the inputs it gets on ``model(batch)`` (captured with forward hooks), run in
+    name, from the inputs it gets on ``model(batch)`` (``watch_linear_inputs``), run in
     float64 on a copy (as ``helper.gptq_quantize_model`` runs it): the same bits on every CPU.
     With ``names``, the pass stops once each of them has its inputs."""
     hessians: dict[str, torch.Tensor] = {}
-    model = in_float64(model)
-    layers = {
-        name: module
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and (names is None or name in names)
-    }
 
-    def keep(name: str):
-        def hook(module, args, output) -> None:
-            hessians[name] = helper.hessian_from_inputs(args[0])
-            if names is not None and len(hessians) == len(layers):
-                raise _AllCaptured
+    def keep(name: str, x: torch.Tensor) -> None:
+        hessians[name] = helper.hessian_from_inputs(x)
 
-        return hook
-
-    hooks = [module.register_forward_hook(keep(name)) for name, module in layers.items()]
-    try:
-        with torch.no_grad():
-            model(batch)
-    except _AllCaptured:
-        pass
-    finally:
-        for hook in hooks:
-            hook.remove()
+    watch_linear_inputs(in_float64(model), [batch], keep, names)
     return hessians
 
 

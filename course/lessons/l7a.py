@@ -24,7 +24,7 @@ from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons
 from course.core.live_view import Plot, PlotData
 from course.core.plotting import DARK_GREEN, FP32, LINE_GREY, W8A32
-from course.core.timing import one_thread, run_times
+from course.timing import one_thread, run_times
 
 # One colour per way of running a layer: fp32 as everywhere, dequantize-then-matmul as the
 # course's W8A32 layer (it is one), the packed kernels in dark green.

@@ -142,3 +142,25 @@ def test_convert_linears_passes_each_layers_name_and_keeps_the_original():
     assert helper.convert_linears(model[0], lambda name, linear: name) == ""
     with pytest.raises(TypeError, match="model"):
         helper.convert_linears("model", lambda name, linear: linear)
+
+
+def test_linear_layers_lists_every_linear_by_name_in_order():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Sequential(torch.nn.Linear(8, 2))
+    )
+    layers = helper.linear_layers(model)
+    assert list(layers) == ["0", "2.0"] and layers["2.0"] is model[2][0]
+    bare = torch.nn.Linear(3, 3)
+    assert helper.linear_layers(bare) == {"": bare}
+    assert helper.linear_layers(torch.nn.ReLU()) == {}
+    with pytest.raises(TypeError, match="model"):
+        helper.linear_layers("not a model")
+
+
+def test_layer_like_builds_an_empty_layer_of_the_same_shape_and_bias():
+    linear = torch.nn.Linear(64, 4, bias=False)
+    layer = helper.layer_like(helper.QuantizedLinear, linear, 4, "per-group", 32, torch.float16)
+    assert (layer.in_features, layer.out_features, layer.bias) == (64, 4, None)
+    assert layer.block_size == (1, 32) and layer.scale.shape == (4, 2)
+    with pytest.raises(TypeError, match="linear"):
+        helper.layer_like(helper.QATLinear, torch.nn.Conv1d(1, 1, 1), 4, "per-channel", None, None)

@@ -235,3 +235,35 @@ def test_paired_difference_is_the_mean_difference_and_its_standard_error():
 def test_paired_difference_rejects_unpaired_scores(a, b, error):
     with pytest.raises(error, match="a|b"):
         helper.paired_difference(a, b)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_observers_ranges_are_pytorchs_min_max_and_moving_average(seed):
+    from torch.ao.quantization import observer as torch_observer
+
+    generator = torch.Generator().manual_seed(seed)
+    batches = [torch.randn(16, 32, generator=generator) * (1 + i / 4) + i / 8 for i in range(8)]
+    minmax, average = None, None
+    theirs = torch_observer.MinMaxObserver(), torch_observer.MovingAverageMinMaxObserver()
+    for batch in batches:
+        minmax = helper.min_max_range(batch, minmax)
+        average = helper.moving_average_range(batch, average, 0.01)
+        for observer in theirs:
+            observer(batch)
+    for ours, reference in zip((minmax, average), theirs):
+        assert torch.equal(ours[0], reference.min_val) and torch.equal(ours[1], reference.max_val)
+
+
+def test_moving_average_range_moves_c_of_the_way_and_checks_c():
+    first = helper.moving_average_range(torch.tensor([-1.0, 1.0]))
+    low, high = helper.moving_average_range(torch.tensor([-101.0, 201.0]), first, 0.01)
+    assert float(low) == pytest.approx(-2.0) and float(high) == pytest.approx(3.0)
+    assert [float(v) for v in helper.min_max_range(torch.tensor([-101.0, 201.0]), first)] == [
+        -101.0,
+        201.0,
+    ]
+    for bad, error in ((0, ValueError), (1.5, ValueError), ("0.1", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="averaging_constant"):
+            helper.moving_average_range(torch.ones(2), None, bad)
+    with pytest.raises(TypeError, match="x"):
+        helper.min_max_range(torch.ones(2, dtype=torch.int32))

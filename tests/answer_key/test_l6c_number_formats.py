@@ -1,6 +1,7 @@
 """Lesson L6-C's number formats in helper: the float formats' levels, the nearest-level
 quantizer, NF4 and MX; matched bit for bit with torch's float8 casts and torchao 0.18's
-``to_nf4`` and ``MXTensor``, and the places where they differ, pinned."""
+``to_nf4`` and ``MXTensor``, and the places where they differ, pinned; the lesson's block formats
+side by side (each one's bits per weight and round trip)."""
 
 import math
 
@@ -251,3 +252,44 @@ def test_mx_dequantize_gives_nan_for_e8m0s_nan_code():
     codes = torch.tensor([[127], [255]], dtype=torch.uint8)
     restored = helper.mx_dequantize(elements, codes)
     assert torch.equal(restored[0], torch.ones(32)) and bool(restored[1].isnan().all())
+
+
+def test_bits_per_weight_of_each_format():
+    expected = {
+        "int4": 4.5,
+        "NF4": 4 + 8 / 64 + 32 / (64 * 256),
+        "MXFP4": 4.25,
+        "int8": 8.5,
+        "MXFP8 E4M3": 8.25,
+        "MXFP8 E5M2": 8.25,
+    }
+    assert {name: helper.format_bits_per_weight(name) for name in helper.BLOCK_FORMATS} == expected
+    assert helper.format_bits_per_weight("NF4", 64, numel=8192) == 4 + 8 / 64 + 32 / (64 * 128)
+    assert helper.scaler_block_size(1024) == 256 and helper.scaler_block_size(96) == 32
+
+
+@pytest.mark.parametrize("name", list(helper.BLOCK_FORMATS))
+def test_round_trip_is_helpers_and_scaled_values_fit_the_levels(name):
+    values = data.seeded_normal(81, 32, 256)
+    trip = helper.format_round_trip(values, name)
+    assert trip.restored.shape == values.shape and trip.restored.dtype == torch.float32
+    assert helper.quantization_error(values, trip.restored) < 0.02
+    nearest = trip.levels[helper.quantize_to_levels(trip.scaled, trip.levels)]
+    if name.startswith("int") or name == "NF4":  # the absmax onto the largest level (an fp16
+        assert trip.scaled.abs().max() <= trip.levels.max() * (1 + 2**-10)  # scale, rounded)
+    else:  # MX: the power-of-two scale leaves max|r| / X in [2**emax, 2**(emax + 1))
+        assert trip.levels.max() / 2 < trip.scaled.abs().max() < 2 * trip.levels.max()
+    assert nearest.shape == values.shape
+
+
+def test_round_trip_of_mx_and_nf4_is_helpers():
+    values = data.seeded_normal(82, 64, 256)
+    mx = helper.mx_dequantize(*helper.mx_quantize(values, "e2m1", 32))
+    assert torch.equal(helper.format_round_trip(values, "MXFP4").restored, mx)
+    nf4 = helper.nf4_dequantize(*helper.nf4_quantize(values))
+    assert torch.equal(helper.format_round_trip(values, "NF4").restored, nf4)
+
+
+def test_unknown_format_name():
+    with pytest.raises(ValueError, match="format must be one of"):
+        helper.format_round_trip(torch.ones(2, 32), "fp4")

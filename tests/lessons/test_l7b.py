@@ -7,10 +7,15 @@ import dataclasses
 import matplotlib.figure
 import pytest
 import torch
+from conftest import not_done
 
 import helper
 from course import language_model, texts
-from course.lessons import l6b, l7b, l7b_plots
+from course.lessons import (
+    l6b,
+    l7b,
+    l7b_plots,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +154,52 @@ def test_the_lesson_s_plots_are_figures(model, qat_model):
 
 def test_rows_are_small_typed_records():
     assert dataclasses.is_dataclass(l7b.Row) and l7b.Row.__dataclass_params__.frozen
+
+
+# L7-B: the straight-through backward, right and wrong in each way the checker names.
+def straight_through_backward(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return grad_output * ((x >= low) & (x <= high))
+
+
+def straight_through_like_torchao(grad_output, x, scale, zero_point, q_min, q_max):
+    rounded = torch.round(x / scale + zero_point)
+    return grad_output * ((rounded >= q_min) & (rounded <= q_max))
+
+
+def straight_through_ends_left_out(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return grad_output * ((x > low) & (x < high))
+
+
+def straight_through_mask_only(grad_output, x, scale, zero_point, q_min, q_max):
+    low, high = scale * (q_min - zero_point), scale * (q_max - zero_point)
+    return ((x >= low) & (x <= high)).float()
+
+
+def straight_through_no_zero_point(grad_output, x, scale, zero_point, q_min, q_max):
+    return grad_output * ((x >= scale * q_min) & (x <= scale * q_max))
+
+
+@pytest.mark.parametrize(
+    "function, status, words",
+    [
+        (straight_through_backward, "pass", "Well done"),
+        (not_done, "not done yet", "Not done yet"),
+        (straight_through_like_torchao, "mismatch", "less than half a step past an end"),
+        (straight_through_ends_left_out, "mismatch", "exactly at the ends"),
+        (straight_through_no_zero_point, "mismatch", "asymmetric zero point"),
+        (straight_through_mask_only, "mismatch", "not all ones"),
+    ],
+)
+def test_the_straight_through_checker_names_the_failing_case(function, status, words):
+    verdict = l7b.check_straight_through_backward(function)
+    assert verdict.status == status and words in verdict.message, verdict.message
+
+
+def test_the_straight_through_reference_is_the_answer_key_s_backward():
+    for case in l7b.backward_cases()[0]:
+        grad_output, x, *rest = case
+        x = x.clone().requires_grad_()
+        helper.fake_quantize(x, *rest).backward(grad_output)
+        assert torch.equal(x.grad, straight_through_backward(grad_output, x.detach(), *rest))

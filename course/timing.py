@@ -1,5 +1,7 @@
-"""Running on one torch thread, and timing a call: what the widgets' computes, lesson L7-A's
-measurements and the benchmarks share. Nothing of quantization."""
+"""Running on one torch thread, and timing a call: what the widgets' computes, the digits
+network's training, lesson L7-A's measurements and the benchmarks share. Nothing of
+quantization, and nothing of ours: a shared module, which the core and the other shared modules
+may import."""
 
 from __future__ import annotations
 

@@ -1,13 +1,87 @@
-"""course.lessons.l5a's observers against PyTorch's own, calibration, and the digits MLP with
-quantized activations (static and dynamic)."""
+"""course.lessons.l5a (L5-A, calibration and clipping): its plots, widget, checker and runs."""
+
+import math
 
 import pytest
 import torch
 from torch.ao.quantization import observer as torch_observer
 
 import helper
-from course import models
+from course import data, models
+from course.core import plotting
 from course.lessons import l5a
+
+
+def clip_search(tensor, bits):
+    dtype = helper.integer_dtype(bits)
+    q_max = helper.q_range(dtype)[1]
+    best = (1.0, math.inf)
+    for ratio in helper.CLIP_RATIOS.tolist():
+        scale = max(ratio * float(tensor.abs().max()) / q_max, helper.ZERO_RANGE_SCALE)
+        q = helper.linear_q_with_scale_and_zero_point(tensor, scale, 0, dtype)
+        mse = helper.quantization_error(tensor, helper.linear_dequantization(q, scale, 0))
+        if mse < best[1]:
+            best = (ratio, mse)
+    return best
+
+
+def clip_search_last_on_a_tie(tensor, bits):  # wrong: <= keeps the last of equal ratios
+    ratio, mse = clip_search(tensor, bits)
+    return (0.05, mse) if mse == 0 else (ratio, mse)
+
+
+def test_clip_search_checker_names_the_failing_case():
+    verdict = l5a.check_clip_search(clip_search_last_on_a_tie)
+    assert "all zeros (every ratio ties: keep the first, 1.0)" in verdict.message
+
+
+def test_explore_clipping_shows_the_library_split_of_the_error():
+    explorer = l5a.explore_clipping(bits=4, clip_ratio=0.5, outlier_strength=8)
+    values = data.layer_weights(0, 1, 4096, (0.0, 0.0), outlier_factor=8).flatten()
+    scale = 0.5 * float(values.abs().max()) / 7
+    rounding, clipping = helper.rounding_and_clipping_error(values, scale, 0, torch.int4)
+    readout = explorer.readout
+    assert readout["rounding_mse"] == rounding and readout["clipping_mse"] == clipping
+    assert readout["clipped"] == int(helper.clipped(values, scale, 0, torch.int4).sum()) > 0
+    best, _ = helper.search_clip_ratio(values, values.shape, torch.int4)
+    assert readout["best_clip_ratio"] == f"{float(best):.2f}"
+
+
+def test_explore_clipping_draws_the_lopsided_clip_and_never_searches_on_a_change(monkeypatch):
+    explorer = l5a.explore_clipping(bits=2, clip_ratio=0.5, outlier_strength=4)
+    plot, scale = explorer._view.plot, explorer.readout["scale"]
+    # 2 bits: levels -2s .. s, so values clip above s = alpha and below -2s = -2 alpha
+    assert explorer.readout["lowest_level"] == -2 * explorer.readout["alpha"] == -2 * scale
+    assert (plot.clip_low, plot.clip_high) == (-2.5 * scale, 1.5 * scale)
+    values = plot.values
+    assert explorer.readout["clipped"] == int(
+        ((values < -2.5 * scale) | (values > 1.5 * scale)).sum()
+    )
+    monkeypatch.setattr(helper, "search_clip_ratio", None)  # a search now would fail
+    for name, value in (("bits", 7), ("outlier_strength", 13), ("clip_ratio", 0.3)):
+        explorer.controls[name].value = value
+    assert explorer.readout["best_clip_ratio"] != ""
+
+
+def test_explore_clipping_no_clip_means_no_clipping_error_and_outliers_cost_sqnr():
+    explorer = l5a.explore_clipping(bits=4, clip_ratio=1.0, outlier_strength=1)
+    assert explorer.readout["clipping_mse"] == 0 and explorer.readout["clipped"] == 0
+    calm = float(explorer.readout["sqnr_db"])
+    explorer.controls["outlier_strength"].value = 16
+    assert float(explorer.readout["sqnr_db"]) < calm - 6  # the outliers stretch the step
+    explorer.controls["clip_ratio"].value = float(explorer.readout["best_clip_ratio"])
+    assert float(explorer.readout["sqnr_db"]) == float(explorer.readout["sqnr_db_at_best"])
+    with pytest.raises(ValueError, match="bits"):
+        l5a.explore_clipping(bits=1)
+
+
+def test_clip_sweep_plot_draws_the_parts_in_their_colours():
+    lines = l5a.plot_clip_sweep(data.heavy_tailed(3000, seed=5), (3,)).axes[0].lines
+    assert [line.get_color() for line in lines[:3]] == [
+        plotting.ROUNDING,
+        plotting.CLIPPING,
+        plotting.TOTAL,
+    ]
 
 
 def batches(seed: int, n: int = 12):
