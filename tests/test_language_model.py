@@ -198,7 +198,7 @@ def test_causal_mask_shows_the_cache_and_hides_the_future():
 
 def test_cached_logits_are_the_uncached_ones(model):
     ids = texts.encode(texts.read_text("eval")[:40])[None]
-    layers = [language_model.LayerCache() for _ in model.blocks]
+    layers = [language_model.LayerCache(model.context_length) for _ in model.blocks]
     with torch.no_grad():
         whole = model(ids)
         first = model(ids[:, :30], layers)
@@ -231,7 +231,7 @@ def test_packed_models_write_the_same_text_with_and_without_the_cache(model):
 
 
 def test_a_cache_cannot_grow_past_the_context(model):
-    layers = [language_model.LayerCache() for _ in model.blocks]
+    layers = [language_model.LayerCache(model.context_length) for _ in model.blocks]
     ids = texts.encode(texts.read_text("eval")[: model.context_length])[None]
     with torch.no_grad():
         model(ids, layers)
