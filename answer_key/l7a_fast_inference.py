@@ -229,9 +229,10 @@ class PackedLinear(torch.nn.Module):
         return self.scale[..., 0].t() if self.uses_kernel else self.scale
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """``y = x W'^T + b`` with ``W' = s q``, on the kernel, in the input's dtype: one cast of
-        ``x`` to bfloat16, the kernel, and ``b`` added in the input's dtype (the addition casts
-        the kernel's bfloat16 output up)."""
+        """``y = x W'^T + b`` with ``W' = s q``, on the kernel, in the input's dtype: ``x`` cast
+        to bfloat16, the kernel, then ``b`` added in its own dtype (float32, or float64 after
+        ``.double()``), which casts the kernel's bfloat16 output up; a last cast only where the
+        input's dtype is another."""
         if not isinstance(input, torch.Tensor) or input.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"input must be a tensor whose last axis has in_features = {self.in_features} "
@@ -249,9 +250,11 @@ class PackedLinear(torch.nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(
                 x, self.weight_packed, self.group_size, self.scale
             )
-        if bias is not None:  # bfloat16 + float32 (or float64) is computed in the wider type
-            y = y + bias.to(input.dtype)
-        return y.to(input.dtype).reshape(*input.shape[:-1], self.out_features)
+        if bias is not None:  # bfloat16 + float32 is computed, and returned, in float32
+            y = y + bias
+        if y.dtype != input.dtype:
+            y = y.to(input.dtype)
+        return y.reshape(*input.shape[:-1], self.out_features)
 
     @property
     def _block(self) -> tuple[int, int]:
