@@ -143,24 +143,22 @@ def time_layers(
     batches: Sequence[int] = (1,),
     repeats: int = 5,
 ) -> list[LayerTiming]:
-    """Every layer size, bit width and batch, each way (fp32 once per size and batch)."""
+    """Every layer size, bit width and batch, each way (fp32 once per size and batch); the ways
+    of one size and batch in interleaved rounds (``time_interleaved``), so that their ratios
+    see the same load."""
     found = []
     for size in sizes:
         layer = square_layer(size)
+        modules = {(32, "fp32"): layer}
         for width in bits:
             ways = layer_ways(layer, width)
-            for batch in batches:
-                x = torch.randn(batch, size, generator=torch.Generator().manual_seed(1))
-                for way, module in ways.items():
-                    if way == "fp32" and width != bits[0]:
-                        continue
-                    timing = time_call(lambda m=module, x=x: m(x), repeats)
-                    n_bytes = helper.model_bytes(module)
-                    found.append(
-                        LayerTiming(
-                            size, 32 if way == "fp32" else width, batch, way, n_bytes, timing
-                        )
-                    )
+            modules |= {(width, way): ways[way] for way in WAYS[1:]}
+        for batch in batches:
+            x = torch.randn(batch, size, generator=torch.Generator().manual_seed(1))
+            calls = {key: lambda m=module, x=x: m(x) for key, module in modules.items()}
+            for (width, way), runs in time_interleaved(calls, repeats).items():
+                n_bytes = helper.model_bytes(modules[width, way])
+                found.append(LayerTiming(size, width, batch, way, n_bytes, Timing.of(runs)))
     return found
 
 
