@@ -229,28 +229,31 @@ class PackedLinear(torch.nn.Module):
         return self.scale[..., 0].t() if self.uses_kernel else self.scale
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """``y = x W'^T + b`` with ``W' = s q``, on the kernel, in the input's dtype."""
+        """``y = x W'^T + b`` with ``W' = s q``, on the kernel, in the input's dtype: ``x`` cast
+        to bfloat16, the kernel, then ``b`` added in its own dtype (float32, or float64 after
+        ``.double()``), which casts the kernel's bfloat16 output up; a last cast only where the
+        input's dtype is another."""
         if not isinstance(input, torch.Tensor) or input.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"input must be a tensor whose last axis has in_features = {self.in_features} "
                 f"values, got {_kind(input)} shaped {tuple(getattr(input, 'shape', ()))}"
             )
-        x = input.reshape(-1, self.in_features)
+        x, bias = input.reshape(-1, self.in_features), self.bias
         if not self.uses_kernel:  # the course's way: W' = s q in float32, then the product
             weight = dequantize_blocks(self.int_weight(), self.scales().float(), 0, self._block)
-            y = torch.nn.functional.linear(x.float(), weight, self.bias).to(input.dtype)
+            y = torch.nn.functional.linear(x.float(), weight, bias).to(input.dtype)
             return y.reshape(*input.shape[:-1], self.out_features)
+        x = x.to(torch.bfloat16).contiguous()
         if self.bits == 8:
-            y = torch._weight_int8pack_mm(
-                x.to(torch.bfloat16).contiguous(), self.weight_packed, self.scale
-            )
+            y = torch._weight_int8pack_mm(x, self.weight_packed, self.scale)
         else:
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(
-                x.to(torch.bfloat16).contiguous(), self.weight_packed, self.group_size, self.scale
+                x, self.weight_packed, self.group_size, self.scale
             )
-        y = y.to(input.dtype)
-        if self.bias is not None:
-            y = y + self.bias.to(input.dtype)
+        if bias is not None:  # bfloat16 + float32 is computed, and returned, in float32
+            y = y + bias
+        if y.dtype != input.dtype:
+            y = y.to(input.dtype)
         return y.reshape(*input.shape[:-1], self.out_features)
 
     @property

@@ -29,7 +29,7 @@ REPEATS = 15
 
 def median_ms(function: Callable[[], object], repeats: int = REPEATS) -> float:
     """Median wall time of ``function()`` in milliseconds, after one warm-up call."""
-    return 1000 * statistics.median(run_times(function, repeats))
+    return 1000 * statistics.median(run_times({"call": function}, repeats)["call"])
 
 
 def course_per_channel_loop(tensor: torch.Tensor) -> torch.Tensor:

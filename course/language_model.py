@@ -67,23 +67,36 @@ def attention(
 
 
 class LayerCache:
-    """One block's keys and values so far, each (batch, heads, time, d_head): with them, a new
-    byte needs only its own query, key and value (``generate(..., cache=True)``)."""
+    """One block's keys and values so far: with them, a new byte needs only its own query, key
+    and value (``generate(..., cache=True)``).
 
-    def __init__(self) -> None:
-        self.keys: torch.Tensor | None = None
-        self.values: torch.Tensor | None = None
+    They live in one buffer, (2, batch, heads, ``capacity``, d_head), made at the first write:
+    each call writes its new positions in place after the earlier ones, so nothing already kept
+    is copied again. ``keys`` and ``values`` are views of the ``length`` positions written.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = helper.check_positive_int(capacity, "capacity")
+        self.length = 0
+        self.buffer: torch.Tensor | None = None
 
     @property
-    def length(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[2]
+    def keys(self) -> torch.Tensor | None:
+        return None if self.buffer is None else self.buffer[0, :, :, : self.length]
 
-    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append the new positions' keys and values; all of them so far."""
-        if self.keys is not None:
-            k, v = torch.cat([self.keys, k], dim=2), torch.cat([self.values, v], dim=2)
-        self.keys, self.values = k, v
-        return k, v
+    @property
+    def values(self) -> torch.Tensor | None:
+        return None if self.buffer is None else self.buffer[1, :, :, : self.length]
+
+    def extend(self, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new positions' keys and values, ``kv`` (2, batch, heads, new, d_head), after
+        those kept; the keys and values of all positions so far."""
+        start, end = self.length, self.length + kv.shape[3]
+        if self.buffer is None:
+            self.buffer = kv.new_empty(*kv.shape[:3], self.capacity, kv.shape[4])
+        self.buffer[:, :, :, start:end] = kv
+        self.length = end
+        return self.keys, self.values
 
 
 class CausalSelfAttention(nn.Module):
@@ -103,13 +116,13 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         batch, time, channels = x.shape
         heads = self.qkv(x).view(batch, time, 3, self.n_heads, channels // self.n_heads)
-        q, k, v = heads.permute(2, 0, 3, 1, 4)  # each (batch, heads, time, d_head)
+        qkv = heads.permute(2, 0, 3, 1, 4)  # (3, batch, heads, time, d_head)
         if cache is None:
-            mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            mixed = F.scaled_dot_product_attention(*qkv, is_causal=True)
         else:
-            k, v = cache.extend(k, v)
+            k, v = cache.extend(qkv[1:])
             mask = causal_mask(time, k.shape[2]) if time > 1 else None  # one new byte sees all
-            mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            mixed = F.scaled_dot_product_attention(qkv[0], k, v, attn_mask=mask)
         return self.out(mixed.transpose(1, 2).reshape(batch, time, channels))
 
 
@@ -216,7 +229,7 @@ def in_float64(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).double()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(
     model: nn.Module,
     prompt: str | bytes,
@@ -250,7 +263,7 @@ def generate(
         if cache and layers and layers[0].length + 1 == ids.shape[1]:
             logits = model(ids[:, -1:], layers)[0, -1]  # the new byte alone
         elif cache:  # the first pass, or the window slid: fill the cache from it
-            layers = [LayerCache() for _ in model.blocks]
+            layers = [LayerCache(context) for _ in model.blocks]
             logits = model(ids, layers)[0, -1]
         else:
             logits = model(ids)[0, -1]

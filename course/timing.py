@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import TypeVar
 
 import torch
 
@@ -23,12 +24,19 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def run_times(function: Callable[[], object], repeats: int) -> list[float]:
-    """The wall time of ``function()`` in seconds, ``repeats`` times, after one warm-up call."""
-    function()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+Key = TypeVar("Key", bound=Hashable)
+
+
+def run_times(functions: dict[Key, Callable[[], object]], repeats: int) -> dict[Key, list[float]]:
+    """The wall time in seconds of each run of each of ``functions``, in ``repeats`` rounds that
+    call every function once in turn, after one warm-up call of each: a change in the machine's
+    load falls on all of them alike, and run ``i`` of one compares with run ``i`` of another."""
+    for function in functions.values():
         function()
-        seconds.append(time.perf_counter() - start)
+    seconds: dict[Key, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            seconds[name].append(time.perf_counter() - start)
     return seconds

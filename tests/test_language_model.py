@@ -198,7 +198,7 @@ def test_causal_mask_shows_the_cache_and_hides_the_future():
 
 def test_cached_logits_are_the_uncached_ones(model):
     ids = texts.encode(texts.read_text("eval")[:40])[None]
-    layers = [language_model.LayerCache() for _ in model.blocks]
+    layers = [language_model.LayerCache(model.context_length) for _ in model.blocks]
     with torch.no_grad():
         whole = model(ids)
         first = model(ids[:, :30], layers)
@@ -206,6 +206,24 @@ def test_cached_logits_are_the_uncached_ones(model):
     assert layers[0].length == 40 and layers[-1].keys.shape == (1, 4, 40, 32)
     cached = torch.cat([first, *rest], dim=1)
     assert torch.allclose(cached, whole, atol=1e-4)
+
+
+def test_the_cache_writes_in_place_into_one_buffer(model):
+    """Each step writes its keys and values after the earlier ones, in the buffer made at the
+    first write: nothing kept is copied again, and what was written stays as it was."""
+    ids = texts.encode(texts.read_text("eval")[:12])[None]
+    cache = language_model.LayerCache(model.context_length)
+    assert cache.keys is None and cache.length == 0
+    with torch.no_grad():
+        model.blocks[0](model.token_embedding(ids[:, :10]), cache)
+        buffer, first = cache.buffer, cache.keys.clone()
+        for t in (10, 11):
+            model.blocks[0](model.token_embedding(ids[:, t : t + 1]), cache)
+    assert cache.buffer is buffer and buffer.shape == (2, 1, 4, model.context_length, 32)
+    assert cache.length == 12 and torch.equal(cache.keys[:, :, :10], first)
+    assert cache.values.data_ptr() == buffer[1].data_ptr()
+    with pytest.raises(ValueError, match="capacity"):
+        language_model.LayerCache(0)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +249,7 @@ def test_packed_models_write_the_same_text_with_and_without_the_cache(model):
 
 
 def test_a_cache_cannot_grow_past_the_context(model):
-    layers = [language_model.LayerCache() for _ in model.blocks]
+    layers = [language_model.LayerCache(model.context_length) for _ in model.blocks]
     ids = texts.encode(texts.read_text("eval")[: model.context_length])[None]
     with torch.no_grad():
         model(ids, layers)

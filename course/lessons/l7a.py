@@ -24,7 +24,7 @@ from course.core.checker import Verdict, check_exercise
 from course.core.explorer import STYLE, Explorer, View, buttons
 from course.core.live_view import Plot, PlotData
 from course.core.plotting import DARK_GREEN, FP32, LINE_GREY, W8A32
-from course.timing import one_thread, run_times
+from course.timing import Key, one_thread, run_times
 
 # One colour per way of running a layer: fp32 as everywhere, dequantize-then-matmul as the
 # course's W8A32 layer (it is one), the packed kernels in dark green.
@@ -44,12 +44,26 @@ class Timing:
     spread: float
     repeats: int
 
+    @classmethod
+    def of(cls, runs: Sequence[float]) -> Timing:
+        """The median and spread of ``runs`` (milliseconds, or any one unit)."""
+        return cls(statistics.median(runs), max(runs) - min(runs), len(runs))
+
 
 def time_call(function: Callable[[], object], repeats: int = 7) -> Timing:
     """``function()`` timed ``repeats`` times after one warm-up call, on one torch thread."""
+    return Timing.of(time_interleaved({"call": function}, repeats)["call"])
+
+
+def time_interleaved(
+    functions: dict[Key, Callable[[], object]], repeats: int = 7
+) -> dict[Key, list[float]]:
+    """Milliseconds of each run of each function, in ``repeats`` rounds that call every function
+    once in turn (after a warm-up call of each: ``course.timing.run_times``), on one torch thread
+    and in inference mode: a change in the machine's load falls on all of them alike."""
     with one_thread(), torch.inference_mode():
-        seconds = run_times(function, repeats)
-    return Timing(1e3 * statistics.median(seconds), 1e3 * (max(seconds) - min(seconds)), repeats)
+        runs = run_times(functions, repeats)
+    return {name: [1e3 * each for each in seconds] for name, seconds in runs.items()}
 
 
 def time_bandwidth(megabytes: int = 128, repeats: int = 5) -> float:
@@ -117,24 +131,22 @@ def time_layers(
     batches: Sequence[int] = (1,),
     repeats: int = 5,
 ) -> list[LayerTiming]:
-    """Every layer size, bit width and batch, each way (fp32 once per size and batch)."""
+    """Every layer size, bit width and batch, each way (fp32 once per size and batch); the ways
+    of one size and batch in interleaved rounds (``time_interleaved``), so that their ratios
+    see the same load."""
     found = []
     for size in sizes:
         layer = square_layer(size)
+        modules = {(32, "fp32"): layer}
         for width in bits:
             ways = layer_ways(layer, width)
-            for batch in batches:
-                x = torch.randn(batch, size, generator=torch.Generator().manual_seed(1))
-                for way, module in ways.items():
-                    if way == "fp32" and width != bits[0]:
-                        continue
-                    timing = time_call(lambda m=module, x=x: m(x), repeats)
-                    n_bytes = helper.model_bytes(module)
-                    found.append(
-                        LayerTiming(
-                            size, 32 if way == "fp32" else width, batch, way, n_bytes, timing
-                        )
-                    )
+            modules |= {(width, way): ways[way] for way in WAYS[1:]}
+        for batch in batches:
+            x = torch.randn(batch, size, generator=torch.Generator().manual_seed(1))
+            calls = {key: lambda m=module, x=x: m(x) for key, module in modules.items()}
+            for (width, way), runs in time_interleaved(calls, repeats).items():
+                n_bytes = helper.model_bytes(modules[width, way])
+                found.append(LayerTiming(size, width, batch, way, n_bytes, Timing.of(runs)))
     return found
 
 
@@ -327,28 +339,33 @@ def explore_fast_inference(timings: Sequence[LayerTiming] | None = None) -> Expl
 
 @dataclass(frozen=True)
 class GenerationSpeed:
-    """The language model run one way: its label, whether it caches, and its speed."""
+    """The language model run one way: its label, whether it caches, its speed, and the
+    milliseconds per byte of each run (``runs[i]`` of every way was measured in the same round)."""
 
     label: str
     cache: bool
     bytes_per_second: float
     ms_per_byte: Timing
+    runs: tuple[float, ...]
 
 
 def time_generation(
     models: dict[str, torch.nn.Module], prompt: str, n_bytes: int, repeats: int = 3
 ) -> list[GenerationSpeed]:
     """Greedy generation of ``n_bytes`` after ``prompt`` by each model, without and with the
-    cache: the median time per byte over ``repeats`` runs."""
+    cache, in interleaved rounds (``time_interleaved``): the median time per byte."""
+    calls = {
+        (label, cache): lambda m=model, c=cache: language_model.generate(
+            m, prompt, n_bytes, cache=c
+        )
+        for label, model in models.items()
+        for cache in (False, True)
+    }
     found = []
-    for label, model in models.items():
-        for cache in (False, True):
-            timing = time_call(
-                lambda m=model, c=cache: language_model.generate(m, prompt, n_bytes, cache=c),
-                repeats,
-            )
-            per_byte = Timing(timing.ms / n_bytes, timing.spread / n_bytes, repeats)
-            found.append(GenerationSpeed(label, cache, 1e3 / per_byte.ms, per_byte))
+    for (label, cache), runs in time_interleaved(calls, repeats).items():
+        per_byte = tuple(ms / n_bytes for ms in runs)
+        timing = Timing.of(per_byte)
+        found.append(GenerationSpeed(label, cache, 1e3 / timing.ms, timing, per_byte))
     return found
 
 

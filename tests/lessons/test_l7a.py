@@ -19,6 +19,14 @@ def test_time_call_times_on_one_thread_and_restores_the_threads():
     assert timing.repeats == 4 and timing.ms >= 0 and timing.spread >= 0
 
 
+def test_time_interleaved_calls_each_function_once_a_round_after_a_warm_up():
+    calls = []
+    runs = l7a.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4  # the warm-up round, then three rounds
+    assert set(runs) == {"a", "b"} and all(len(ms) == 3 and min(ms) >= 0 for ms in runs.values())
+    assert Timing.of([3.0, 1.0, 2.0]) == Timing(2.0, 2.0, 3)
+
+
 def test_machine_measurements_are_positive_rates():
     assert l7a.time_bandwidth(megabytes=4, repeats=2) > 0
     assert l7a.time_peak_flops(size=64, repeats=2) > 0
@@ -111,10 +119,11 @@ def test_widget_refuses_timings_without_fp32():
 
 def test_generation_speed_is_bytes_per_second_with_and_without_the_cache():
     model = l7a.same_shape_tiny_model(16)
-    speeds = l7a.time_generation({"tiny": model}, "def ", 4, repeats=1)
+    speeds = l7a.time_generation({"tiny": model}, "def ", 4, repeats=2)
     assert [(s.label, s.cache) for s in speeds] == [("tiny", False), ("tiny", True)]
     for speed in speeds:
         assert speed.bytes_per_second == pytest.approx(1e3 / speed.ms_per_byte.ms)
+        assert len(speed.runs) == 2 and speed.ms_per_byte == Timing.of(speed.runs)
     assert "bytes/s" in l7a.generation_table(speeds).splitlines()[0]
 
 
